@@ -1,0 +1,5 @@
+"""``python -m tackbridge`` is the ``tackbridge`` command."""
+
+from tackbridge.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""The tackbridge web application: partner endpoints, operator API and probes in one ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tackbridge import __version__, health
+from tackbridge.inbound import log_api
+from tackbridge.inbound import routes as inbound_routes
+from tackbridge.leads import routes as lead_routes
+from tackbridge.problems import install_handlers
+from tackbridge.runtime import Runtime
+from tackbridge.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    settings = (settings or Settings()).checked()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        rt = runtime or Runtime.open(settings)
+        rt.start()
+        app.state.runtime = rt
+        try:
+            yield
+        finally:
+            if own:
+                rt.close()
+
+    app = FastAPI(
+        title="tackbridge",
+        version=__version__,
+        description=(
+            "Receives Thumbtack leads, messages, lead updates and reviews durably and exactly "
+            "once, and exposes them to operators."
+        ),
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    app.include_router(inbound_routes.router())
+    app.include_router(lead_routes.router)
+    app.include_router(log_api.router)
+    app.include_router(health.router)
+    if settings.bench_endpoints:
+
+        @app.post("/_bench/ok", include_in_schema=False)
+        async def bench_ok(request: Request) -> Response:
+            await request.body()
+            return Response(b'{"status":"ok"}', media_type="application/json")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            inbound_routes.add_schemas(app, schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,1 @@
+"""Downstream work: the outbox that every outbound effect goes through."""

@@ -1,0 +1,1 @@
+"""The front door: the partner endpoints Thumbtack calls, and what they store."""

@@ -1,0 +1,67 @@
+"""Authentication of Thumbtack's calls: HTTP Basic, or the custom header v4 webhooks allow.
+
+There is no signature on Thumbtack's deliveries; the shared secret is the only proof, so it is
+compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Mapping
+
+from tackbridge.settings import Settings
+
+CHALLENGE = 'Basic realm="tackbridge partner endpoints", charset="UTF-8"'
+
+
+class PartnerAuth:
+    def __init__(self, settings: Settings) -> None:
+        self._basic: tuple[bytes, bytes] | None = None
+        if settings.webhook_username and settings.webhook_password is not None:
+            self._basic = (
+                settings.webhook_username.encode(),
+                settings.webhook_password.get_secret_value().encode(),
+            )
+        self._header: tuple[str, bytes] | None = None
+        if settings.webhook_header_name and settings.webhook_header_value is not None:
+            self._header = (
+                settings.webhook_header_name.lower(),
+                settings.webhook_header_value.get_secret_value().encode(),
+            )
+
+    @property
+    def header_name(self) -> str | None:
+        return self._header[0] if self._header else None
+
+    def refusal(self, headers: Mapping[str, str]) -> str | None:
+        """Why the request is not authenticated, or None when it is."""
+        if self._header is not None:
+            name, secret = self._header
+            value = headers.get(name)
+            if value is not None:
+                if hmac.compare_digest(value.encode(), secret):
+                    return None
+                return f"wrong value in the {name} header"
+        if self._basic is None:
+            return "missing the configured authentication header"
+        authorization = headers.get("authorization")
+        if not authorization:
+            return "no Authorization header"
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            return f"Authorization scheme {scheme[:16]!r} is not Basic"
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return "malformed Basic credentials"
+        username, sep, password = decoded.partition(b":")
+        if not sep:
+            return "malformed Basic credentials"
+        expected_user, expected_password = self._basic
+        user_ok = hmac.compare_digest(username, expected_user)
+        password_ok = hmac.compare_digest(password, expected_password)
+        if user_ok and password_ok:
+            return None
+        return "wrong username or password" if not user_ok else "wrong password"

@@ -1,0 +1,107 @@
+"""``GET /api/inbound``: the verbatim inbound log, for operators to inspect what arrived,
+including refused deliveries and v4 event types tackbridge stores without acting on."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from tackbridge.leads.views import utc
+from tackbridge.operator_auth import require_operator
+from tackbridge.runtime import Runtime
+from tackbridge.store.schema import inbound_log
+
+router = APIRouter(
+    prefix="/api/inbound", tags=["inbound log"], dependencies=[Depends(require_operator)]
+)
+
+
+class InboundEntry(BaseModel):
+    id: int
+    receivedAt: datetime
+    route: str
+    method: str
+    statusCode: int
+    outcome: str
+    eventType: str | None = None
+    recordKind: str | None = None
+    recordID: str | None = None
+    bodySize: int
+    bodyTruncated: bool
+    problem: dict[str, Any] | None = None
+
+
+class InboundDetail(InboundEntry):
+    headers: dict[str, str]
+    body: str | None = None
+    bodyBase64: str | None = None
+
+
+class InboundPage(BaseModel):
+    items: list[InboundEntry]
+    nextCursor: int | None = None
+
+
+def _entry(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "receivedAt": utc(row.received_at),
+        "route": row.route,
+        "method": row.method,
+        "statusCode": row.status_code,
+        "outcome": row.outcome,
+        "eventType": row.event_type,
+        "recordKind": row.record_kind,
+        "recordID": row.record_id,
+        "bodySize": row.body_size,
+        "bodyTruncated": row.body_truncated,
+        "problem": row.problem,
+    }
+
+
+@router.get("", response_model=InboundPage, summary="Deliveries received, newest first")
+def inbound_index(
+    request: Request,
+    outcome: Annotated[str | None, Query(max_length=16)] = None,
+    event_type: Annotated[str | None, Query(alias="eventType", max_length=64)] = None,
+    route: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[int | None, Query(ge=1, description="From nextCursor")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> InboundPage:
+    runtime: Runtime = request.app.state.runtime
+    columns = [c for c in inbound_log.c if c.name not in {"body", "headers"}]
+    query = select(*columns).order_by(inbound_log.c.id.desc()).limit(limit + 1)
+    if outcome:
+        query = query.where(inbound_log.c.outcome == outcome)
+    if event_type:
+        query = query.where(inbound_log.c.event_type == event_type)
+    if route:
+        query = query.where(inbound_log.c.route == route)
+    if before:
+        query = query.where(inbound_log.c.id < before)
+    with runtime.db.reader.connect() as conn:
+        rows = conn.execute(query).all()
+    items = [InboundEntry(**_entry(row)) for row in rows[:limit]]
+    return InboundPage(items=items, nextCursor=rows[limit - 1].id if len(rows) > limit else None)
+
+
+@router.get("/{entry_id}", response_model=InboundDetail, summary="One delivery, verbatim")
+def inbound_show(request: Request, entry_id: int) -> InboundDetail:
+    runtime: Runtime = request.app.state.runtime
+    with runtime.db.reader.connect() as conn:
+        row = conn.execute(select(inbound_log).where(inbound_log.c.id == entry_id)).first()
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"no inbound entry {entry_id}")
+    body_text: str | None = None
+    body_b64: str | None = None
+    if row.body is not None:
+        try:
+            body_text = bytes(row.body).decode("utf-8")
+        except UnicodeDecodeError:
+            body_b64 = base64.b64encode(bytes(row.body)).decode()
+    return InboundDetail(**_entry(row), headers=row.headers, body=body_text, bodyBase64=body_b64)

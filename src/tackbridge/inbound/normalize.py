@@ -1,0 +1,147 @@
+"""Pure normalisers for the loose values real Thumbtack deliveries carry.
+
+Each returns ``None`` for a value it cannot read rather than raising: a lead with an odd price is
+still a lead, and the verbatim delivery stays in the inbound log.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+# Epoch values above this are milliseconds (seconds would be past the year 5000).
+_MILLIS_THRESHOLD = 100_000_000_000
+_MAX_DOLLARS = 10**12
+_MONEY = re.compile(
+    r"^\s*(-)?\s*(?:USD|US\$|\$)?\s*(-)?\s*([0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+)\s*$"
+)
+
+
+def text(value: Any) -> str | None:
+    """A string field: strings as they are, numbers as their decimal text, anything else None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return None
+
+
+def identifier(value: Any) -> str | None:
+    """A Thumbtack ID (int64, sent as a string or, by some senders, a number)."""
+    ident = text(value)
+    if ident is None:
+        return None
+    ident = ident.strip()
+    return ident or None
+
+
+def money_cents(value: Any) -> int | None:
+    """``"$25.00"``, ``"18.50"``, ``"$1,234"``, ``25`` or ``25.5`` -> integer cents."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value * 100 if abs(value) <= _MAX_DOLLARS else None
+    if isinstance(value, float):
+        return _cents(Decimal(str(value))) if math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    match = _MONEY.match(value)
+    if match is None:
+        return None
+    negative = bool(match.group(1) or match.group(2))
+    cents = _cents(Decimal(match.group(3).replace(",", "")))
+    if cents is None:
+        return None
+    return -cents if negative else cents
+
+
+def _cents(amount: Decimal) -> int | None:
+    if abs(amount) > _MAX_DOLLARS:
+        return None  # not a price: a corrupt or hostile value
+    try:
+        return int((amount * 100).quantize(Decimal(1)))
+    except InvalidOperation:
+        return None
+
+
+def timestamp(value: Any) -> datetime | None:
+    """Unix seconds or milliseconds (number or numeric string), or RFC 3339 -> aware UTC."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return _from_epoch(float(value))
+    if not isinstance(value, str):
+        return None
+    raw = value.strip()
+    if not raw:
+        return None
+    if re.fullmatch(r"-?\d+(\.\d+)?", raw):
+        return _from_epoch(float(raw))
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _from_epoch(seconds: float) -> datetime | None:
+    if abs(seconds) >= _MILLIS_THRESHOLD:
+        seconds /= 1000
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def split_name(name: str | None) -> tuple[str | None, str | None]:
+    """``"John Davis"`` -> ("John", "Davis"); ``"Jay J."`` -> ("Jay", "J.")."""
+    if not name:
+        return None, None
+    parts = name.split()
+    if not parts:
+        return None, None
+    first = parts[0]
+    last = " ".join(parts[1:]) or None
+    return first, last
+
+
+def rating(value: Any) -> int | None:
+    """A review rating from 1 to 5, sent as ``"4"``, ``4`` or ``4.0``."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value) if isinstance(value, str | int | float) else None
+    except ValueError:
+        return None
+    if number is None or not number.is_integer() or not 1 <= number <= 5:
+        return None
+    return int(number)
+
+
+def integer(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        return int(value)
+    return None
+
+
+def boolean(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    return None

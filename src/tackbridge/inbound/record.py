@@ -1,0 +1,374 @@
+"""Writing a delivery: the verbatim inbound log, the domain rows and the outbox jobs they cause,
+all in the caller's transaction (one unit of work for the group-commit writer).
+
+Every write is keyed on Thumbtack's identifiers, so a redelivery, or the same event arriving on
+both the legacy and the v4 route, creates nothing new and enqueues nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from tackbridge.delivery.outbox import enqueue
+from tackbridge.inbound.events import (
+    AttachmentInfo,
+    Delivery,
+    LeadReceived,
+    LeadUpdated,
+    MessageReceived,
+    ReviewReceived,
+)
+from tackbridge.store.schema import (
+    attachments,
+    businesses,
+    customers,
+    inbound_log,
+    lead_details,
+    lead_status_history,
+    leads,
+    messages,
+    reviews,
+)
+from tackbridge.store.upsert import insert_ignore, upsert
+
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+PENDING = "pending"  # stored, waiting for its lead
+IGNORED = "ignored"  # stored and acknowledged, nothing to do (e.g. an unhandled v4 event type)
+REJECTED = "rejected"
+UNAUTHORIZED = "unauthorized"
+FAILED = "failed"  # kept verbatim, but its records could not be written
+
+_STATUS = {ACCEPTED: 200, DUPLICATE: 200, PENDING: 202, IGNORED: 200}
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """What arrived, as the inbound log keeps it."""
+
+    route: str
+    method: str
+    headers: dict[str, str]
+    body: bytes | None
+    body_size: int
+    received_at: datetime
+    body_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str
+    status_code: int
+    record_kind: str | None
+    record_id: str | None
+    inbound_id: int
+
+
+def record_delivery(conn: Connection, request: InboundRequest, delivery: Delivery) -> Outcome:
+    record = delivery.record
+    now = request.received_at
+    kind: str | None
+    record_id: str | None
+    if isinstance(record, LeadReceived):
+        kind, record_id, outcome = "lead", record.lead_id, _lead(conn, record, now)
+    elif isinstance(record, MessageReceived):
+        kind, record_id, outcome = "message", record.message_id, _message(conn, record, now)
+    elif isinstance(record, LeadUpdated):
+        kind, record_id, outcome = "lead_update", record.lead_id, _lead_update(conn, record, now)
+    elif isinstance(record, ReviewReceived):
+        kind, record_id, outcome = "review", record.review_id, _review(conn, record, now)
+    else:
+        kind, record_id, outcome = None, None, IGNORED
+    status = _STATUS[outcome]
+    inbound_id = log_request(
+        conn,
+        request,
+        status_code=status,
+        outcome=outcome,
+        event_type=delivery.event_type,
+        record_kind=kind,
+        record_id=record_id,
+    )
+    return Outcome(outcome, status, kind, record_id, inbound_id)
+
+
+def log_request(
+    conn: Connection,
+    request: InboundRequest,
+    *,
+    status_code: int,
+    outcome: str,
+    event_type: str | None = None,
+    record_kind: str | None = None,
+    record_id: str | None = None,
+    problem: dict[str, Any] | None = None,
+) -> int:
+    result = conn.execute(
+        inbound_log.insert().values(
+            received_at=request.received_at,
+            route=request.route,
+            method=request.method,
+            headers=request.headers,
+            body=request.body,
+            body_size=request.body_size,
+            body_truncated=request.body_truncated,
+            status_code=status_code,
+            outcome=outcome,
+            event_type=event_type,
+            record_kind=record_kind,
+            record_id=record_id,
+            problem=problem,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _exists(conn: Connection, column: Any, value: str) -> bool:
+    return conn.execute(select(column).where(column == value).limit(1)).first() is not None
+
+
+def _lead(conn: Connection, lead: LeadReceived, now: datetime) -> str:
+    if _exists(conn, leads.c.lead_id, lead.lead_id):
+        return DUPLICATE
+    if lead.business is not None:
+        upsert(
+            conn,
+            businesses,
+            {**asdict(lead.business), "created_at": now, "updated_at": now},
+            ["business_id"],
+            ["name", "access_code", "updated_at"],
+        )
+    if lead.customer is not None:
+        upsert(
+            conn,
+            customers,
+            {**asdict(lead.customer), "created_at": now, "updated_at": now},
+            ["customer_id"],
+            ["name", "first_name", "last_name", "display_name", "phone", "updated_at"],
+        )
+    row = _lead_row(lead, now)
+    if not insert_ignore(conn, leads, row, ["lead_id"]):
+        return DUPLICATE  # a concurrent writer (another process) stored it first
+    if lead.details:
+        conn.execute(
+            lead_details.insert(),
+            [
+                {"lead_id": lead.lead_id, "position": i, "question": q, "answer": a}
+                for i, (q, a) in enumerate(lead.details)
+            ],
+        )
+    _attachments(conn, "lead", lead.lead_id, lead.attachments)
+    conn.execute(
+        lead_status_history.insert().values(
+            lead_id=lead.lead_id,
+            source="received",
+            status=lead.status,
+            charge_state=lead.charge_state,
+            lead_price=lead.lead_price,
+            lead_price_cents=lead.lead_price_cents,
+            applied=True,
+            occurred_at=lead.created_at,
+            recorded_at=now,
+        )
+    )
+    _apply_pending_updates(conn, lead.lead_id, now)
+    enqueue(
+        conn,
+        kind="lead.received",
+        key=f"lead.received:{lead.lead_id}",
+        payload={"leadID": lead.lead_id, "isTest": lead.is_test},
+        now=now,
+    )
+    return ACCEPTED
+
+
+def _lead_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
+    return {
+        "lead_id": lead.lead_id,
+        "business_id": lead.business.business_id if lead.business else None,
+        "customer_id": lead.customer.customer_id if lead.customer else None,
+        "source": lead.source,
+        "is_test": lead.is_test,
+        "request_id": lead.request_id,
+        "category": lead.category,
+        "category_id": lead.category_id,
+        "title": lead.title,
+        "description": lead.description,
+        "schedule": lead.schedule,
+        "address1": lead.address1,
+        "address2": lead.address2,
+        "city": lead.city,
+        "state": lead.state,
+        "zip_code": lead.zip_code,
+        "travel_preferences": lead.travel_preferences,
+        "proposed_times": lead.proposed_times,
+        "price": lead.price,
+        "lead_type": lead.lead_type,
+        "lead_price": lead.lead_price,
+        "lead_price_cents": lead.lead_price_cents,
+        "lead_price_breakdown": lead.lead_price_breakdown,
+        "charge_state": lead.charge_state,
+        "status": lead.status,
+        "estimate": lead.estimate,
+        "request_review_link": lead.request_review_link,
+        "refund_request_link": lead.refund_request_link,
+        "extra": lead.extra or None,
+        "created_at": lead.created_at,
+        "received_at": now,
+        "updated_at": now,
+    }
+
+
+def _apply_pending_updates(conn: Connection, lead_id: str, now: datetime) -> None:
+    pending = conn.execute(
+        select(lead_status_history)
+        .where(
+            lead_status_history.c.lead_id == lead_id,
+            lead_status_history.c.applied.is_(False),
+        )
+        .order_by(lead_status_history.c.id)
+    ).all()
+    for row in pending:
+        fields = {
+            "lead_price": row.lead_price,
+            "lead_price_cents": row.lead_price_cents,
+            "charge_state": row.charge_state,
+            "status": row.status,
+        }
+        changes = {k: v for k, v in fields.items() if v is not None}
+        if changes:
+            conn.execute(
+                update(leads).where(leads.c.lead_id == lead_id).values(**changes, updated_at=now)
+            )
+    if pending:
+        conn.execute(
+            update(lead_status_history)
+            .where(lead_status_history.c.id.in_([row.id for row in pending]))
+            .values(applied=True)
+        )
+
+
+def _attachments(
+    conn: Connection, owner_kind: str, owner_id: str, items: tuple[AttachmentInfo, ...]
+) -> None:
+    if not items:
+        return
+    conn.execute(
+        attachments.insert(),
+        [
+            {"owner_kind": owner_kind, "owner_id": owner_id, "position": i, **asdict(item)}
+            for i, item in enumerate(items)
+        ],
+    )
+
+
+def _message(conn: Connection, message: MessageReceived, now: datetime) -> str:
+    inserted = insert_ignore(
+        conn,
+        messages,
+        {
+            "message_id": message.message_id,
+            "lead_id": message.lead_id,
+            "business_id": message.business_id,
+            "customer_id": message.customer_id,
+            "sender": message.sender,
+            "text": message.text,
+            "source": message.source,
+            "sent_at": message.sent_at,
+            "received_at": now,
+        },
+        ["message_id"],
+    )
+    if not inserted:
+        return DUPLICATE
+    _attachments(conn, "message", message.message_id, message.attachments)
+    enqueue(
+        conn,
+        kind="message.received",
+        key=f"message.received:{message.message_id}",
+        payload={"messageID": message.message_id, "leadID": message.lead_id},
+        now=now,
+    )
+    if message.lead_id is None or not _exists(conn, leads.c.lead_id, message.lead_id):
+        return PENDING
+    return ACCEPTED
+
+
+_UPDATE_FIELDS = {
+    "leadPrice": ("lead_price", "lead_price_cents"),
+    "chargeState": ("charge_state",),
+    "status": ("status",),
+}
+
+
+def _lead_update(conn: Connection, change: LeadUpdated, now: datetime) -> str:
+    values = {
+        "lead_price": change.lead_price,
+        "lead_price_cents": change.lead_price_cents,
+        "charge_state": change.charge_state,
+        "status": change.status,
+    }
+    carried = {col for key in change.fields for col in _UPDATE_FIELDS[key]}
+    # Updates carry no identifier: a redelivery is an update equal to the latest one received.
+    latest = conn.execute(
+        select(lead_status_history)
+        .where(
+            lead_status_history.c.lead_id == change.lead_id,
+            lead_status_history.c.source == "update",
+        )
+        .order_by(lead_status_history.c.id.desc())
+        .limit(1)
+    ).first()
+    if latest is not None and all(getattr(latest, k) == v for k, v in values.items()):
+        return DUPLICATE
+    lead_known = _exists(conn, leads.c.lead_id, change.lead_id)
+    result = conn.execute(
+        lead_status_history.insert().values(
+            lead_id=change.lead_id,
+            source="update",
+            applied=lead_known,
+            occurred_at=change.occurred_at,
+            recorded_at=now,
+            **values,
+        )
+    )
+    if not lead_known:
+        return PENDING
+    changes = {k: v for k, v in values.items() if k in carried}
+    if changes:
+        conn.execute(
+            update(leads).where(leads.c.lead_id == change.lead_id).values(**changes, updated_at=now)
+        )
+    key = result.inserted_primary_key
+    assert key is not None
+    enqueue(
+        conn,
+        kind="lead.updated",
+        key=f"lead.updated:{change.lead_id}:{key[0]}",
+        payload={"leadID": change.lead_id, **{k: values[k] for k in sorted(carried)}},
+        now=now,
+    )
+    return ACCEPTED
+
+
+def _review(conn: Connection, review: ReviewReceived, now: datetime) -> str:
+    row = asdict(review)
+    row.pop("photos")
+    inserted = insert_ignore(conn, reviews, {**row, "received_at": now}, ["review_id"])
+    if not inserted:
+        return DUPLICATE
+    _attachments(conn, "review", review.review_id, review.photos)
+    enqueue(
+        conn,
+        kind="review.received",
+        key=f"review.received:{review.review_id}",
+        payload={"reviewID": review.review_id, "leadID": review.lead_id},
+        now=now,
+    )
+    return ACCEPTED

@@ -1,0 +1,270 @@
+"""The partner endpoints Thumbtack calls. Their paths are a public contract.
+
+Each request is authenticated, bounded, decoded and parsed before anything is written; then the
+delivery, its domain rows and its outbox jobs are committed together by the group-commit writer,
+and only then answered. Refusals are answered as problem+json and kept in the inbound log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import Response
+
+from tackbridge.inbound import parse
+from tackbridge.inbound.auth import CHALLENGE, PartnerAuth
+from tackbridge.inbound.events import Delivery, InvalidPayloadError
+from tackbridge.inbound.record import (
+    FAILED,
+    REJECTED,
+    UNAUTHORIZED,
+    InboundRequest,
+    log_request,
+    record_delivery,
+)
+from tackbridge.payloads import thumbtack as wire
+from tackbridge.problems import problem, problem_body
+from tackbridge.runtime import Runtime
+from tackbridge.store.writer import WriterClosedError
+
+log = logging.getLogger("tackbridge.inbound")
+
+_SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+
+Parser = Callable[[Any], Delivery]
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, slug: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.field = field
+
+
+def _wrap(fn: Callable[[Any], Any]) -> Parser:
+    return lambda body: Delivery(record=fn(body))
+
+
+_PARSERS: dict[str, Parser] = {
+    "/v1/lead": _wrap(parse.parse_legacy_lead),
+    "/v1/message": _wrap(parse.parse_legacy_message),
+    "/v1/lead/update": _wrap(parse.parse_legacy_lead_update),
+    "/v1/review": _wrap(parse.parse_legacy_review),
+    "/v4/webhooks": parse.parse_v4,
+}
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return True  # Thumbtack's own examples sometimes omit it; the body decides.
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _safe_headers(request: Request, secret_header: str | None) -> dict[str, str]:
+    hidden = _SECRET_HEADERS | ({secret_header} if secret_header else set())
+    return {
+        name: ("[redacted]" if name in hidden else value) for name, value in request.headers.items()
+    }
+
+
+async def _read_body(request: Request, limit: int) -> tuple[bytes, int, bool]:
+    """The body up to ``limit`` bytes, its size as far as read, and whether it was cut."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return b"", int(declared), True
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            kept = b"".join(chunks)
+            return kept, size, True
+        chunks.append(chunk)
+    return b"".join(chunks), size, False
+
+
+async def handle(request: Request, route: str) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    auth: PartnerAuth = runtime.partner_auth
+    received_at = datetime.now(UTC)
+    headers = _safe_headers(request, auth.header_name)
+
+    def inbound(body: bytes | None, size: int, truncated: bool = False) -> InboundRequest:
+        return InboundRequest(route, request.method, headers, body, size, received_at, truncated)
+
+    refusal = auth.refusal(request.headers)
+    if refusal is not None:
+        log.warning("refused %s %s from %s: %s", request.method, route, _client(request), refusal)
+        entry = inbound(None, 0)
+        await _log_refusal(runtime, entry, 401, UNAUTHORIZED, {"detail": refusal})
+        return problem(
+            401,
+            "valid partner credentials are required",
+            slug="unauthorized",
+            headers={"WWW-Authenticate": CHALLENGE},
+        )
+
+    limit = runtime.settings.max_body_bytes
+    body, size, cut = b"", 0, False
+    try:
+        if not _is_json(request.headers.get("content-type")):
+            body, size, cut = await _read_body(request, limit)
+            raise _Refused(415, "unsupported-media-type", "the body must be application/json")
+        body, size, cut = await _read_body(request, limit)
+        if cut:
+            raise _Refused(413, "body-too-large", f"the body exceeds {limit} bytes")
+        try:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise _Refused(400, "malformed-json", f"the body is not valid JSON: {exc}") from None
+        try:
+            delivery = _PARSERS[route](decoded)
+        except InvalidPayloadError as exc:
+            raise _Refused(422, "invalid-payload", exc.detail, exc.field) from None
+    except _Refused as refused:
+        errors = [{"field": refused.field, "detail": refused.detail}] if refused.field else None
+        body_problem = problem_body(
+            refused.status, refused.detail, slug=refused.slug, errors=errors
+        )
+        log.info("rejected %s %s: %s", request.method, route, refused.detail)
+        inbound_id = await _log_refusal(
+            runtime, inbound(body, size, cut), refused.status, REJECTED, body_problem
+        )
+        return problem(
+            refused.status,
+            refused.detail,
+            slug=refused.slug,
+            errors=errors,
+            inboundID=inbound_id,
+        )
+
+    try:
+        outcome = await runtime.writer.run(
+            lambda conn: record_delivery(conn, inbound(body, size), delivery)
+        )
+    except WriterClosedError:
+        return problem(503, "shutting down; deliver again", headers={"Retry-After": "1"})
+    except Exception:
+        # Keep the delivery verbatim even when its records could not be written, so that
+        # an operator can replay it; the sender is asked to deliver again all the same.
+        log.exception("could not store %s %s", request.method, route)
+        await _log_refusal(
+            runtime,
+            inbound(body, size),
+            503,
+            FAILED,
+            problem_body(503, "recording the delivery failed", slug="store-failed"),
+        )
+        return problem(
+            503, "could not store the delivery; deliver again", headers={"Retry-After": "5"}
+        )
+    payload: dict[str, Any] = {"status": outcome.outcome, "inboundID": outcome.inbound_id}
+    if outcome.record_kind:
+        payload[outcome.record_kind + "ID"] = outcome.record_id
+    return Response(
+        orjson.dumps(payload), status_code=outcome.status_code, media_type="application/json"
+    )
+
+
+async def _log_refusal(
+    runtime: Runtime,
+    entry: InboundRequest,
+    status: int,
+    outcome: str,
+    problem_detail: dict[str, Any],
+) -> int | None:
+    try:
+        return await runtime.writer.run(
+            lambda conn: log_request(
+                conn, entry, status_code=status, outcome=outcome, problem=problem_detail
+            )
+        )
+    except Exception:
+        # The refusal is answered even when it cannot be kept; the log line above remains.
+        log.exception("could not keep the refused %s delivery", entry.route)
+        return None
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _body_doc(model: type[Any], summary: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        },
+        "responses": {
+            "200": {"description": "Stored (or already stored: a duplicate)."},
+            "202": {"description": "Stored; its lead has not arrived yet."},
+            "400": {"description": "Malformed JSON (problem+json)."},
+            "401": {"description": "Missing or wrong credentials."},
+            "413": {"description": "Body larger than the limit."},
+            "415": {"description": "Not JSON."},
+            "422": {"description": "The record's identifier is missing (problem+json)."},
+        },
+        "summary": summary,
+    }
+
+
+PARTNER_MODELS: tuple[type[Any], ...] = (
+    wire.LegacyLead,
+    wire.LegacyMessage,
+    wire.LegacyLeadUpdate,
+    wire.LegacyReview,
+    wire.V4Webhook,
+)
+
+
+def router() -> APIRouter:
+    api = APIRouter(tags=["partner endpoints"])
+    routes = [
+        ("/v1/lead", "POST", wire.LegacyLead, "Receive a lead (legacy v1/v2)"),
+        ("/v1/message", "POST", wire.LegacyMessage, "Receive a customer message (legacy)"),
+        ("/v1/lead/update", "PUT", wire.LegacyLeadUpdate, "Receive a lead price update (legacy)"),
+        ("/v1/review", "POST", wire.LegacyReview, "Receive a review (legacy)"),
+        ("/v4/webhooks", "POST", wire.V4Webhook, "Receive a v4 webhook event"),
+    ]
+    for path, method, model, summary in routes:
+        api.add_api_route(
+            path,
+            _endpoint(path),
+            methods=[method],
+            openapi_extra=_body_doc(model, summary),
+            name=path,
+            response_class=Response,
+        )
+    return api
+
+
+def _endpoint(path: str) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        return await handle(request, path)
+
+    endpoint.__name__ = "partner_" + path.strip("/").replace("/", "_")
+    return endpoint
+
+
+def add_schemas(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Put the partner payload models into the OpenAPI components they are referenced from."""
+    del app
+    from pydantic.json_schema import models_json_schema
+
+    _, defs = models_json_schema(
+        [(model, "validation") for model in PARTNER_MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))

@@ -1,0 +1,1 @@
+"""Leads as an operator sees them: the read API, its queries and its views."""

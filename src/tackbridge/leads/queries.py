@@ -1,0 +1,291 @@
+"""Reading leads with everything that hangs off them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from tackbridge.leads.views import (
+    INBOX_LINK,
+    AttachmentView,
+    BusinessView,
+    CustomerView,
+    DetailView,
+    LeadPage,
+    LeadSummary,
+    LeadView,
+    LocationView,
+    MessageView,
+    RequestView,
+    ReviewView,
+    StatusChangeView,
+    utc,
+)
+from tackbridge.store.schema import (
+    attachments,
+    businesses,
+    customers,
+    lead_details,
+    lead_status_history,
+    leads,
+    messages,
+    reviews,
+)
+
+
+class InvalidCursorError(ValueError):
+    pass
+
+
+def encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"lead:{row_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        if kind != "lead":
+            raise ValueError(kind)
+        return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursorError("cursor is not one this API issued") from None
+
+
+def list_leads(
+    conn: Connection,
+    *,
+    business_id: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> LeadPage:
+    query = (
+        select(
+            leads,
+            businesses.c.name.label("business_name"),
+            customers.c.name.label("customer_name"),
+        )
+        .outerjoin(businesses, businesses.c.business_id == leads.c.business_id)
+        .outerjoin(customers, customers.c.customer_id == leads.c.customer_id)
+        .order_by(leads.c.id.desc())
+        .limit(limit + 1)
+    )
+    if business_id is not None:
+        query = query.where(leads.c.business_id == business_id)
+    if status is not None:
+        query = query.where(leads.c.status == status)
+    if since is not None:
+        query = query.where(leads.c.received_at >= since)
+    if cursor is not None:
+        query = query.where(leads.c.id < decode_cursor(cursor))
+    rows = conn.execute(query).all()
+    items = [_summary(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return LeadPage(items=items, nextCursor=next_cursor)
+
+
+def _summary(row: Row[Any]) -> LeadSummary:
+    received = utc(row.received_at)
+    return LeadSummary(
+        leadID=row.lead_id,
+        businessID=row.business_id,
+        businessName=row.business_name,
+        customerName=row.customer_name,
+        category=row.category,
+        city=row.city,
+        state=row.state,
+        zipCode=row.zip_code,
+        status=row.status,
+        leadType=row.lead_type,
+        leadPriceCents=row.lead_price_cents,
+        chargeState=row.charge_state,
+        isTest=row.is_test,
+        source=row.source,
+        createTimestamp=utc(row.created_at),
+        receivedAt=received,
+    )
+
+
+def _attachment_views(
+    conn: Connection, owner_kind: str, owner_ids: Sequence[str]
+) -> dict[str, list[AttachmentView]]:
+    found: dict[str, list[AttachmentView]] = defaultdict(list)
+    if not owner_ids:
+        return found
+    rows = conn.execute(
+        select(attachments)
+        .where(attachments.c.owner_kind == owner_kind, attachments.c.owner_id.in_(owner_ids))
+        .order_by(attachments.c.owner_id, attachments.c.position)
+    )
+    for row in rows:
+        found[row.owner_id].append(
+            AttachmentView(
+                fileName=row.file_name,
+                fileSize=row.file_size,
+                mimeType=row.mime_type,
+                url=row.url,
+                description=row.description,
+            )
+        )
+    return found
+
+
+def get_lead(conn: Connection, lead_id: str) -> LeadView | None:
+    row = conn.execute(select(leads).where(leads.c.lead_id == lead_id)).first()
+    if row is None:
+        return None
+    customer = None
+    if row.customer_id is not None:
+        c = conn.execute(select(customers).where(customers.c.customer_id == row.customer_id)).one()
+        customer = CustomerView(
+            customerID=c.customer_id,
+            name=c.name,
+            firstName=c.first_name,
+            lastName=c.last_name,
+            displayName=c.display_name,
+            phone=c.phone,
+        )
+    business = None
+    if row.business_id is not None:
+        b = conn.execute(
+            select(businesses).where(businesses.c.business_id == row.business_id)
+        ).one()
+        business = BusinessView(businessID=b.business_id, name=b.name, accessCode=b.access_code)
+    details = [
+        DetailView(question=d.question, answer=d.answer)
+        for d in conn.execute(
+            select(lead_details)
+            .where(lead_details.c.lead_id == lead_id)
+            .order_by(lead_details.c.position)
+        )
+    ]
+    received, updated = utc(row.received_at), utc(row.updated_at)
+    return LeadView(
+        leadID=row.lead_id,
+        source=row.source,
+        isTest=row.is_test,
+        status=row.status,
+        price=row.price,
+        leadType=row.lead_type,
+        leadPrice=row.lead_price,
+        leadPriceCents=row.lead_price_cents,
+        leadPriceBreakdown=row.lead_price_breakdown,
+        chargeState=row.charge_state,
+        estimate=row.estimate,
+        requestReviewLink=row.request_review_link,
+        refundRequestLink=row.refund_request_link,
+        inboxLink=INBOX_LINK.format(lead_id=row.lead_id),
+        createTimestamp=utc(row.created_at),
+        receivedAt=received,
+        updatedAt=updated,
+        request=RequestView(
+            requestID=row.request_id,
+            category=row.category,
+            categoryID=row.category_id,
+            title=row.title,
+            description=row.description,
+            schedule=row.schedule,
+            location=LocationView(
+                address1=row.address1,
+                address2=row.address2,
+                city=row.city,
+                state=row.state,
+                zipCode=row.zip_code,
+            ),
+            travelPreferences=row.travel_preferences,
+            proposedTimes=row.proposed_times,
+            details=details,
+            attachments=_attachment_views(conn, "lead", [lead_id]).get(lead_id, []),
+        ),
+        customer=customer,
+        business=business,
+        messages=thread(conn, lead_id),
+        reviews=_reviews(conn, lead_id),
+        statusHistory=_history(conn, lead_id),
+        extra=row.extra,
+    )
+
+
+def thread(conn: Connection, lead_id: str) -> list[MessageView]:
+    """A lead's messages in the order they were sent (arrival order where no time was sent)."""
+    rows = conn.execute(
+        select(messages).where(messages.c.lead_id == lead_id).order_by(messages.c.id)
+    ).all()
+    files = _attachment_views(conn, "message", [r.message_id for r in rows])
+    views = [_message_view(r, files.get(r.message_id, [])) for r in rows]
+    return sorted(views, key=lambda m: (m.sentAt or m.receivedAt, m.receivedAt))
+
+
+def _message_view(row: Row[Any], files: list[AttachmentView]) -> MessageView:
+    received = utc(row.received_at)
+    return MessageView(
+        messageID=row.message_id,
+        leadID=row.lead_id,
+        sender=row.sender,
+        text=row.text,
+        sentAt=utc(row.sent_at),
+        receivedAt=received,
+        source=row.source,
+        attachments=files,
+    )
+
+
+def _reviews(conn: Connection, lead_id: str) -> list[ReviewView]:
+    rows = conn.execute(
+        select(reviews).where(reviews.c.lead_id == lead_id).order_by(reviews.c.id)
+    ).all()
+    photos = _attachment_views(conn, "review", [r.review_id for r in rows])
+    return [_review_view(r, photos.get(r.review_id, [])) for r in rows]
+
+
+def _review_view(row: Row[Any], photos: list[AttachmentView]) -> ReviewView:
+    received = utc(row.received_at)
+    return ReviewView(
+        reviewID=row.review_id,
+        businessID=row.business_id,
+        leadID=row.lead_id,
+        categoryID=row.category_id,
+        rating=row.rating,
+        ratingRaw=row.rating_raw,
+        text=row.text,
+        reviewerName=row.reviewer_name,
+        reviewerNickname=row.reviewer_nickname,
+        verified=row.verified,
+        reviewEventType=row.event_type,
+        createTime=utc(row.created_at),
+        modifyTime=utc(row.modified_at),
+        receivedAt=received,
+        photos=photos,
+    )
+
+
+def _history(conn: Connection, lead_id: str) -> list[StatusChangeView]:
+    rows: Iterable[Row[Any]] = conn.execute(
+        select(lead_status_history)
+        .where(lead_status_history.c.lead_id == lead_id)
+        .order_by(lead_status_history.c.id)
+    )
+    views = []
+    for r in rows:
+        recorded = utc(r.recorded_at)
+        views.append(
+            StatusChangeView(
+                source=r.source,
+                status=r.status,
+                chargeState=r.charge_state,
+                leadPrice=r.lead_price,
+                leadPriceCents=r.lead_price_cents,
+                applied=r.applied,
+                occurredAt=utc(r.occurred_at),
+                recordedAt=recorded,
+            )
+        )
+    return views

@@ -1,0 +1,109 @@
+"""Runtime configuration, read from ``TACKBRIDGE_*`` environment variables and an optional ``.env``.
+
+Production refuses to start without the secrets that protect the partner endpoints and the
+operator API; dev mode fills them with well-known development values instead.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_WEBHOOK_USERNAME = "thumbtack"
+DEV_WEBHOOK_PASSWORD = "dev-webhook-password"  # noqa: S105 - a documented development value
+DEV_API_TOKEN = "dev-api-token"  # noqa: S105 - a documented development value
+
+
+class Mode(StrEnum):
+    PRODUCTION = "production"
+    DEV = "dev"
+
+
+class MissingSecretsError(RuntimeError):
+    """Raised at start-up when production mode lacks a required secret."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        names = ", ".join(missing)
+        super().__init__(
+            f"refusing to start in production mode: missing {names} "
+            "(set them, or set TACKBRIDGE_MODE=dev for local development)"
+        )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TACKBRIDGE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    mode: Mode = Mode.PRODUCTION
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    sqlite_synchronous: str = Field(
+        default="FULL",
+        description="SQLite PRAGMA synchronous: FULL survives power loss, NORMAL only crashes.",
+    )
+
+    webhook_username: str | None = None
+    webhook_password: SecretStr | None = None
+    # v4 webhooks may authenticate with a custom header instead of Basic.
+    webhook_header_name: str | None = None
+    webhook_header_value: SecretStr | None = None
+
+    api_token: SecretStr | None = None
+
+    max_body_bytes: int = 1024 * 1024
+    write_batch_size: int = 256
+    bench_endpoints: bool = False
+    log_level: str = "INFO"
+
+    @property
+    def is_dev(self) -> bool:
+        return self.mode is Mode.DEV
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tackbridge.db').as_posix()}"
+
+    def missing_secrets(self) -> list[str]:
+        """Names of the secrets production needs that are not set."""
+        missing: list[str] = []
+        has_basic = bool(self.webhook_username) and _present(self.webhook_password)
+        has_header = bool(self.webhook_header_name) and _present(self.webhook_header_value)
+        if not (has_basic or has_header):
+            if not self.webhook_username:
+                missing.append("TACKBRIDGE_WEBHOOK_USERNAME")
+            if not _present(self.webhook_password):
+                missing.append("TACKBRIDGE_WEBHOOK_PASSWORD")
+        if not _present(self.api_token):
+            missing.append("TACKBRIDGE_API_TOKEN")
+        return missing
+
+    def checked(self) -> Settings:
+        """Settings ready to serve: dev defaults filled in, production secrets enforced."""
+        if self.is_dev:
+            updates: dict[str, object] = {}
+            if not self.webhook_username and not self.webhook_header_name:
+                updates["webhook_username"] = DEV_WEBHOOK_USERNAME
+            if not _present(self.webhook_password) and not self.webhook_header_name:
+                updates["webhook_password"] = SecretStr(DEV_WEBHOOK_PASSWORD)
+            if not _present(self.api_token):
+                updates["api_token"] = SecretStr(DEV_API_TOKEN)
+            return self.model_copy(update=updates)
+        missing = self.missing_secrets()
+        if missing:
+            raise MissingSecretsError(missing)
+        return self
+
+
+def _present(secret: SecretStr | None) -> bool:
+    return secret is not None and secret.get_secret_value() != ""

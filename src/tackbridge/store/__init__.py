@@ -1,0 +1,1 @@
+"""The store: schema, migrations, engines and the group-commit writer."""

@@ -1,0 +1,233 @@
+"""The relational schema: the domain (businesses, customers, leads and what hangs off them), the
+verbatim inbound log, and the outbox of downstream work.
+
+Thumbtack identifiers (``lead_id``, ``message_id``...) are unique text columns; integer surrogate
+keys give cheap joins and stable cursors. Messages and lead updates reference their lead by
+Thumbtack ID without a foreign key because they can arrive before it. The deliveries behind a
+record are found in the inbound log by (record_kind, record_id). Portable to PostgreSQL:
+only types and constraints both dialects share.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants a BIGINT identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _ts(name: str, *, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+inbound_log = Table(
+    "inbound_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _ts("received_at", nullable=False),
+    Column("route", String(64), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    Column("body_size", Integer, nullable=False),
+    Column("body_truncated", Boolean, nullable=False, default=False),
+    Column("status_code", Integer, nullable=False),
+    # accepted | duplicate | pending | ignored | rejected | unauthorized
+    Column("outcome", String(16), nullable=False),
+    Column("event_type", String(64), nullable=True),
+    Column("record_kind", String(16), nullable=True),
+    Column("record_id", String(64), nullable=True),
+    Column("problem", JSON, nullable=True),
+    Index(None, "outcome", "id"),
+    Index(None, "record_kind", "record_id"),
+)
+
+businesses = Table(
+    "businesses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("business_id", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=True),
+    Column("access_code", Text, nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=True),
+    Column("first_name", Text, nullable=True),
+    Column("last_name", Text, nullable=True),
+    Column("display_name", Text, nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("email", Text, nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("lead_id", String(64), nullable=False, unique=True),
+    Column("business_id", String(64), ForeignKey("businesses.business_id"), nullable=True),
+    Column("customer_id", String(64), ForeignKey("customers.customer_id"), nullable=True),
+    Column("source", String(8), nullable=False),  # v1 | v4
+    Column("is_test", Boolean, nullable=False, default=False),
+    Column("request_id", String(64), nullable=True),
+    Column("category", Text, nullable=True),
+    Column("category_id", String(64), nullable=True),
+    Column("title", Text, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("schedule", Text, nullable=True),
+    Column("address1", Text, nullable=True),
+    Column("address2", Text, nullable=True),
+    Column("city", Text, nullable=True),
+    Column("state", String(32), nullable=True),
+    Column("zip_code", String(16), nullable=True),
+    Column("travel_preferences", JSON, nullable=True),
+    Column("proposed_times", JSON, nullable=True),
+    Column("price", Text, nullable=True),  # the customer's estimate, free text
+    Column("lead_type", String(64), nullable=True),
+    Column("lead_price", Text, nullable=True),  # as Thumbtack wrote it, e.g. "$26.00"
+    Column("lead_price_cents", BigInteger, nullable=True),
+    Column("lead_price_breakdown", JSON, nullable=True),
+    Column("charge_state", String(32), nullable=True),
+    Column("status", String(32), nullable=True),
+    Column("estimate", JSON, nullable=True),
+    Column("request_review_link", Text, nullable=True),
+    Column("refund_request_link", Text, nullable=True),
+    Column("extra", JSON, nullable=True),  # fields outside the documented tables, verbatim
+    _ts("created_at"),  # when Thumbtack created the lead
+    _ts("received_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    Index(None, "business_id", "id"),
+    Index(None, "status", "id"),
+    Index(None, "received_at"),
+)
+
+lead_details = Table(
+    "lead_details",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("lead_id", String(64), ForeignKey("leads.lead_id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("question", Text, nullable=True),
+    Column("answer", Text, nullable=True),
+    UniqueConstraint("lead_id", "position"),
+)
+
+lead_status_history = Table(
+    "lead_status_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("lead_id", String(64), nullable=False, index=True),
+    # received | update | job_status
+    Column("source", String(16), nullable=False),
+    Column("status", String(32), nullable=True),
+    Column("charge_state", String(32), nullable=True),
+    Column("lead_price", Text, nullable=True),
+    Column("lead_price_cents", BigInteger, nullable=True),
+    # False while the lead has not arrived; applied when it does.
+    Column("applied", Boolean, nullable=False, default=True),
+    _ts("occurred_at"),
+    _ts("recorded_at", nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), nullable=False, unique=True),
+    Column("lead_id", String(64), nullable=True, index=True),
+    Column("business_id", String(64), nullable=True),
+    Column("customer_id", String(64), nullable=True),
+    Column("sender", String(16), nullable=False),  # Customer | Business
+    Column("text", Text, nullable=True),
+    Column("source", String(8), nullable=False),
+    _ts("sent_at"),
+    _ts("received_at", nullable=False),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("review_id", String(64), nullable=False, unique=True),
+    Column("business_id", String(64), nullable=True, index=True),
+    Column("lead_id", String(64), nullable=True, index=True),
+    Column("category_id", String(64), nullable=True),
+    Column("rating", Integer, nullable=True),
+    Column("rating_raw", String(16), nullable=True),
+    Column("text", Text, nullable=True),
+    Column("reviewer_name", Text, nullable=True),
+    Column("reviewer_nickname", Text, nullable=True),
+    Column("verified", Boolean, nullable=True),
+    Column("event_type", String(64), nullable=True),
+    Column("source", String(8), nullable=False),
+    _ts("created_at"),
+    _ts("modified_at"),
+    _ts("received_at", nullable=False),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner_kind", String(16), nullable=False),  # lead | message | review
+    Column("owner_id", String(64), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("file_name", Text, nullable=True),
+    Column("file_size", BigInteger, nullable=True),
+    Column("mime_type", String(128), nullable=True),
+    Column("url", Text, nullable=True),
+    Column("description", Text, nullable=True),
+    UniqueConstraint("owner_kind", "owner_id", "position"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("payload", JSON, nullable=False),
+    # pending | running | done | dead
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    _ts("next_attempt_at", nullable=False),
+    _ts("lease_expires_at"),
+    Column("lease_owner", String(64), nullable=True),
+    Column("last_error", JSON, nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    Index(None, "state", "next_attempt_at"),
+)

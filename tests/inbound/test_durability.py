@@ -1,0 +1,60 @@
+"""What was acknowledged is on disk: kill the server the instant it answers, then look."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+
+from tackbridge.store.schema import leads, messages
+from tests.fixtures import doc_payload
+from tests.support.servers import free_port
+from tests.support.store import count, outbox_keys
+from tests.support.tackbridge import WEBHOOK_AUTH, make_settings
+
+
+def test_acknowledged_deliveries_survive_sigkill(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "TACKBRIDGE_MODE": "production",
+        "TACKBRIDGE_DATA_DIR": str(tmp_path),
+        "TACKBRIDGE_WEBHOOK_USERNAME": WEBHOOK_AUTH[0],
+        "TACKBRIDGE_WEBHOOK_PASSWORD": WEBHOOK_AUTH[1],
+        "TACKBRIDGE_API_TOKEN": "t",
+    }
+    command = [sys.executable, "-m", "tackbridge", "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx2.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            time.sleep(0.05)
+        with httpx2.Client(base_url=url, auth=WEBHOOK_AUTH) as client:
+            assert client.post("/v1/message", json=doc_payload("v2_message")).status_code == 202
+            response = client.post("/v1/lead", json=doc_payload("v2_lead"))
+            # No grace: the process dies the moment the acknowledgement is in our hands.
+            process.send_signal(signal.SIGKILL)
+        assert response.status_code == 200
+    finally:
+        process.kill()
+        process.wait()
+    settings = make_settings(tmp_path)
+    assert count(settings, leads) == 1
+    assert count(settings, messages) == 1
+    assert outbox_keys(settings) == [
+        "message.received:8699842694484326245",
+        "lead.received:299614694480093245",
+    ]

@@ -1,0 +1,91 @@
+"""The group-commit writer: many units, few transactions; one bad unit harms no other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, event, func, select
+
+from tackbridge.store import migrate
+from tackbridge.store.database import Database, open_database
+from tackbridge.store.schema import businesses
+from tackbridge.store.writer import Writer, WriterClosedError
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = open_database(f"sqlite:///{tmp_path / 'w.db'}")
+    migrate.upgrade(database.writer)
+    return database
+
+
+def _insert(business_id: str) -> Callable[[Connection], str]:
+    def unit(conn: Connection) -> str:
+        now = datetime.now(UTC)
+        conn.execute(
+            businesses.insert().values(business_id=business_id, created_at=now, updated_at=now)
+        )
+        return business_id
+
+    return unit
+
+
+def _count(db: Database) -> int:
+    with db.reader.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(businesses)).scalar_one())
+
+
+async def test_concurrent_units_commit_in_few_batches(db: Database) -> None:
+    writer = Writer(db.writer, batch_size=64)
+    writer.start()
+    try:
+        results = await asyncio.gather(*(writer.run(_insert(f"b{i}")) for i in range(300)))
+    finally:
+        writer.stop()
+    assert sorted(results) == sorted(f"b{i}" for i in range(300))
+    assert _count(db) == 300
+    assert writer.units == 300
+    assert writer.batches < 300  # grouped, not one transaction per unit
+
+
+async def test_failing_unit_is_isolated(db: Database) -> None:
+    writer = Writer(db.writer)
+    writer.start()
+    try:
+        outcomes = await asyncio.gather(
+            writer.run(_insert("a")),
+            writer.run(_insert("dup")),
+            writer.run(_insert("dup")),  # violates the unique key
+            writer.run(_insert("b")),
+            return_exceptions=True,
+        )
+    finally:
+        writer.stop()
+    failures = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(failures) == 1
+    assert _count(db) == 3
+
+
+async def test_run_after_stop_is_refused(db: Database) -> None:
+    writer = Writer(db.writer)
+    writer.start()
+    writer.stop()
+    with pytest.raises(WriterClosedError):
+        await writer.run(_insert("late"))
+
+
+def test_sqlite_is_wal_and_writes_begin_immediate(db: Database) -> None:
+    statements: list[str] = []
+
+    @event.listens_for(db.writer, "before_cursor_execute")
+    def _capture(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    with db.writer.begin() as conn:
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+    assert mode == "wal"
+    assert "BEGIN IMMEDIATE" in statements
