@@ -122,6 +122,7 @@ leads = Table(
     Column("lead_price_breakdown", JSON, nullable=True),
     Column("charge_state", String(32), nullable=True),
     Column("status", String(32), nullable=True),
+    Column("job_status", String(32), nullable=True),  # the last one pushed to Thumbtack
     Column("estimate", JSON, nullable=True),
     Column("request_review_link", Text, nullable=True),
     Column("refund_request_link", Text, nullable=True),
@@ -153,6 +154,8 @@ lead_status_history = Table(
     # received | update | job_status
     Column("source", String(16), nullable=False),
     Column("status", String(32), nullable=True),
+    Column("job_status", String(32), nullable=True),
+    Column("invoice_amount_cents", BigInteger, nullable=True),
     Column("charge_state", String(32), nullable=True),
     Column("lead_price", Text, nullable=True),
     Column("lead_price_cents", BigInteger, nullable=True),
@@ -172,7 +175,11 @@ messages = Table(
     Column("customer_id", String(64), nullable=True),
     Column("sender", String(16), nullable=False),  # Customer | Business
     Column("text", Text, nullable=True),
+    # v1 | v4 for deliveries from Thumbtack; "reply" for replies sent through tackbridge
     Column("source", String(8), nullable=False),
+    # Replies only: queued | sent | failed, and who wrote them (auto | person).
+    Column("delivery_state", String(16), nullable=True),
+    Column("author", String(16), nullable=True),
     _ts("sent_at"),
     _ts("received_at", nullable=False),
 )
@@ -230,4 +237,60 @@ outbox = Table(
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     Index(None, "state", "next_attempt_at"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("worker", String(64), nullable=False),
+    _ts("started_at", nullable=False),
+    _ts("finished_at", nullable=False),
+    # done | retry | dead
+    Column("outcome", String(16), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", JSON, nullable=True),
+    Index(None, "job_id", "attempt"),
+)
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("business_id", String(64), nullable=False, unique=True),
+    Column("business_name", Text, nullable=True),
+    Column("api", String(8), nullable=False),  # legacy | v4
+    # active | needs_reconnect | disconnected
+    Column("state", String(16), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    # Fernet tokens: the plaintext never touches the database.
+    Column("access_token", Text, nullable=True),
+    Column("refresh_token", Text, nullable=True),
+    _ts("access_expires_at"),
+    _ts("refresh_expires_at"),
+    # Bumped by every refresh: a compare-and-swap on it makes refresh single-flight across
+    # processes, so a rotated refresh token is never spent twice.
+    Column("token_version", Integer, nullable=False, default=0),
+    _ts("refresh_started_at"),
+    Column("refresh_owner", String(64), nullable=True),
+    Column("webhook_id", String(64), nullable=True),
+    Column("last_error", JSON, nullable=True),
+    _ts("connected_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("disconnected_at"),
+)
+
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("state", String(128), primary_key=True),
+    Column("api", String(8), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("code_verifier", Text, nullable=True),  # Fernet-encrypted
+    Column("redirect_uri", Text, nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("used_at"),
 )

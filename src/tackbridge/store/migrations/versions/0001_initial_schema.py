@@ -59,6 +59,34 @@ def upgrade() -> None:
         sa.UniqueConstraint("business_id", name=op.f("uq_businesses_business_id")),
     )
     op.create_table(
+        "connections",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("business_id", sa.String(length=64), nullable=False),
+        sa.Column("business_name", sa.Text(), nullable=True),
+        sa.Column("api", sa.String(length=8), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("scopes", sa.JSON(), nullable=False),
+        sa.Column("access_token", sa.Text(), nullable=True),
+        sa.Column("refresh_token", sa.Text(), nullable=True),
+        sa.Column("access_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("refresh_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("token_version", sa.Integer(), nullable=False),
+        sa.Column("refresh_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("refresh_owner", sa.String(length=64), nullable=True),
+        sa.Column("webhook_id", sa.String(length=64), nullable=True),
+        sa.Column("last_error", sa.JSON(), nullable=True),
+        sa.Column("connected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("disconnected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_connections")),
+        sa.UniqueConstraint("business_id", name=op.f("uq_connections_business_id")),
+    )
+    op.create_table(
         "customers",
         sa.Column(
             "id",
@@ -122,6 +150,8 @@ def upgrade() -> None:
         sa.Column("lead_id", sa.String(length=64), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=32), nullable=True),
+        sa.Column("job_status", sa.String(length=32), nullable=True),
+        sa.Column("invoice_amount_cents", sa.BigInteger(), nullable=True),
         sa.Column("charge_state", sa.String(length=32), nullable=True),
         sa.Column("lead_price", sa.Text(), nullable=True),
         sa.Column("lead_price_cents", sa.BigInteger(), nullable=True),
@@ -150,6 +180,8 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=16), nullable=False),
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("source", sa.String(length=8), nullable=False),
+        sa.Column("delivery_state", sa.String(length=16), nullable=True),
+        sa.Column("author", sa.String(length=16), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
@@ -158,6 +190,18 @@ def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_messages_lead_id"), ["lead_id"], unique=False)
 
+    op.create_table(
+        "oauth_states",
+        sa.Column("state", sa.String(length=128), nullable=False),
+        sa.Column("api", sa.String(length=8), nullable=False),
+        sa.Column("scopes", sa.JSON(), nullable=False),
+        sa.Column("code_verifier", sa.Text(), nullable=True),
+        sa.Column("redirect_uri", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("state", name=op.f("pk_oauth_states")),
+    )
     op.create_table(
         "outbox",
         sa.Column(
@@ -218,6 +262,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_reviews_lead_id"), ["lead_id"], unique=False)
 
     op.create_table(
+        "delivery_attempts",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("worker", sa.String(length=64), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("error", sa.JSON(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["job_id"],
+            ["outbox.id"],
+            name=op.f("fk_delivery_attempts_job_id_outbox"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery_attempts")),
+    )
+    with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_delivery_attempts_job_id_attempt"), ["job_id", "attempt"], unique=False
+        )
+
+    op.create_table(
         "leads",
         sa.Column(
             "id",
@@ -250,6 +323,7 @@ def upgrade() -> None:
         sa.Column("lead_price_breakdown", sa.JSON(), nullable=True),
         sa.Column("charge_state", sa.String(length=32), nullable=True),
         sa.Column("status", sa.String(length=32), nullable=True),
+        sa.Column("job_status", sa.String(length=32), nullable=True),
         sa.Column("estimate", sa.JSON(), nullable=True),
         sa.Column("request_review_link", sa.Text(), nullable=True),
         sa.Column("refund_request_link", sa.Text(), nullable=True),
@@ -305,6 +379,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_leads_business_id_id"))
 
     op.drop_table("leads")
+    with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_delivery_attempts_job_id_attempt"))
+
+    op.drop_table("delivery_attempts")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reviews_lead_id"))
         batch_op.drop_index(batch_op.f("ix_reviews_business_id"))
@@ -314,6 +392,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_outbox_state_next_attempt_at"))
 
     op.drop_table("outbox")
+    op.drop_table("oauth_states")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_lead_id"))
 
@@ -328,6 +407,7 @@ def downgrade() -> None:
 
     op.drop_table("inbound_log")
     op.drop_table("customers")
+    op.drop_table("connections")
     op.drop_table("businesses")
     op.drop_table("attachments")
     # ### end Alembic commands ###
