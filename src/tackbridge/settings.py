@@ -59,6 +59,12 @@ class Settings(BaseSettings):
 
     api_token: SecretStr | None = None
 
+    run_worker: bool = Field(
+        default=True, description="Run the outbox worker inside `tackbridge serve`."
+    )
+    worker_concurrency: int = 32
+    worker_lease_seconds: float = 60.0
+
     max_body_bytes: int = 1024 * 1024
     write_batch_size: int = 256
     bench_endpoints: bool = False

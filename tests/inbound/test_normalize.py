@@ -94,3 +94,27 @@ def test_identifier_accepts_int64_numbers_and_strings() -> None:
     assert n.identifier(" 42 ") == "42"
     assert n.identifier(True) is None
     assert n.identifier(1.5) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (2048, 2048),
+        ("2048", 2048),
+        (2048.0, 2048),
+        (2**63 - 1, 2**63 - 1),
+        (2**63, None),
+        (2**256, None),
+        ("9" * 40, None),
+        (float("inf"), None),
+        (True, None),
+        ("12kb", None),
+    ],
+)
+def test_integer_keeps_only_what_a_64_bit_column_holds(raw: object, expected: int | None) -> None:
+    assert n.integer(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_timestamps_without_a_utc_instant_in_range_are_dropped(raw: str) -> None:
+    assert n.timestamp(raw) is None

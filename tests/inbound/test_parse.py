@@ -90,3 +90,15 @@ def test_missing_id_names_the_field() -> None:
     with pytest.raises(InvalidPayloadError) as info:
         parse_v4({"event": {"eventType": "NegotiationCreatedV4"}, "data": {"negotiationID": None}})
     assert info.value.field == "data.negotiationID"
+
+
+def test_integer_identifiers_beyond_64_bits_keep_their_digits() -> None:
+    from tackbridge.inbound.routes import decode_json
+
+    body = (
+        b'{"leadID": 123456789012345678901234567890, "leadPrice": 1.5e30,'
+        b' "x": "99999999999999999999999"}'
+    )
+    decoded = decode_json(body)
+    assert decoded["leadID"] == 123456789012345678901234567890
+    assert parse_legacy_lead(decoded).lead_id == "123456789012345678901234567890"

@@ -90,7 +90,10 @@ def timestamp(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC instant in range
+        return None
 
 
 def _from_epoch(seconds: float) -> datetime | None:
@@ -127,16 +130,24 @@ def rating(value: Any) -> int | None:
     return int(number)
 
 
+_INT64 = 2**63
+
+
 def integer(value: Any) -> int | None:
+    """A whole number a 64-bit column can hold (file sizes, counts); anything else is None
+    (the delivery itself keeps the original in the inbound log)."""
+    number: int | None = None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        return int(value)
-    return None
+        number = value
+    elif (isinstance(value, float) and math.isfinite(value) and value.is_integer()) or (
+        isinstance(value, str) and re.fullmatch(r"\s*\d{1,19}\s*", value)
+    ):
+        number = int(value)
+    if number is None or not -_INT64 <= number < _INT64:
+        return None
+    return number
 
 
 def boolean(value: Any) -> bool | None:

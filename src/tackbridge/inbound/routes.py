@@ -7,7 +7,9 @@ and only then answered. Refusals are answered as problem+json and kept in the in
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +33,19 @@ from tackbridge.payloads import thumbtack as wire
 from tackbridge.problems import problem, problem_body
 from tackbridge.runtime import Runtime
 from tackbridge.store.writer import WriterClosedError
+
+# orjson reads integers beyond 64 bits as floats, which would change an identifier's digits
+# (leadID 12345678901234567890123 -> 1.2345678901234568e22); such bodies take the slower path.
+_BIG_INTEGER = re.compile(rb"(?<![\d.eE])-?\d{20,}(?![\d.eE])")
+
+
+def decode_json(body: bytes) -> Any:
+    """Parse a delivery; ``ValueError`` (orjson's error is one) if it is not valid JSON."""
+    decoded = orjson.loads(body)
+    if _BIG_INTEGER.search(body):
+        return json.loads(body)
+    return decoded
+
 
 log = logging.getLogger("tackbridge.inbound")
 
@@ -124,8 +139,8 @@ async def handle(request: Request, route: str) -> Response:
         if cut:
             raise _Refused(413, "body-too-large", f"the body exceeds {limit} bytes")
         try:
-            decoded = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            decoded = decode_json(body)
+        except ValueError as exc:
             raise _Refused(400, "malformed-json", f"the body is not valid JSON: {exc}") from None
         try:
             delivery = _PARSERS[route](decoded)

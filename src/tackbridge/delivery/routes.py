@@ -1,0 +1,70 @@
+"""``/api/deliveries``: the outbox for operators."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from tackbridge.delivery.jobs import (
+    JobDetail,
+    JobPage,
+    RetryRefusedError,
+    get_job,
+    list_jobs,
+    retry_job,
+)
+from tackbridge.operator_auth import require_operator
+from tackbridge.runtime import Runtime
+
+router = APIRouter(
+    prefix="/api/deliveries", tags=["deliveries"], dependencies=[Depends(require_operator)]
+)
+
+State = Literal["pending", "running", "done", "dead"]
+
+
+@router.get("", response_model=JobPage, summary="Outbox jobs, newest first")
+def deliveries_index(
+    request: Request,
+    state: State | None = None,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[int | None, Query(ge=1, description="From nextCursor")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> JobPage:
+    runtime: Runtime = request.app.state.runtime
+    with runtime.db.reader.connect() as conn:
+        return list_jobs(conn, state=state, kind=kind, before=before, limit=limit)
+
+
+@router.get("/{job_id}", response_model=JobDetail, summary="A job with every attempt")
+def deliveries_show(request: Request, job_id: int) -> JobDetail:
+    runtime: Runtime = request.app.state.runtime
+    with runtime.db.reader.connect() as conn:
+        job = get_job(conn, job_id)
+    if job is None:
+        raise HTTPException(404, f"no delivery {job_id}")
+    return job
+
+
+@router.post(
+    "/{job_id}/retry",
+    response_model=JobDetail,
+    summary="Retry a dead job now, or replay a done one",
+    responses={404: {"description": "No such job"}, 409: {"description": "Running"}},
+)
+async def deliveries_retry(request: Request, job_id: int) -> JobDetail:
+    runtime: Runtime = request.app.state.runtime
+    now = datetime.now(UTC)
+    try:
+        found = await runtime.writer.run(lambda conn: retry_job(conn, job_id, now))
+    except RetryRefusedError as exc:
+        raise HTTPException(409, str(exc)) from None
+    if not found:
+        raise HTTPException(404, f"no delivery {job_id}")
+    runtime.wake_worker()
+    with runtime.db.reader.connect() as conn:
+        job = get_job(conn, job_id)
+    assert job is not None
+    return job

@@ -1,0 +1,245 @@
+"""The outbox worker: claims due jobs, runs their handlers, records every attempt.
+
+A claim is a lease: the job is ``running`` under this worker's name until ``lease_expires_at``.
+A worker that dies mid-job leaves the lease to expire, and any worker then claims the job again,
+so every job completes; handlers pass the job's idempotency key to the far side so that a
+re-run after a crash has its effect once. Claims and completions are written through the
+group-commit writer, which on SQLite also serialises them; on PostgreSQL the claim query skips
+rows other workers have locked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from tackbridge.delivery.backoff import Backoff
+from tackbridge.delivery.errors import DeliveryError, PermanentError, RetryableError
+from tackbridge.store.schema import delivery_attempts, outbox
+from tackbridge.store.writer import Writer
+
+log = logging.getLogger("tackbridge.delivery")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    attempt: int  # 1 for the first attempt
+    created_at: datetime
+
+
+Handler = Callable[[Job], Awaitable[None]]
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Worker:
+    writer: Writer
+    handlers: Mapping[str, Handler]
+    name: str = field(default_factory=worker_name)
+    concurrency: int = 32
+    lease_seconds: float = 60.0
+    poll_seconds: float = 0.5
+    backoff: Backoff = field(default_factory=Backoff)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def __post_init__(self) -> None:
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self.completed = 0
+
+    def wake(self) -> None:
+        """New work may be due (called after an in-process enqueue)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and run jobs until ``stop``; in-flight jobs finish before it returns."""
+        try:
+            while not self._stopping:
+                # Cleared before claiming, so a wake-up that comes during the claim is kept.
+                self._wake.clear()
+                free = self.concurrency - len(self._in_flight)
+                claimed = await self.claim(free) if free > 0 and self.handlers else []
+                for job in claimed:
+                    task = asyncio.create_task(self._attempt(job), name=f"job-{job.id}")
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._done)
+                if free <= 0 or len(claimed) < free:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+        finally:
+            if self._in_flight:
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def claim(self, limit: int) -> list[Job]:
+        now = self.clock()
+        until = now + timedelta(seconds=self.lease_seconds)
+        kinds = sorted(self.handlers)
+        return await self.writer.run(lambda conn: _claim(conn, self.name, kinds, limit, now, until))
+
+    async def drain(self) -> int:
+        """Run every due job to its next state, then return how many attempts ran (for tests
+        and one-shot CLI use)."""
+        ran = 0
+        while claimed := await self.claim(self.concurrency):
+            await asyncio.gather(*(self._attempt(job) for job in claimed))
+            ran += len(claimed)
+        return ran
+
+    async def _attempt(self, job: Job) -> None:
+        started = self.clock()
+        handler = self.handlers[job.kind]
+        outcome, status, error, retry_after = "done", None, None, None
+        try:
+            await handler(job)
+        except PermanentError as exc:
+            outcome, status, error = "dead", exc.status_code, _error(exc)
+        except RetryableError as exc:
+            outcome, status, error, retry_after = (
+                "retry",
+                exc.status_code,
+                _error(exc),
+                exc.retry_after,
+            )
+        except Exception as exc:  # a bug or an unexpected failure: retry, loudly
+            log.exception("job %s (%s) attempt %s failed", job.id, job.kind, job.attempt)
+            outcome, error = "retry", {"detail": f"{type(exc).__name__}: {exc}"[:500]}
+        if outcome == "retry" and self.backoff.exhausted(job.attempt):
+            outcome = "dead"
+        finished = self.clock()
+        next_at = None
+        if outcome == "retry":
+            next_at = finished + timedelta(
+                seconds=self.backoff.delay(job.attempt, retry_after=retry_after)
+            )
+        if outcome == "dead":
+            log.warning(
+                "job %s (%s) is dead after %s attempts: %s", job.id, job.kind, job.attempt, error
+            )
+        await self.writer.run(
+            lambda conn: _finish(
+                conn, job, self.name, outcome, status, error, started, finished, next_at
+            )
+        )
+        if outcome == "done":
+            self.completed += 1
+
+
+def _error(exc: DeliveryError) -> dict[str, Any]:
+    error: dict[str, Any] = {"detail": exc.detail}
+    if exc.status_code is not None:
+        error["status"] = exc.status_code
+    if exc.problem:
+        error["problem"] = exc.problem
+    return error
+
+
+def _claim(
+    conn: Connection,
+    worker: str,
+    kinds: list[str],
+    limit: int,
+    now: datetime,
+    until: datetime,
+) -> list[Job]:
+    due = (
+        select(outbox.c.id)
+        .where(
+            outbox.c.kind.in_(kinds),
+            or_(
+                and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= now),
+                and_(outbox.c.state == "running", outbox.c.lease_expires_at < now),
+            ),
+        )
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(due.scalar_subquery()))
+        .values(
+            state="running",
+            lease_owner=worker,
+            lease_expires_at=until,
+            attempts=outbox.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            outbox.c.id,
+            outbox.c.kind,
+            outbox.c.idempotency_key,
+            outbox.c.payload,
+            outbox.c.attempts,
+            outbox.c.created_at,
+        )
+    ).all()
+    jobs = [Job(r.id, r.kind, r.idempotency_key, r.payload, r.attempts, r.created_at) for r in rows]
+    return sorted(jobs, key=lambda j: j.id)
+
+
+def _finish(
+    conn: Connection,
+    job: Job,
+    worker: str,
+    outcome: str,
+    status: int | None,
+    error: dict[str, Any] | None,
+    started: datetime,
+    finished: datetime,
+    next_at: datetime | None,
+) -> None:
+    conn.execute(
+        delivery_attempts.insert().values(
+            job_id=job.id,
+            attempt=job.attempt,
+            worker=worker,
+            started_at=started,
+            finished_at=finished,
+            outcome=outcome,
+            status_code=status,
+            error=error,
+        )
+    )
+    values: dict[str, Any] = {
+        "state": "pending" if outcome == "retry" else outcome,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": finished,
+    }
+    if next_at is not None:
+        values["next_attempt_at"] = next_at
+    if error is not None:
+        values["last_error"] = error
+    # Only the lease holder may settle the job: a worker whose lease expired mid-attempt
+    # must not overwrite the state a newer attempt has written.
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == job.id, outbox.c.lease_owner == worker, outbox.c.state == "running")
+        .values(**values)
+    )

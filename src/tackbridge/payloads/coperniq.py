@@ -1,0 +1,163 @@
+"""Coperniq wire models (coperniq-create-opportunity.txt and api-notes.md): the opportunity
+create body and record, contacts, notes, custom properties, workflows, errors and the automation
+webhook payload. Names are Coperniq's own; unknown fields are kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OpportunityStatus = Literal["ACTIVE", "ON_HOLD", "CANCELLED", "COMPLETED"]
+MatchBy = Literal["title", "primaryEmail", "primaryPhone", "address"]
+MatchFoundStrategy = Literal["skip", "replace", "enrich"]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class OpportunityCreate(Wire):
+    """``POST /opportunities`` (alias ``/requests``): title, address and trades are required."""
+
+    title: str
+    address: list[str] = Field(description="an array containing a single string")
+    trades: list[str]
+    description: str | None = None
+    accountId: int | None = None
+    workflowId: int | None = None
+    phaseId: int | None = None
+    value: float | None = None
+    size: float | None = None
+    confidence: float | None = Field(default=None, ge=0, le=100)
+    status: OpportunityStatus | None = None
+    primaryEmail: str | None = None
+    primaryPhone: str | None = None
+    contacts: list[int] | None = None
+    custom: dict[str, Any] | None = None
+
+
+class Phase(Wire):
+    id: int
+    name: str
+    type: str
+
+
+class PhaseInstance(Wire):
+    id: int
+    phaseTemplateId: int
+    name: str
+    type: str
+    status: str
+    startedAt: str | None = None
+    completedAt: str | None = None
+
+
+class Opportunity(Wire):
+    """An opportunity as Coperniq answers it."""
+
+    id: int
+    createdAt: str
+    updatedAt: str
+    title: str
+    description: str | None = None
+    address: list[str] = Field(default_factory=list)
+    isActive: bool = True
+    primaryEmail: str | None = None
+    primaryPhone: str | None = None
+    number: int
+    custom: dict[str, Any] = Field(default_factory=dict)
+    trades: list[str] = Field(default_factory=list)
+    value: float | None = None
+    size: float | None = None
+    confidence: float | None = None
+    status: OpportunityStatus | None = None
+    workflowId: int | None = None
+    workflowName: str | None = None
+    accountId: int | None = None
+    createdById: int | None = None
+    geoLocation: str | None = None
+    imageUrl: str | None = None
+    streetViewUrl: str | None = None
+    city: str | None = None
+    zipcode: str | None = None
+    state: str | None = None
+    street: str | None = None
+    phaseId: int | None = None
+    phase: Phase | None = None
+    phaseInstances: list[PhaseInstance] = Field(default_factory=list)
+    contacts: list[int] = Field(default_factory=list)
+    owner: Any = None
+    salesRep: Any = None
+    projectManager: Any = None
+    jurisdiction: Any = None
+    lastActivity: str | None = None
+
+
+class Contact(Wire):
+    id: int
+    name: str
+    phones: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    title: str | None = None
+    accountIds: list[int] = Field(default_factory=list)
+    projectIds: list[int] = Field(default_factory=list)
+    createdAt: str | None = None
+    updatedAt: str | None = None
+
+
+class Note(Wire):
+    id: int
+    recordId: int
+    body: str
+    createdAt: str
+    updatedAt: str
+
+
+class Property(Wire):
+    id: int
+    name: str
+    type: str
+    keyName: str
+    isMultiple: bool = False
+    options: list[str] = Field(default_factory=list)
+
+
+class Workflow(Wire):
+    id: int
+    name: str
+    phases: list[Phase] = Field(default_factory=list)
+
+
+class ErrorBody(Wire):
+    """Every Coperniq error: ``code`` is VALIDATION_ERROR, INVALID_JSON, UNAUTHORIZED, ..."""
+
+    message: str
+    code: str
+    field: str | None = None
+
+
+class WebhookEvent(Wire):
+    eventId: str
+    recordId: int | str
+    triggerKey: str
+    triggerName: str | None = None
+    firedAt: str | None = None
+    phaseInstanceId: int | None = None
+    phaseTemplateId: int | None = None
+    phaseType: str | None = None
+    status: str | None = None
+
+
+class WebhookRecord(Wire):
+    id: int | str
+    uid: str | None = None
+    type: str | None = None
+
+
+class Webhook(Wire):
+    """What a Coperniq automation's "Call webhook" action posts."""
+
+    event: WebhookEvent
+    record: WebhookRecord

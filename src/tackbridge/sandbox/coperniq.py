@@ -1,0 +1,506 @@
+"""Coperniq's public API under ``/coperniq/v1`` (``https://api.coperniq.io/v1`` in production):
+``x-api-key`` auth, the 100 requests/s and 5,000 requests/day limits with ``X-RateLimit-*``
+headers, opportunities (and the old ``/requests`` alias), contacts, accounts (alias ``/clients``),
+notes (alias comments), properties and workflows. Rules live in ``coperniq_store``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from tackbridge.payloads.coperniq import Opportunity as OpportunityModel
+from tackbridge.sandbox.context import Sandbox, sandbox
+from tackbridge.sandbox.coperniq_store import (
+    Contact,
+    CoperniqStore,
+    Note,
+    Opportunity,
+    split_address,
+)
+from tackbridge.sandbox.errors import CoperniqError
+from tackbridge.sandbox.httputil import iso, json_object, parse_timestamp, same_secret
+
+OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "contains", "in", "nin", "between")
+ORDERABLE = ("id", "number", "createdAt", "updatedAt", "title", "value")
+
+
+class RateLimiter:
+    """Per API key: a sliding one-second window and a calendar-day count."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recent: dict[str, deque[float]] = {}
+        self._daily: dict[tuple[str, date], int] = {}
+
+    def hit(self, key: str, per_second: int, per_day: int, today: date) -> tuple[bool, int, int]:
+        """(allowed, limit, remaining) for one more request now."""
+        now = time.monotonic()
+        with self._lock:
+            window = self._recent.setdefault(key, deque())
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            used_today = self._daily.get((key, today), 0)
+            if len(window) >= per_second or used_today >= per_day:
+                return False, per_second, 0
+            window.append(now)
+            self._daily[(key, today)] = used_today + 1
+            remaining = min(per_second - len(window), per_day - used_today - 1)
+            return True, per_second, remaining
+
+
+def guard(request: Request, box: Sandbox = Depends(sandbox)) -> Sandbox:
+    key = request.headers.get("x-api-key")
+    if not key or not same_secret(key, box.state.config.coperniq_api_key):
+        raise CoperniqError(401, "missing or invalid x-api-key", "UNAUTHORIZED")
+    limiter: RateLimiter = request.app.state.coperniq_limiter
+    config = box.state.config
+    allowed, limit, remaining = limiter.hit(
+        key,
+        config.coperniq_rate_per_second,
+        config.coperniq_rate_per_day,
+        box.state.clock.now().date(),
+    )
+    headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining)}
+    # Read by the API middleware, which puts the headers on whatever the answer turns out to be.
+    request.state.ratelimit = headers
+    if not allowed:
+        raise CoperniqError(
+            429, "rate limit exceeded", "RATE_LIMITED", headers={"Retry-After": "1"}
+        )
+    return box
+
+
+router = APIRouter(prefix="/coperniq/v1", tags=["Coperniq"], dependencies=[Depends(guard)])
+
+
+def _store(box: Sandbox) -> CoperniqStore:
+    return box.state.coperniq
+
+
+def _bool(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise CoperniqError(400, f"{name} must be true or false", "VALIDATION_ERROR", name)
+    return raw in ("true", "1")
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise CoperniqError(
+            400, f"{name} must be an integer from {low} to {high}", "VALIDATION_ERROR", name
+        )
+    return int(raw)
+
+
+# wire shapes --------------------------------------------------------------------------------
+
+
+def opportunity_wire(store: CoperniqStore, o: Opportunity) -> dict[str, Any]:
+    f = o.fields
+    address: list[str] = f.get("address") or []
+    parts = split_address(address[0]) if address else {}
+    workflow = store.workflows.get(f["workflowId"]) if f.get("workflowId") else None
+    current = next((i for i in o.phase_instances if i.phase.id == f.get("phaseId")), None)
+    wire = {
+        "id": o.id,
+        "uid": o.uid,
+        "createdAt": iso(o.created_at),
+        "updatedAt": iso(o.updated_at),
+        "title": f.get("title"),
+        "description": f.get("description"),
+        "address": address,
+        "isActive": f.get("status") in ("ACTIVE", "ON_HOLD"),
+        "primaryEmail": f.get("primaryEmail"),
+        "primaryPhone": f.get("primaryPhone"),
+        "number": o.number,
+        "custom": dict(f.get("custom") or {}),
+        "trades": list(f.get("trades") or []),
+        "value": f.get("value"),
+        "size": f.get("size"),
+        "confidence": f.get("confidence"),
+        "status": f.get("status"),
+        "workflowId": f.get("workflowId"),
+        "workflowName": workflow.name if workflow else None,
+        "accountId": f.get("accountId"),
+        "createdById": 1,
+        "geoLocation": None,
+        "imageUrl": None,
+        "streetViewUrl": None,
+        "city": parts.get("city"),
+        "zipcode": parts.get("zipcode"),
+        "state": parts.get("state"),
+        "street": parts.get("street"),
+        "phaseId": f.get("phaseId"),
+        "phase": (
+            {"id": current.phase.id, "name": current.phase.name, "type": current.phase.type}
+            if current
+            else None
+        ),
+        "phaseInstances": [
+            {
+                "id": i.id,
+                "phaseTemplateId": i.phase.id,
+                "name": i.phase.name,
+                "type": i.phase.type,
+                "status": i.status,
+                "startedAt": iso(i.started_at) if i.started_at else None,
+                "completedAt": iso(i.completed_at) if i.completed_at else None,
+            }
+            for i in o.phase_instances
+        ],
+        "contacts": list(f.get("contacts") or []),
+        "owner": None,
+        "salesRep": None,
+        "projectManager": None,
+        "jurisdiction": None,
+        "lastActivity": iso(o.updated_at),
+    }
+    # The shared model is the contract the product reads; validating here keeps them in step.
+    return OpportunityModel.model_validate(wire).model_dump(mode="json")
+
+
+def contact_wire(c: Contact) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        **{k: v for k, v in c.fields.items()},
+        "createdAt": iso(c.created_at),
+        "updatedAt": iso(c.updated_at),
+    }
+
+
+def note_wire(n: Note) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "recordId": n.opportunity_id,
+        "body": n.body,
+        "createdAt": iso(n.created_at),
+        "updatedAt": iso(n.updated_at),
+    }
+
+
+# opportunities ------------------------------------------------------------------------------
+
+
+def _both(method: Callable[..., Any], path: str, **kwargs: Any) -> Callable[[Any], Any]:
+    """Registers a route on ``/opportunities...`` and on its old alias ``/requests...``."""
+
+    def register(func: Any) -> Any:
+        method(path, **kwargs)(func)
+        alias = {**kwargs, "include_in_schema": False}
+        method(path.replace("/opportunities", "/requests", 1), **alias)(func)
+        return func
+
+    return register
+
+
+@_both(router.post, "/opportunities")
+async def create_opportunity(
+    request: Request, response: Response, box: Sandbox = Depends(guard)
+) -> dict[str, Any]:
+    match_by = request.query_params.get("match_by", "title")
+    strategy = request.query_params.get("match_found_strategy", "skip")
+    allow_new = _bool(request, "allow_new_options")
+    body = await json_object(request)
+    store = _store(box)
+    opportunity, outcome = store.create_opportunity(
+        body, match_by=match_by, strategy=strategy, allow_new_options=allow_new
+    )
+    response.headers["X-Sandbox-Match"] = outcome
+    box.state.note(f"coperniq opportunity {opportunity.id} {outcome}")
+    return opportunity_wire(store, opportunity)
+
+
+def _order(request: Request) -> tuple[str, bool]:
+    raw = request.query_params.get("order_by", "id").strip()
+    descending = raw.startswith("-")
+    name = raw.lstrip("-")
+    for sep in (":", " "):
+        if sep in name:
+            name, _, direction = name.partition(sep)
+            if direction.lower() not in ("asc", "desc"):
+                raise CoperniqError(400, "order direction must be asc or desc", field="order_by")
+            descending = direction.lower() == "desc"
+    if name not in ORDERABLE:
+        raise CoperniqError(
+            400, f"order_by must be one of {', '.join(ORDERABLE)}", field="order_by"
+        )
+    return name, descending
+
+
+def _page(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    page = _int_param(request, "page", 1, 1, 1_000_000)
+    size = _int_param(request, "page_size", 20, 1, 100)
+    name, descending = _order(request)
+    items.sort(key=lambda w: (w.get(name) is None, w.get(name) or 0), reverse=descending)
+    return items[(page - 1) * size : page * size]
+
+
+def _time_filters(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for name, after in (("updated_after", True), ("updated_before", False)):
+        raw = request.query_params.get(name)
+        if raw is None:
+            continue
+        bound = parse_timestamp(raw)
+        if bound is None:
+            raise CoperniqError(400, f"{name} must be an ISO 8601 timestamp", field=name)
+        kept = []
+        for wire in items:
+            updated = parse_timestamp(wire["updatedAt"])
+            if updated is not None and (updated > bound if after else updated < bound):
+                kept.append(wire)
+        items = kept
+    return items
+
+
+@_both(router.get, "/opportunities")
+async def list_opportunities(
+    request: Request, box: Sandbox = Depends(guard)
+) -> list[dict[str, Any]]:
+    store = _store(box)
+    items = [opportunity_wire(store, o) for o in store.live_opportunities()]
+    return _page(request, _time_filters(request, items))
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return str(value).lower()
+
+
+def _matches(actual: Any, op: str, raw: str) -> bool:
+    if isinstance(actual, list):
+        if op in ("neq", "nin"):
+            return all(_matches(item, op, raw) for item in actual) if actual else True
+        return any(_matches(item, op, raw) for item in actual)
+    if op == "contains":
+        return actual is not None and raw.lower() in str(actual).lower()
+    if op in ("in", "nin"):
+        options = [_comparable(v.strip()) for v in raw.split(",")]
+        found = actual is not None and _comparable(actual) in options
+        return found if op == "in" else not found
+    if actual is None:
+        return op == "neq"
+    left = _comparable(actual)
+    if op == "between":
+        low, sep, high = raw.partition(",")
+        if not sep:
+            raise CoperniqError(400, "between needs two comma-separated values", field="value")
+        lo, hi = _comparable(low.strip()), _comparable(high.strip())
+        try:
+            return bool(lo <= left <= hi)
+        except TypeError:
+            return False
+    right = _comparable(raw)
+    try:
+        return bool(
+            {
+                "eq": left == right,
+                "neq": left != right,
+                "gt": left > right,
+                "gte": left >= right,
+                "lt": left < right,
+                "lte": left <= right,
+            }[op]
+        )
+    except TypeError:  # a number against text never matches an ordering
+        return op == "neq"
+
+
+def _filters(
+    request: Request, store: CoperniqStore, sample: dict[str, Any]
+) -> list[tuple[str, str, str]]:
+    query = request.query_params
+    filters: list[tuple[str, str, str]] = []
+    for n in ("1", "2"):
+        prop, op, value = query.get(f"prop{n}"), query.get(f"op{n}"), query.get(f"value{n}")
+        if prop is None and op is None and value is None:
+            continue
+        if prop is None or op is None or value is None:
+            missing = next(
+                x
+                for x, v in ((f"prop{n}", prop), (f"op{n}", op), (f"value{n}", value))
+                if v is None
+            )
+            raise CoperniqError(400, f"{missing} is required with the filter {n}", field=missing)
+        key = prop.removeprefix("custom.")
+        if prop not in sample and key not in store.properties:
+            raise CoperniqError(400, f"unknown property {prop!r}", field=f"prop{n}")
+        if op not in OPS:
+            raise CoperniqError(400, f"op{n} must be one of {', '.join(OPS)}", field=f"op{n}")
+        filters.append((prop, op, value))
+    if not filters:
+        raise CoperniqError(400, "prop1, op1 and value1 are required", field="prop1")
+    return filters
+
+
+@_both(router.get, "/opportunities/search")
+async def search_opportunities(
+    request: Request, box: Sandbox = Depends(guard)
+) -> list[dict[str, Any]]:
+    store = _store(box)
+    logic = request.query_params.get("logic", "and").lower()
+    if logic not in ("and", "or"):
+        raise CoperniqError(400, "logic must be and or or", field="logic")
+    sample_fields = set(OpportunityModel.model_fields)
+    filters = _filters(request, store, {k: None for k in sample_fields})
+    items = [opportunity_wire(store, o) for o in store.live_opportunities()]
+
+    def value_of(wire: dict[str, Any], prop: str) -> Any:
+        if prop in wire and not prop.startswith("custom."):
+            return wire[prop]
+        return wire["custom"].get(prop.removeprefix("custom."))
+
+    combine = all if logic == "and" else any
+    found = [w for w in items if combine(_matches(value_of(w, p), op, v) for p, op, v in filters)]
+    return _page(request, found)
+
+
+@_both(router.get, "/opportunities/{opportunity_id}")
+async def get_opportunity(opportunity_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
+    store = _store(box)
+    return opportunity_wire(store, store.get_opportunity(opportunity_id))
+
+
+@_both(router.patch, "/opportunities/{opportunity_id}")
+async def patch_opportunity(
+    opportunity_id: int, request: Request, box: Sandbox = Depends(guard)
+) -> dict[str, Any]:
+    store = _store(box)
+    body = await json_object(request)
+    opportunity = store.patch_opportunity(
+        opportunity_id, body, allow_new_options=_bool(request, "allow_new_options")
+    )
+    return opportunity_wire(store, opportunity)
+
+
+@_both(router.delete, "/opportunities/{opportunity_id}", status_code=204)
+async def delete_opportunity(opportunity_id: int, box: Sandbox = Depends(guard)) -> None:
+    _store(box).delete_opportunity(opportunity_id)
+
+
+# notes --------------------------------------------------------------------------------------
+
+
+@_both(router.get, "/opportunities/{opportunity_id}/notes")
+@_both(router.get, "/opportunities/{opportunity_id}/comments", include_in_schema=False)
+async def list_notes(opportunity_id: int, box: Sandbox = Depends(guard)) -> list[dict[str, Any]]:
+    return [note_wire(n) for n in _store(box).notes_of(opportunity_id)]
+
+
+@_both(router.post, "/opportunities/{opportunity_id}/notes")
+@_both(router.post, "/opportunities/{opportunity_id}/comments", include_in_schema=False)
+async def create_note(
+    opportunity_id: int, request: Request, box: Sandbox = Depends(guard)
+) -> dict[str, Any]:
+    body = await json_object(request)
+    return note_wire(_store(box).add_note(opportunity_id, body.get("body")))
+
+
+@router.patch("/notes/{note_id}")
+@router.patch("/comments/{note_id}", include_in_schema=False)
+async def patch_note(
+    note_id: int, request: Request, box: Sandbox = Depends(guard)
+) -> dict[str, Any]:
+    body = await json_object(request)
+    return note_wire(_store(box).patch_note(note_id, body.get("body")))
+
+
+@router.delete("/notes/{note_id}", status_code=204)
+@router.delete("/comments/{note_id}", status_code=204, include_in_schema=False)
+async def delete_note(note_id: int, box: Sandbox = Depends(guard)) -> None:
+    _store(box).delete_note(note_id)
+
+
+# contacts and accounts ----------------------------------------------------------------------
+
+
+@router.post("/contacts")
+async def create_contact(request: Request, box: Sandbox = Depends(guard)) -> dict[str, Any]:
+    return contact_wire(_store(box).create_contact(await json_object(request)))
+
+
+@router.get("/contacts")
+async def list_contacts(request: Request, box: Sandbox = Depends(guard)) -> list[dict[str, Any]]:
+    store = _store(box)
+    with box.state.lock:
+        items = [contact_wire(c) for c in store.contacts.values()]
+    return _page(request, items)
+
+
+@router.get("/contacts/{contact_id}")
+async def get_contact(contact_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
+    return contact_wire(_store(box).get_contact(contact_id))
+
+
+@router.patch("/contacts/{contact_id}")
+async def patch_contact(
+    contact_id: int, request: Request, box: Sandbox = Depends(guard)
+) -> dict[str, Any]:
+    return contact_wire(_store(box).patch_contact(contact_id, await json_object(request)))
+
+
+@router.delete("/contacts/{contact_id}", status_code=204)
+async def delete_contact(contact_id: int, box: Sandbox = Depends(guard)) -> None:
+    _store(box).delete_contact(contact_id)
+
+
+@router.post("/accounts")
+@router.post("/clients", include_in_schema=False)
+async def create_account(request: Request, box: Sandbox = Depends(guard)) -> dict[str, Any]:
+    return contact_wire(_store(box).create_account(await json_object(request)))
+
+
+@router.get("/accounts")
+@router.get("/clients", include_in_schema=False)
+async def list_accounts(request: Request, box: Sandbox = Depends(guard)) -> list[dict[str, Any]]:
+    items = [contact_wire(a) for a in _store(box).accounts.values()]
+    return _page(request, items)
+
+
+@router.get("/accounts/{account_id}")
+@router.get("/clients/{account_id}", include_in_schema=False)
+async def get_account(account_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
+    return contact_wire(_store(box).get_account(account_id))
+
+
+# properties and workflows -------------------------------------------------------------------
+
+RECORD_TYPES = ("opportunity", "account", "contact", "project")
+
+
+@router.get("/properties")
+async def list_properties(request: Request, box: Sandbox = Depends(guard)) -> list[dict[str, Any]]:
+    record_type = request.query_params.get("record_type", "opportunity")
+    if record_type not in RECORD_TYPES:
+        raise CoperniqError(
+            400, f"record_type must be one of {', '.join(RECORD_TYPES)}", field="record_type"
+        )
+    return [p.wire() for p in _store(box).properties.values() if p.record_type == record_type]
+
+
+@router.get("/workflows")
+async def list_workflows(box: Sandbox = Depends(guard)) -> list[dict[str, Any]]:
+    return [w.wire() for w in _store(box).workflows.values()]
+
+
+@router.get("/workflows/{workflow_id}")
+async def get_workflow(workflow_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
+    workflow = _store(box).workflows.get(workflow_id)
+    if workflow is None:
+        raise CoperniqError(404, f"workflow {workflow_id} not found", "NOT_FOUND")
+    return workflow.wire()

@@ -1,0 +1,232 @@
+"""Wire shapes of the sandbox's records, built with the shared models in
+``tackbridge.payloads.thumbtack``: legacy partner-endpoint bodies (``/v1/lead``, ``/v1/message``,
+``/v1/lead/update``, ``/v1/review``) and v4 data objects (negotiations, messages, reviews).
+
+Legacy shapes follow the v2 reference's field tables; v4 shapes follow api-notes.md, plus the
+top-level ``category`` and ``details`` of the leads guide's example so both readings are exercised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tackbridge.payloads.thumbtack import (
+    Attachment,
+    Business,
+    Category,
+    Customer,
+    Detail,
+    LeadRequest,
+    LegacyLead,
+    LegacyLeadUpdate,
+    LegacyMessage,
+    LegacyMessageBody,
+    LegacyReview,
+    Location,
+    ProposedTime,
+    V4Lead,
+    V4Message,
+    V4Review,
+)
+from tackbridge.payloads.thumbtack import Review as ReviewModel
+from tackbridge.sandbox import state as st
+from tackbridge.sandbox.httputil import iso
+
+TEST_BUSINESS_NAME = "Test Business for Webhooks"
+
+
+def money(cents: int | None) -> str | None:
+    return None if cents is None else f"${cents // 100}.{cents % 100:02d}"
+
+
+def _epoch(lead_or_moment: Any) -> str:
+    return str(int(lead_or_moment.timestamp()))
+
+
+def _business_name(lead: st.Lead, business: st.Business | None) -> str:
+    if lead.business_name_override:
+        return lead.business_name_override
+    return business.name if business else ""
+
+
+def _attachments(items: list[dict[str, Any]]) -> list[Attachment]:
+    return [Attachment.model_validate(item) for item in items]
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    data: dict[str, Any] = model.model_dump(by_alias=True, exclude_none=True)
+    return data
+
+
+def legacy_lead(lead: st.Lead, business: st.Business | None) -> dict[str, Any]:
+    with_address = bool(lead.address1)
+    model = LegacyLead(
+        leadID=lead.lead_id,
+        createTimestamp=_epoch(lead.created_at),
+        price=lead.price,
+        request=LeadRequest(
+            requestID=lead.request_id,
+            category=lead.category_name,
+            categoryID=lead.category_id,
+            title=lead.title,
+            description=lead.description,
+            schedule=lead.schedule,
+            location=Location(
+                address1=lead.address1 if with_address else "",
+                address2=lead.address2,
+                city=lead.city,
+                state=lead.state,
+                zipCode=lead.zip_code,
+            ),
+            travelPreferences=lead.travel_preferences,
+            details=[Detail(question=q, answer=a) for q, a in lead.details],
+            attachments=_attachments(lead.attachments),
+        ),
+        customer=Customer(
+            customerID=lead.customer.customer_id,
+            name=lead.customer.name,
+            phone=lead.customer.phone,
+        ),
+        business=Business(businessID=lead.business_id, name=_business_name(lead, business)),
+        leadType=lead.lead_type,
+    )
+    body = _dump(model)
+    # The reference sends these two as explicit nulls until the price is known; the price
+    # follows in a lead update.
+    charged = lead.charge_state is not None
+    body["leadPrice"] = money(lead.lead_price_cents) if charged else None
+    body["chargeState"] = lead.charge_state
+    return body
+
+
+def legacy_lead_update(lead: st.Lead) -> dict[str, Any]:
+    return _dump(
+        LegacyLeadUpdate(
+            leadID=lead.lead_id,
+            leadPrice=money(lead.lead_price_cents),
+            chargeState=lead.charge_state,
+        )
+    )
+
+
+def legacy_message(message: st.Message) -> dict[str, Any]:
+    return _dump(
+        LegacyMessage(
+            leadID=message.lead_id,
+            customerID=message.customer_id,
+            businessID=message.business_id,
+            message=LegacyMessageBody(
+                messageID=message.message_id,
+                createTimestamp=_epoch(message.sent_at),
+                text=message.text,
+                attachments=_attachments(message.attachments) or None,
+            ),
+        )
+    )
+
+
+def legacy_review(review: st.Review) -> dict[str, Any]:
+    return _dump(
+        LegacyReview(
+            review=ReviewModel(
+                reviewID=review.review_id,
+                businessID=review.business_id,
+                leadID=review.lead_id if review.verified else None,
+                categoryID=review.category_id if review.verified else None,
+                rating=str(review.rating),
+                text=review.text if review.verified else None,
+                reviewerName=review.reviewer_name if review.verified else None,
+                createTime=str(int(review.created_at.timestamp() * 1000)),
+                modifyTime=str(int(review.created_at.timestamp() * 1000)),
+                verified=review.verified,
+                photos=_attachments(review.photos) if review.verified else None,
+            ),
+            reviewEventType="REVIEW_ADDED",
+        )
+    )
+
+
+def v4_lead(lead: st.Lead, business: st.Business | None) -> dict[str, Any]:
+    category = Category(categoryID=lead.category_id, name=lead.category_name)
+    details = [Detail(question=q, answer=a) for q, a in lead.details]
+    price = money(lead.lead_price_cents)
+    model = V4Lead(
+        negotiationID=lead.lead_id,
+        status=lead.status,
+        chargeState=lead.charge_state,
+        leadPrice=price,
+        leadPriceBreakdown={"basePrice": price, "discount": "$0.00"} if price else None,
+        leadType=lead.lead_type,
+        customer=Customer(
+            customerID=lead.customer.customer_id,
+            firstName=lead.customer.first_name,
+            lastName=lead.customer.last_name,
+            displayName=lead.customer.display_name,
+            phone=lead.customer.phone,
+        ),
+        business=Business(businessID=lead.business_id, name=_business_name(lead, business)),
+        request=LeadRequest(
+            requestID=lead.request_id,
+            category=category,
+            title=lead.title,
+            description=lead.description,
+            schedule=lead.schedule,
+            location=Location(
+                address1=lead.address1,
+                address2=lead.address2,
+                city=lead.city,
+                state=lead.state,
+                zipCode=lead.zip_code,
+            ),
+            details=details,
+            attachments=_attachments(lead.attachments),
+            proposedTimes=[ProposedTime.model_validate(t) for t in lead.proposed_times],
+            travelPreferences=lead.travel_preferences,
+        ),
+        category=category,
+        details=details,
+        estimate=lead.estimate,
+        requestReviewLink=f"https://www.thumbtack.com/pro-inbox/review/{lead.lead_id}",
+        refundRequestLink=f"https://www.thumbtack.com/pro-inbox/refund/{lead.lead_id}",
+        createTime=iso(lead.created_at),
+    )
+    return _dump(model)
+
+
+def v4_message(message: st.Message) -> dict[str, Any]:
+    return _dump(
+        V4Message.model_validate(
+            {
+                "messageID": message.message_id,
+                "negotiationID": message.lead_id,
+                "from": message.sender,
+                "text": message.text,
+                "attachments": message.attachments,
+                "sentAt": iso(message.sent_at),
+            }
+        )
+    )
+
+
+def v4_review(review: st.Review) -> dict[str, Any]:
+    return _dump(
+        V4Review(
+            reviewID=review.review_id,
+            businessID=review.business_id,
+            negotiationID=review.lead_id,
+            rating=review.rating,
+            text=review.text,
+            reviewerName=review.reviewer_name,
+            createTime=iso(review.created_at),
+            verified=review.verified,
+            photos=_attachments(review.photos),
+        )
+    )
+
+
+def business(business: st.Business) -> dict[str, Any]:
+    return {
+        "businessID": business.business_id,
+        "name": business.name,
+        "categories": list(business.category_ids),
+    }

@@ -1,0 +1,210 @@
+"""The outbox worker's state machine, with a controllable clock and in-process handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection
+
+from tackbridge.delivery.backoff import Backoff
+from tackbridge.delivery.errors import PermanentError, RetryableError
+from tackbridge.delivery.jobs import get_job, retry_job
+from tackbridge.delivery.outbox import enqueue
+from tackbridge.delivery.worker import Handler, Job, Worker
+from tackbridge.store import migrate
+from tackbridge.store.database import Database, open_database
+from tackbridge.store.writer import Writer
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class Env:
+    db: Database
+    writer: Writer
+    clock: Clock = field(default_factory=Clock)
+
+    async def enqueue(self, key: str, kind: str = "test.job") -> None:
+        def unit(conn: Connection) -> None:
+            enqueue(conn, kind=kind, key=key, payload={"key": key}, now=self.clock())
+
+        await self.writer.run(unit)
+
+    def worker(self, handler: Handler, name: str = "w1", **kw: object) -> Worker:
+        return Worker(self.writer, {"test.job": handler}, name=name, clock=self.clock, **kw)  # type: ignore[arg-type]
+
+    def job(self, job_id: int = 1) -> dict[str, object]:
+        with self.db.reader.connect() as conn:
+            detail = get_job(conn, job_id)
+        assert detail is not None
+        return detail.model_dump()
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    db = open_database(f"sqlite:///{tmp_path / 'o.db'}")
+    migrate.upgrade(db.writer)
+    writer = Writer(db.writer)
+    writer.start()
+    yield Env(db, writer)
+    writer.stop()
+    db.dispose()
+
+
+def handler_raising(*errors: Exception | None) -> tuple[Handler, list[Job]]:
+    seen: list[Job] = []
+    queue = list(errors)
+
+    async def handle(job: Job) -> None:
+        seen.append(job)
+        error = queue.pop(0) if queue else None
+        if error is not None:
+            raise error
+
+    return handle, seen
+
+
+async def test_success_marks_done_and_records_the_attempt(env: Env) -> None:
+    await env.enqueue("a")
+    handler, seen = handler_raising(None)
+    assert await env.worker(handler).drain() == 1
+    job = env.job()
+    assert job["state"] == "done"
+    assert [(h["attempt"], h["outcome"]) for h in job["history"]] == [(1, "done")]  # type: ignore[union-attr]
+    assert seen[0].key == "test.job" or seen[0].payload == {"key": "a"}
+
+
+async def test_retryable_error_backs_off_then_succeeds(env: Env) -> None:
+    await env.enqueue("a")
+    handler, seen = handler_raising(RetryableError("busy", status_code=503), None)
+    worker = env.worker(handler, backoff=Backoff(base=10, cap=100))
+    await worker.drain()
+    job = env.job()
+    assert job["state"] == "pending"
+    delay = (job["nextAttemptAt"] - T0).total_seconds()  # type: ignore[operator]
+    assert 5 <= delay <= 10  # equal jitter: between half and all of base
+    assert await worker.drain() == 0  # not due yet
+    env.clock.advance(10)
+    await worker.drain()
+    job = env.job()
+    assert job["state"] == "done"
+    assert [h["outcome"] for h in job["history"]] == ["retry", "done"]  # type: ignore[union-attr]
+    assert [j.attempt for j in seen] == [1, 2]
+
+
+async def test_retry_after_is_honoured(env: Env) -> None:
+    await env.enqueue("a")
+    handler, _ = handler_raising(RetryableError("slow down", retry_after=42, status_code=429))
+    await env.worker(handler).drain()
+    job = env.job()
+    assert job["nextAttemptAt"] == T0 + timedelta(seconds=42)
+    assert job["lastError"] == {"detail": "slow down", "status": 429}
+
+
+async def test_permanent_error_dead_letters_with_the_problem(env: Env) -> None:
+    await env.enqueue("a")
+    problem = {"title": "Bad Request", "status": 400, "traceID": "t-1"}
+    handler, _ = handler_raising(PermanentError("rejected", status_code=400, problem=problem))
+    await env.worker(handler).drain()
+    job = env.job()
+    assert job["state"] == "dead"
+    assert job["lastError"] == {"detail": "rejected", "status": 400, "problem": problem}
+
+
+async def test_unexpected_exception_is_retried_until_exhausted(env: Env) -> None:
+    await env.enqueue("a")
+    handler, seen = handler_raising(*[RuntimeError("bug")] * 5)
+    worker = env.worker(handler, backoff=Backoff(base=1, cap=1, max_attempts=3))
+    for _ in range(5):
+        await worker.drain()
+        env.clock.advance(2)
+    assert len(seen) == 3
+    assert env.job()["state"] == "dead"
+
+
+async def test_expired_lease_is_claimed_again_and_the_old_holder_cannot_settle(env: Env) -> None:
+    await env.enqueue("a")
+    gate = asyncio.Event()
+
+    async def stuck(job: Job) -> None:
+        await gate.wait()
+
+    first = env.worker(stuck, name="crashed", lease_seconds=30)
+    [claimed] = await first.claim(10)
+    assert env.job()["state"] == "running"
+    second_handler, seen = handler_raising(None)
+    second = env.worker(second_handler, name="survivor")
+    assert await second.drain() == 0  # the lease still holds
+    env.clock.advance(31)
+    assert await second.drain() == 1
+    assert env.job()["state"] == "done"
+    # The first holder finally finishes: its late failure must not reopen the job.
+    late, _ = handler_raising(RetryableError("late"))
+    first.handlers = {"test.job": late}  # type: ignore[misc]
+    await first._attempt(claimed)
+    assert env.job()["state"] == "done"
+    assert seen[0].attempt == 2
+
+
+async def test_operator_retry_revives_a_dead_job(env: Env) -> None:
+    await env.enqueue("a")
+    handler, _ = handler_raising(PermanentError("no"), None)
+    worker = env.worker(handler)
+    await worker.drain()
+    assert env.job()["state"] == "dead"
+    await env.writer.run(lambda conn: retry_job(conn, 1, env.clock()))
+    await worker.drain()
+    assert env.job()["state"] == "done"
+
+
+async def test_bounded_concurrency(env: Env) -> None:
+    for i in range(20):
+        await env.enqueue(f"k{i}")
+    running = 0
+    peak = 0
+
+    async def handle(job: Job) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    worker = env.worker(handle, concurrency=4, poll_seconds=0.01)
+    task = asyncio.create_task(worker.run())
+    for _ in range(200):
+        if worker.completed == 20:
+            break
+        await asyncio.sleep(0.01)
+    await worker.stop()
+    await task
+    assert worker.completed == 20
+    assert peak == 4
+
+
+def test_backoff_schedule_is_documented_shape() -> None:
+    backoff = Backoff()
+    full: Callable[[int], float] = lambda n: min(3600.0, 2.0 * 2 ** (n - 1))  # noqa: E731
+    for attempt in range(1, 16):
+        delay = backoff.delay(attempt)
+        assert full(attempt) / 2 <= delay <= full(attempt)
+    assert backoff.delay(3, retry_after=7) == 7
+    assert backoff.delay(3, retry_after=10**6) == 3600
+    assert backoff.exhausted(15)
+    assert not backoff.exhausted(14)
