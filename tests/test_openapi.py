@@ -70,7 +70,9 @@ def _auth(path: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with running(make_settings(tmp_path_factory.mktemp("openapi"))) as srv:
+    with running(
+        make_settings(tmp_path_factory.mktemp("openapi"), secret_key="openapi-test-key-" + "x" * 24)
+    ) as srv:
         yield srv
 
 

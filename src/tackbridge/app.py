@@ -12,8 +12,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tackbridge import __version__, health
+from tackbridge.autoreply import routes as autoreply_routes
+from tackbridge.connections import routes as connection_routes
+from tackbridge.conversations import routes as conversation_routes
+from tackbridge.crm import routes as crm_routes
+from tackbridge.delivery import routes as delivery_routes
 from tackbridge.inbound import log_api
 from tackbridge.inbound import routes as inbound_routes
+from tackbridge.insights import routes as insight_routes
+from tackbridge.jobstatus import routes as job_status_routes
 from tackbridge.leads import routes as lead_routes
 from tackbridge.problems import install_handlers
 from tackbridge.runtime import Runtime
@@ -29,10 +36,20 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         rt = runtime or Runtime.open(settings)
         rt.start()
         app.state.runtime = rt
+        jobs = None
+        if settings.run_worker and own:
+            from tackbridge.handlers import open_handlers
+
+            jobs = open_handlers(rt)
+            rt.start_worker(jobs.handlers)
         try:
             yield
         finally:
+            await rt.stop_worker()
+            if jobs is not None:
+                await jobs.aclose()
             if own:
+                await rt.aclose()
                 rt.close()
 
     app = FastAPI(
@@ -47,7 +64,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_handlers(app)
     app.include_router(inbound_routes.router())
     app.include_router(lead_routes.router)
+    app.include_router(conversation_routes.router)
+    app.include_router(job_status_routes.router)
+    app.include_router(delivery_routes.router)
     app.include_router(log_api.router)
+    app.include_router(connection_routes.router)
+    app.include_router(crm_routes.router)
+    app.include_router(crm_routes.operator)
+    app.include_router(autoreply_routes.router)
+    app.include_router(insight_routes.router)
     app.include_router(health.router)
     if settings.bench_endpoints:
 

@@ -10,6 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from tackbridge import logs
+from tackbridge.connections.cli import connect_command, connections_app, disconnect_command
+from tackbridge.delivery import commands as outbound_commands
+from tackbridge.sandbox.cli import sandbox_command
 from tackbridge.settings import MissingSecretsError, Mode, Settings
 
 app = typer.Typer(
@@ -21,6 +24,14 @@ inbound_app = typer.Typer(help="The verbatim inbound log.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(leads_app, name="leads")
 app.add_typer(inbound_app, name="inbound")
+app.add_typer(connections_app, name="connections")
+app.command("connect")(connect_command)
+app.command("disconnect")(disconnect_command)
+app.command("sandbox")(sandbox_command)
+app.add_typer(outbound_commands.deliveries_app, name="deliveries")
+app.add_typer(outbound_commands.request_app, name="request")
+for _name, _command in outbound_commands.COMMANDS.items():
+    app.command(_name)(_command)
 
 console = Console()
 
@@ -74,10 +85,23 @@ def _print_dev_credentials(settings: Settings, host: str, port: int) -> None:
 
 @app.command()
 def dev(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="tackbridge's port.")] = 8000,
+    sandbox_port: Annotated[int, typer.Option(help="The sandbox's port.")] = 8700,
+    lead_rate: Annotated[
+        float, typer.Option(help="Leads per minute the sandbox's scenario sends (0: none).")
+    ] = 12.0,
+    seed: Annotated[int, typer.Option(help="Seed of the sandbox's generated traffic.")] = 1,
 ) -> None:
-    """Run locally in dev mode with an SQLite file under ./var (what `make run` does)."""
-    serve(host="127.0.0.1", port=port, dev=True)
+    """Run tackbridge (dev mode, SQLite under ./var) wired to the sandbox (what `make run` does).
+
+    The sandbox stands in for Thumbtack and Coperniq; a demo business is connected through the
+    real OAuth flow and leads start arriving within seconds. Ctrl-C stops both.
+    """
+    import asyncio
+
+    from tackbridge.devstack import Ports, run
+
+    asyncio.run(run(Ports(tackbridge=port, sandbox=sandbox_port), lead_rate=lead_rate, seed=seed))
 
 
 @db_app.command("upgrade")

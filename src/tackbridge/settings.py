@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,57 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = 32
     worker_lease_seconds: float = 60.0
+    # The retry schedule (tackbridge.delivery.backoff): base * 2**(attempt-1), capped, jittered.
+    worker_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    worker_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    worker_max_attempts: int = Field(default=15, ge=1)
+
+    # Thumbtack OAuth connections (tackbridge.connections).
+    thumbtack_environment: Literal["production", "staging", "sandbox"] = "production"
+    thumbtack_base_url: str | None = Field(
+        default=None, description="Base URL of a sandbox (environment `sandbox` only)."
+    )
+    thumbtack_client_id: str | None = None
+    thumbtack_client_secret: SecretStr | None = None
+    thumbtack_api: Literal["v4", "legacy"] = Field(
+        default="v4", description="The API a new connection uses unless the operator chooses."
+    )
+    # The v1 username/password Thumbtack issues a partner: v1 Basic replies for businesses
+    # without an OAuth connection.
+    thumbtack_api_username: str | None = None
+    thumbtack_api_password: SecretStr | None = None
+    public_url: str | None = Field(
+        default=None, description="Our external base URL: OAuth redirect URI and webhook URL."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Fernet key that encrypts tokens at rest."
+    )
+    purge_delay_days: float = Field(
+        default=5.0, ge=0, description="Days after a disconnect before the business's data goes."
+    )
+
+    # Where leads land (tackbridge.crm); a business can choose otherwise through the API.
+    destination: Literal["coperniq", "webhook", "none"] | None = Field(
+        default=None,
+        description="Default destination: coperniq when a Coperniq key is set, else webhook "
+        "when a webhook URL is set, else none.",
+    )
+    coperniq_api_key: SecretStr | None = None
+    coperniq_base_url: str = "https://api.coperniq.io/v1"
+    coperniq_match_by: Literal["title", "primaryEmail", "primaryPhone", "address"] = "title"
+    coperniq_match_found_strategy: Literal["skip", "replace", "enrich"] = "skip"
+    coperniq_allow_new_options: bool = False
+    # The secret in the URL Coperniq's automations call: /coperniq/webhooks/{secret}.
+    coperniq_webhook_secret: SecretStr | None = None
+    webhook_destination_url: str | None = None
+    webhook_destination_secret: SecretStr | None = Field(
+        default=None, description="Standard Webhooks signing secret (whsec_...)."
+    )
+    # Automatic first replies (tackbridge.autoreply): a JSON rule set applying to every business
+    # that has none of its own; dev mode replies to every lead by default.
+    autoreply_rules: str | None = Field(
+        default=None, description="Default rule set: inline JSON, or @path/to/rules.json."
+    )
 
     max_body_bytes: int = 1024 * 1024
     write_batch_size: int = 256

@@ -27,6 +27,8 @@ def test_acknowledged_deliveries_survive_sigkill(tmp_path: Path) -> None:
         "TACKBRIDGE_WEBHOOK_USERNAME": WEBHOOK_AUTH[0],
         "TACKBRIDGE_WEBHOOK_PASSWORD": WEBHOOK_AUTH[1],
         "TACKBRIDGE_API_TOKEN": "t",
+        # Only what ingest itself commits is checked here: no worker fanning jobs out.
+        "TACKBRIDGE_RUN_WORKER": "false",
     }
     command = [sys.executable, "-m", "tackbridge", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)

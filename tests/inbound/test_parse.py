@@ -102,3 +102,10 @@ def test_integer_identifiers_beyond_64_bits_keep_their_digits() -> None:
     decoded = decode_json(body)
     assert decoded["leadID"] == 123456789012345678901234567890
     assert parse_legacy_lead(decoded).lead_id == "123456789012345678901234567890"
+
+
+def test_identifiers_longer_than_the_store_keeps_are_refused() -> None:
+    with pytest.raises(InvalidPayloadError) as refused:
+        parse_legacy_lead({"leadID": "9" * 65})
+    assert refused.value.field == "leadID"
+    assert parse_legacy_lead({"leadID": "9" * 64}).lead_id == "9" * 64

@@ -1,15 +1,24 @@
-"""``sandbox_command``: its help explains how to point an integration at the sandbox, every
-option has a TACKBRIDGE_SANDBOX_* variable, and options become a valid config."""
+"""``tackbridge sandbox``: its help explains how to point an integration at the sandbox, every
+option has a TACKBRIDGE_SANDBOX_* variable, options become a valid config, and the installed
+command serves a sandbox."""
 
 from __future__ import annotations
 
 import inspect
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import httpx2
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from tackbridge.sandbox.cli import build_config, sandbox_command
+from tests.support.sandbox import wait_until
+from tests.support.servers import free_port
 
 
 def _app() -> typer.Typer:
@@ -60,3 +69,61 @@ def test_build_config() -> None:
     assert build_config(delivery_style="legacy").delivery_style == "legacy"
     with pytest.raises(typer.BadParameter):
         build_config(lead_rate=-1.0)
+
+
+def test_main_cli_runs_sandbox_help() -> None:
+    from tackbridge.cli import app
+
+    result = CliRunner().invoke(app, ["sandbox", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for text in (
+        "B/api/v4",
+        "B/oauth2/auth",
+        "B/oauth2/token",
+        "B/coperniq/v1",
+        "tackbridge-dev / dev-client-secret",
+        "dev-coperniq-key",
+        "--coperniq-webhook-url",
+        "TACKBRIDGE_SANDBOX_COPERNIQ_WEBHOOK_URL",
+    ):
+        assert text in result.output
+
+
+def test_installed_command_serves_a_sandbox_configured_from_the_environment() -> None:
+    """The real ``tackbridge sandbox`` process, configured only through environment variables."""
+    command = Path(sys.executable).parent / "tackbridge"
+    port = free_port()
+    env = {
+        **os.environ,
+        "TACKBRIDGE_SANDBOX_PORT": str(port),
+        "TACKBRIDGE_SANDBOX_LEAD_RATE": "0",
+        "TACKBRIDGE_SANDBOX_COPERNIQ_API_KEY": "key-from-env",
+        "TACKBRIDGE_SANDBOX_COPERNIQ_WEBHOOK_URL": "http://127.0.0.1:9/hooks",
+        "TACKBRIDGE_SANDBOX_LOG_LEVEL": "warning",
+    }
+    process = subprocess.Popen(
+        [str(command), "sandbox"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx2.Client(timeout=5.0) as http:
+
+            def up() -> bool:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                try:
+                    return http.get(base + "/_sandbox/summary").status_code == 200
+                except httpx2.TransportError:
+                    return False
+
+            wait_until(up, timeout=30.0)
+            key = "/coperniq/v1/workflows"
+            assert http.get(base + key, headers={"x-api-key": "key-from-env"}).status_code == 200
+            assert (
+                http.get(base + key, headers={"x-api-key": "dev-coperniq-key"}).status_code == 401
+            )
+            config = http.get(base + "/_sandbox/config").json()
+            assert config["coperniqWebhookURL"] == "http://127.0.0.1:9/hooks"
+            assert "key-from-env" not in json.dumps(config)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.support.sandbox import Partner, Sandbox, basic, wait_until
+from tests.support.sandbox import (
+    COPERNIQ_KEY,
+    Partner,
+    Sandbox,
+    basic,
+    bearer,
+    v4_tokens,
+    wait_until,
+)
 
 Start = Callable[..., Sandbox]
 
@@ -141,3 +149,51 @@ def test_retry_now_makes_pending_deliveries_due(start: Start, partner: Partner) 
     wait_until(lambda: len(sb.deliveries(kind="lead")[0]["attempts"]) == 1)
     assert sb.post("/_sandbox/deliveries/retry").json() == {"retried": 1}
     partner.wait(2)
+
+
+def test_registered_v4_webhook_gets_its_header_auth_and_only_its_events(
+    start: Start, partner: Partner
+) -> None:
+    sb = start(allow_http_webhooks=True)
+    business_id, other = sb.business_ids()[:2]
+    auth = bearer(v4_tokens(sb, business_id)["access_token"])
+    hook = sb.post(
+        f"/api/v4/businesses/{business_id}/webhooks",
+        json={
+            "webhookURL": partner.url + "/hooks/tt",
+            "eventTypes": ["NegotiationCreatedV4"],
+            "auth": {"type": "header", "headerName": "X-Partner-Key", "headerValue": "k-123"},
+        },
+        headers=auth,
+    )
+    assert hook.status_code == 201, hook.text
+    assert "k-123" not in hook.text
+    sb.new_lead(other)  # another business's lead: not this webhook's
+    lead = sb.new_lead(business_id)
+    (received,) = partner.wait(1)
+    assert received.path == "/hooks/tt"
+    assert received.headers["x-partner-key"] == "k-123"
+    assert "authorization" not in received.headers
+    assert received.body["data"]["negotiationID"] == lead["leadID"]
+    assert received.body["event"]["webhookID"] == hook.json()["webhookID"]
+    delivery = sb.deliveries(target="webhook:" + hook.json()["webhookID"])
+    assert [d["status"] for d in delivery] == ["delivered"]
+
+
+def test_coperniq_automation_webhooks_are_retried_on_failure(
+    start: Start, partner: Partner
+) -> None:
+    sb = start(coperniq_webhook_url=partner.url + "/coperniq/hook-token")
+    partner.answers.extend([500, 429])
+    created = sb.post(
+        "/coperniq/v1/opportunities",
+        json={"title": "Porch", "address": ["1 Main St, Austin, TX 78701"], "trades": ["Deck"]},
+        headers=COPERNIQ_KEY,
+    )
+    assert created.status_code == 200, created.text
+    received = partner.wait(3)
+    assert [r.body["event"]["triggerKey"] for r in received] == ["REQUEST_CREATED"] * 3
+    assert len({r.body["event"]["eventId"] for r in received}) == 1
+    wait_until(lambda: sb.deliveries(target="coperniq")[0]["status"] == "delivered")
+    attempts = sb.deliveries(target="coperniq")[0]["attempts"]
+    assert [a["statusCode"] for a in attempts] == [500, 429, 200]

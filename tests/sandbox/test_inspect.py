@@ -44,7 +44,14 @@ def test_control_errors(sandbox: Sandbox) -> None:
         sandbox.post(f"/_sandbox/leads/{lead['leadID']}/messages", json={"from": "Business"}), 400
     )
     is_problem(sandbox.post(f"/_sandbox/leads/{lead['leadID']}/reviews", json={"rating": 9}), 400)
-    is_problem(sandbox.post("/_sandbox/clock/advance", json={"seconds": -1}), 400)
+    for seconds in (-1, 1e308, "60", None, True):
+        is_problem(sandbox.post("/_sandbox/clock/advance", json={"seconds": seconds}), 400)
+    nan = sandbox.post(
+        "/_sandbox/clock/advance",
+        content=b'{"seconds": NaN}',
+        headers={"content-type": "application/json"},
+    )
+    is_problem(nan, 400)
     is_problem(sandbox.post("/_sandbox/businesses", json={}), 400)
     is_problem(sandbox.put("/_sandbox/coperniq/webhook", json={"url": "ftp://x"}), 400)
     is_problem(sandbox.post("/_sandbox/coperniq/opportunities/1/status", json={"status": "X"}), 400)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import datetime
 
 import httpx2
 import pytest
@@ -194,6 +195,28 @@ def test_access_token_expires_after_an_hour(fresh: Sandbox) -> None:
     sandbox.advance(3601)
     is_problem(sandbox.get("/v2/get-thumbtack-info", headers=bearer(tokens["access_token"])), 401)
     assert _refresh(sandbox, tokens["refresh_token"]).status_code == 200
+
+
+def test_refresh_token_lives_720_hours(fresh: Sandbox) -> None:
+    sandbox = fresh
+    tokens = legacy_tokens(sandbox, sandbox.business_ids()[0])
+    sandbox.advance(720 * 3600 - 60)
+    renewed = _refresh(sandbox, tokens["refresh_token"])
+    assert renewed.status_code == 200, renewed.text
+    # Rotation gives the new refresh token 720 hours of its own.
+    issued = {
+        t["fingerprint"]: t for t in sandbox.inspect("tokens")["tokens"] if t["api"] == "legacy"
+    }
+    lifetimes = {
+        t["kind"]: (
+            datetime.fromisoformat(t["expiresAt"]) - datetime.fromisoformat(t["issuedAt"])
+        ).total_seconds()
+        for t in issued.values()
+    }
+    assert lifetimes == {"access": 3600, "refresh": 720 * 3600}
+    sandbox.advance(720 * 3600 + 1)
+    expired = _refresh(sandbox, renewed.json()["refresh_token"])
+    assert is_problem(expired, 400)["error"] == "invalid_grant"
 
 
 def test_null_answer_fault_and_retry_within_grace(fresh: Sandbox) -> None:

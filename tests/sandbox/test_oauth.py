@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from tests.support.sandbox import (
@@ -226,3 +227,18 @@ def test_authlib_completes_authorization_code_pkce_and_refresh(
     assert refreshed["access_token"] != token["access_token"]
     assert refreshed["refresh_token"] != token["refresh_token"]
     assert client.get(sandbox.url + "/api/v4/businesses").status_code == 200
+
+    # The sandbox really checks the S256 pair authlib sent: a wrong verifier is refused.
+    url, _ = client.create_authorization_url(
+        sandbox.url + "/oauth2/auth", code_verifier=verifier, audience="urn:partner-api"
+    )
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', sandbox.http.get(url).text))
+    fields.update(business_id=sandbox.business_ids()[2], action="approve")
+    approved = sandbox.post("/oauth2/auth", data=fields)
+    with pytest.raises(OAuthError) as refused:
+        client.fetch_token(
+            sandbox.url + "/oauth2/token",
+            authorization_response=approved.headers["location"],
+            code_verifier="w" * 64,
+        )
+    assert refused.value.error == "invalid_grant"

@@ -96,3 +96,24 @@ def test_leads_go_to_connected_businesses_first(start: Callable[..., Sandbox]) -
     wait_until(lambda: len(sb.inspect("leads")) >= 3)
     sb.post("/_sandbox/scenario/stop")
     assert {lead["businessID"] for lead in sb.inspect("leads")} == {chosen}
+
+
+def test_same_seed_gives_the_same_traffic_over_http(start: Callable[..., Sandbox]) -> None:
+    def first_leads(seed: int) -> list[object]:
+        sb = start(seed=seed)
+        business_id = sb.business_ids()[0]
+        leads = [sb.new_lead(business_id)["lead"] for _ in range(3)]
+        # Times come from the wall clock; everything else from the seed.
+        return [
+            (
+                lead["category"],
+                lead["customer"]["displayName"],
+                lead["details"],
+                lead.get("location"),
+                lead.get("leadType"),
+            )
+            for lead in leads
+        ]
+
+    assert first_leads(11) == first_leads(11)
+    assert first_leads(11) != first_leads(12)

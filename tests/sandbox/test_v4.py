@@ -353,3 +353,39 @@ def test_requests_validation(sandbox: Sandbox, ids: list[str], auth: dict[str, s
         {"businessIDs": [ids[0]], "categoryID": "201565295100608806", "zipCode": "abc"},
     ):
         is_problem(sandbox.post("/api/v4/requests", json=body, headers=demand), 400)
+
+
+ENDPOINT_SCOPES = [
+    ("GET", "/api/v4/negotiations/{lead}", None, "supply::negotiations.read"),
+    ("GET", "/api/v4/businesses/{business}/negotiations", None, "supply::negotiations.read"),
+    (
+        "POST",
+        "/api/v4/negotiations/{lead}/job-status",
+        {"status": "appt_scheduled", "partnerStatusChangedAt": "2026-06-14T09:30:00Z"},
+        "supply::negotiations.write",
+    ),
+    ("GET", "/api/v4/negotiations/{lead}/messages", None, "supply::messages.read"),
+    ("POST", "/api/v4/negotiations/{lead}/messages", {"text": "Hello"}, "supply::messages.write"),
+]
+SUPPLY_SCOPES = sorted({scope for *_, scope in ENDPOINT_SCOPES})
+
+
+@pytest.mark.parametrize(("method", "path", "body", "needed"), ENDPOINT_SCOPES)
+def test_each_endpoint_enforces_its_scope(
+    sandbox: Sandbox,
+    ids: list[str],
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    needed: str,
+) -> None:
+    lead = sandbox.new_lead(ids[0])
+    url = path.format(lead=lead["leadID"], business=ids[0])
+    others = " ".join(s for s in SUPPLY_SCOPES if s != needed)
+    without = bearer(v4_tokens(sandbox, ids[0], scope=others)["access_token"])
+    refused = sandbox.http.request(method, sandbox.url + url, json=body, headers=without)
+    assert needed in is_problem(refused, 403)["detail"]
+    assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+    only = bearer(v4_tokens(sandbox, ids[0], scope=needed)["access_token"])
+    allowed = sandbox.http.request(method, sandbox.url + url, json=body, headers=only)
+    assert allowed.status_code in (200, 201), allowed.text

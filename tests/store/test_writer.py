@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,3 +90,26 @@ def test_sqlite_is_wal_and_writes_begin_immediate(db: Database) -> None:
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
     assert mode == "wal"
     assert "BEGIN IMMEDIATE" in statements
+
+
+def test_units_from_several_event_loops_each_get_their_own_result(db: Database) -> None:
+    writer = Writer(db.writer, batch_size=256)
+    writer.start()
+    results: dict[str, list[str]] = {}
+
+    def client(name: str) -> None:
+        async def submit() -> list[str]:
+            return await asyncio.gather(*(writer.run(_insert(f"{name}-{i}")) for i in range(50)))
+
+        results[name] = asyncio.run(submit())
+
+    threads = [threading.Thread(target=client, args=(name,)) for name in ("x", "y", "z")]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        writer.stop()
+    assert results == {name: [f"{name}-{i}" for i in range(50)] for name in ("x", "y", "z")}
+    assert _count(db) == 150

@@ -26,6 +26,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "webhook_password": WEBHOOK_AUTH[1],
         "api_token": API_TOKEN,
         "sqlite_synchronous": "NORMAL",
+        # Tests drive their own workers; the end-to-end ones turn the server's on.
+        "run_worker": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

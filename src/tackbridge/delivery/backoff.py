@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tackbridge.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -30,3 +34,12 @@ class Backoff:
 
     def exhausted(self, attempt: int) -> bool:
         return attempt >= self.max_attempts
+
+
+def backoff_from(settings: Settings) -> Backoff:
+    """The schedule ``TACKBRIDGE_WORKER_BACKOFF_*`` and ``..._MAX_ATTEMPTS`` configure."""
+    return Backoff(
+        base=settings.worker_backoff_base_seconds,
+        cap=settings.worker_backoff_cap_seconds,
+        max_attempts=settings.worker_max_attempts,
+    )

@@ -118,11 +118,17 @@ def retry_job(conn: Connection, job_id: int, now: datetime) -> bool:
 
     Returns False when there is no such job; raises when it is running (its lease decides).
     """
-    row = conn.execute(select(outbox.c.state).where(outbox.c.id == job_id)).first()
+    row = conn.execute(
+        select(outbox.c.state, outbox.c.kind, outbox.c.payload).where(outbox.c.id == job_id)
+    ).first()
     if row is None:
         return False
     if row.state == "running":
         raise RetryRefusedError("the job is running; wait for its attempt to finish")
+    if row.kind == "thumbtack.message":
+        from tackbridge.conversations.replies import requeued
+
+        requeued(conn, row.payload)
     conn.execute(
         update(outbox)
         .where(outbox.c.id == job_id)

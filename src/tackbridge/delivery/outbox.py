@@ -28,5 +28,5 @@ def enqueue(
             "created_at": now,
             "updated_at": now,
         },
-        ["idempotency_key"],
+        ("idempotency_key",),
     )

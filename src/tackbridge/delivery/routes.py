@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from tackbridge.delivery.jobs import (
     JobDetail,
@@ -23,6 +23,8 @@ router = APIRouter(
 )
 
 State = Literal["pending", "running", "done", "dead"]
+# Job IDs are 64-bit row IDs: a larger number is a 422, never a database overflow.
+JobID = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("", response_model=JobPage, summary="Outbox jobs, newest first")
@@ -30,7 +32,7 @@ def deliveries_index(
     request: Request,
     state: State | None = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
-    before: Annotated[int | None, Query(ge=1, description="From nextCursor")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="From nextCursor")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JobPage:
     runtime: Runtime = request.app.state.runtime
@@ -39,7 +41,7 @@ def deliveries_index(
 
 
 @router.get("/{job_id}", response_model=JobDetail, summary="A job with every attempt")
-def deliveries_show(request: Request, job_id: int) -> JobDetail:
+def deliveries_show(request: Request, job_id: JobID) -> JobDetail:
     runtime: Runtime = request.app.state.runtime
     with runtime.db.reader.connect() as conn:
         job = get_job(conn, job_id)
@@ -54,7 +56,7 @@ def deliveries_show(request: Request, job_id: int) -> JobDetail:
     summary="Retry a dead job now, or replay a done one",
     responses={404: {"description": "No such job"}, 409: {"description": "Running"}},
 )
-async def deliveries_retry(request: Request, job_id: int) -> JobDetail:
+async def deliveries_retry(request: Request, job_id: JobID) -> JobDetail:
     runtime: Runtime = request.app.state.runtime
     now = datetime.now(UTC)
     try:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from tackbridge.delivery.backoff import Backoff
 from tackbridge.delivery.errors import DeliveryError, PermanentError, RetryableError
@@ -42,6 +42,10 @@ class Job:
 
 
 Handler = Callable[[Job], Awaitable[None]]
+#: Optional ``handler.settle(conn, job, outcome, at)``: runs in the transaction that settles the
+#: job as ``done`` or ``dead`` (and only if this worker still held the lease), so state that
+#: mirrors the job (a reply's delivery state) can never disagree with it.
+Settle = Callable[[Connection, Job, str, datetime], None]
 
 
 def worker_name() -> str:
@@ -63,6 +67,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._refill_at = max(1, self.concurrency // 4)
         self.completed = 0
 
     def wake(self) -> None:
@@ -76,12 +81,15 @@ class Worker:
                 # Cleared before claiming, so a wake-up that comes during the claim is kept.
                 self._wake.clear()
                 free = self.concurrency - len(self._in_flight)
-                claimed = await self.claim(free) if free > 0 and self.handlers else []
+                # Refill in batches: claiming one job per freed slot would cost a write
+                # transaction (and an fsync) per job on top of its settle.
+                refill = free > 0 and (free >= self._refill_at or not self._in_flight)
+                claimed = await self.claim(free) if refill and self.handlers else []
                 for job in claimed:
                     task = asyncio.create_task(self._attempt(job), name=f"job-{job.id}")
                     self._in_flight.add(task)
                     task.add_done_callback(self._done)
-                if free <= 0 or len(claimed) < free:
+                if not refill or len(claimed) < free:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
         finally:
@@ -114,6 +122,7 @@ class Worker:
     async def _attempt(self, job: Job) -> None:
         started = self.clock()
         handler = self.handlers[job.kind]
+        settle: Settle | None = getattr(handler, "settle", None)
         outcome, status, error, retry_after = "done", None, None, None
         try:
             await handler(job)
@@ -143,7 +152,7 @@ class Worker:
             )
         await self.writer.run(
             lambda conn: _finish(
-                conn, job, self.name, outcome, status, error, started, finished, next_at
+                conn, job, self.name, outcome, status, error, started, finished, next_at, settle
             )
         )
         if outcome == "done":
@@ -157,6 +166,17 @@ def _error(exc: DeliveryError) -> dict[str, Any]:
     if exc.problem:
         error["problem"] = exc.problem
     return error
+
+
+# Built once, executed with parameters (building Core statements per job costs more than running
+# them). An UPDATE without values takes its SET columns from the parameters; the WHERE binds are
+# named ``key_*`` because a bind named like a column is reserved for SET.
+_ATTEMPT_INSERT = delivery_attempts.insert()
+_SETTLE = update(outbox).where(
+    outbox.c.id == bindparam("key_id"),
+    outbox.c.lease_owner == bindparam("key_owner"),
+    outbox.c.state == "running",
+)
 
 
 def _claim(
@@ -213,24 +233,28 @@ def _finish(
     started: datetime,
     finished: datetime,
     next_at: datetime | None,
+    settle: Settle | None = None,
 ) -> None:
     conn.execute(
-        delivery_attempts.insert().values(
-            job_id=job.id,
-            attempt=job.attempt,
-            worker=worker,
-            started_at=started,
-            finished_at=finished,
-            outcome=outcome,
-            status_code=status,
-            error=error,
-        )
+        _ATTEMPT_INSERT,
+        {
+            "job_id": job.id,
+            "attempt": job.attempt,
+            "worker": worker,
+            "started_at": started,
+            "finished_at": finished,
+            "outcome": outcome,
+            "status_code": status,
+            "error": error,
+        },
     )
     values: dict[str, Any] = {
         "state": "pending" if outcome == "retry" else outcome,
         "lease_owner": None,
         "lease_expires_at": None,
         "updated_at": finished,
+        "key_id": job.id,
+        "key_owner": worker,
     }
     if next_at is not None:
         values["next_attempt_at"] = next_at
@@ -238,8 +262,6 @@ def _finish(
         values["last_error"] = error
     # Only the lease holder may settle the job: a worker whose lease expired mid-attempt
     # must not overwrite the state a newer attempt has written.
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.id == job.id, outbox.c.lease_owner == worker, outbox.c.state == "running")
-        .values(**values)
-    )
+    settled = conn.execute(_SETTLE, values).rowcount
+    if settled and settle is not None and outcome in ("done", "dead"):
+        settle(conn, job, outcome, finished)

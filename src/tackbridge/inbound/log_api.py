@@ -7,7 +7,7 @@ import base64
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -70,7 +70,7 @@ def inbound_index(
     outcome: Annotated[str | None, Query(max_length=16)] = None,
     event_type: Annotated[str | None, Query(alias="eventType", max_length=64)] = None,
     route: Annotated[str | None, Query(max_length=64)] = None,
-    before: Annotated[int | None, Query(ge=1, description="From nextCursor")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="From nextCursor")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> InboundPage:
     runtime: Runtime = request.app.state.runtime
@@ -91,7 +91,9 @@ def inbound_index(
 
 
 @router.get("/{entry_id}", response_model=InboundDetail, summary="One delivery, verbatim")
-def inbound_show(request: Request, entry_id: int) -> InboundDetail:
+def inbound_show(
+    request: Request, entry_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> InboundDetail:
     runtime: Runtime = request.app.state.runtime
     with runtime.db.reader.connect() as conn:
         row = conn.execute(select(inbound_log).where(inbound_log.c.id == entry_id)).first()

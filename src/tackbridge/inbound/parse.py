@@ -54,6 +54,10 @@ def _object(body: Any, where: str = "body") -> Mapping[str, Any]:
     return body
 
 
+# Thumbtack's IDs are int64 (19 digits); the store keeps up to 64 characters, on every database.
+MAX_ID_LENGTH = 64
+
+
 def _sub(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = obj.get(key)
     return value if isinstance(value, Mapping) else {}
@@ -66,6 +70,8 @@ def _require_id(obj: Mapping[str, Any], key: str, path: str) -> str:
         if value is None:
             raise InvalidPayloadError(path, f"{path} is required")
         raise InvalidPayloadError(path, f"{path} must be a non-empty string or integer")
+    if len(ident) > MAX_ID_LENGTH:
+        raise InvalidPayloadError(path, f"{path} is longer than {MAX_ID_LENGTH} characters")
     return ident
 
 

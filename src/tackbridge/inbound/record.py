@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, exists, select, update
 
 from tackbridge.delivery.outbox import enqueue
 from tackbridge.inbound.events import (
@@ -44,6 +44,55 @@ UNAUTHORIZED = "unauthorized"
 FAILED = "failed"  # kept verbatim, but its records could not be written
 
 _STATUS = {ACCEPTED: 200, DUPLICATE: 200, PENDING: 202, IGNORED: 200}
+
+# Every statement is built once and executed with parameters: building Core statements per
+# delivery cost several times what executing them does (see bench/RESULTS.md).
+_LOG_INSERT = inbound_log.insert()
+_HISTORY_INSERT = lead_status_history.insert()
+_DETAILS_INSERT = lead_details.insert()
+_ATTACHMENTS_INSERT = attachments.insert()
+_LEAD_EXISTS = select(leads.c.id).where(leads.c.lead_id == bindparam("lead_id")).limit(1)
+# One round trip for a new lead: is it a duplicate, and has an update for it arrived first?
+_LEAD_STATE = select(
+    exists().where(leads.c.lead_id == bindparam("lead_id")),
+    exists().where(
+        lead_status_history.c.lead_id == bindparam("lead_id"),
+        lead_status_history.c.applied.is_(False),
+    ),
+)
+_PENDING_UPDATES = (
+    select(lead_status_history)
+    .where(
+        lead_status_history.c.lead_id == bindparam("lead_id"),
+        lead_status_history.c.applied.is_(False),
+    )
+    .order_by(lead_status_history.c.id)
+)
+_MARK_APPLIED = (
+    update(lead_status_history)
+    .where(lead_status_history.c.id.in_(bindparam("ids", expanding=True)))
+    .values(applied=True)
+)
+_LATEST_UPDATE = (
+    select(lead_status_history)
+    .where(
+        lead_status_history.c.lead_id == bindparam("lead_id"),
+        lead_status_history.c.source == "update",
+    )
+    .order_by(lead_status_history.c.id.desc())
+    .limit(1)
+)
+_BUSINESS_UPDATE = ("name", "access_code", "updated_at")
+_CUSTOMER_UPDATE = ("name", "first_name", "last_name", "display_name", "phone", "updated_at")
+
+
+# UPDATE without values takes its SET columns from the parameters; a bind named like a column
+# is reserved for SET, hence ``key_lead_id``.
+_UPDATE_LEAD = update(leads).where(leads.c.lead_id == bindparam("key_lead_id"))
+
+
+def _set_lead(conn: Connection, lead_id: str, changes: dict[str, Any], now: datetime) -> None:
+    conn.execute(_UPDATE_LEAD, {**changes, "updated_at": now, "key_lead_id": lead_id})
 
 
 @dataclass(frozen=True)
@@ -108,56 +157,73 @@ def log_request(
     problem: dict[str, Any] | None = None,
 ) -> int:
     result = conn.execute(
-        inbound_log.insert().values(
-            received_at=request.received_at,
-            route=request.route,
-            method=request.method,
-            headers=request.headers,
-            body=request.body,
-            body_size=request.body_size,
-            body_truncated=request.body_truncated,
-            status_code=status_code,
-            outcome=outcome,
-            event_type=event_type,
-            record_kind=record_kind,
-            record_id=record_id,
-            problem=problem,
-        )
+        _LOG_INSERT,
+        {
+            "received_at": request.received_at,
+            "route": request.route,
+            "method": request.method,
+            "headers": request.headers,
+            "body": request.body,
+            "body_size": request.body_size,
+            "body_truncated": request.body_truncated,
+            "status_code": status_code,
+            "outcome": outcome,
+            "event_type": event_type,
+            "record_kind": record_kind,
+            "record_id": record_id,
+            "problem": problem,
+        },
     )
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
 
 
-def _exists(conn: Connection, column: Any, value: str) -> bool:
-    return conn.execute(select(column).where(column == value).limit(1)).first() is not None
+def _lead_exists(conn: Connection, lead_id: str) -> bool:
+    return conn.execute(_LEAD_EXISTS, {"lead_id": lead_id}).first() is not None
 
 
 def _lead(conn: Connection, lead: LeadReceived, now: datetime) -> str:
-    if _exists(conn, leads.c.lead_id, lead.lead_id):
+    known, updates_waiting = conn.execute(_LEAD_STATE, {"lead_id": lead.lead_id}).one()
+    if known:
         return DUPLICATE
-    if lead.business is not None:
+    business, customer = lead.business, lead.customer
+    if business is not None:
         upsert(
             conn,
             businesses,
-            {**asdict(lead.business), "created_at": now, "updated_at": now},
-            ["business_id"],
-            ["name", "access_code", "updated_at"],
+            {
+                "business_id": business.business_id,
+                "name": business.name,
+                "access_code": business.access_code,
+                "created_at": now,
+                "updated_at": now,
+            },
+            ("business_id",),
+            _BUSINESS_UPDATE,
         )
-    if lead.customer is not None:
+    if customer is not None:
         upsert(
             conn,
             customers,
-            {**asdict(lead.customer), "created_at": now, "updated_at": now},
-            ["customer_id"],
-            ["name", "first_name", "last_name", "display_name", "phone", "updated_at"],
+            {
+                "customer_id": customer.customer_id,
+                "name": customer.name,
+                "first_name": customer.first_name,
+                "last_name": customer.last_name,
+                "display_name": customer.display_name,
+                "phone": customer.phone,
+                "created_at": now,
+                "updated_at": now,
+            },
+            ("customer_id",),
+            _CUSTOMER_UPDATE,
         )
-    row = _lead_row(lead, now)
-    if not insert_ignore(conn, leads, row, ["lead_id"]):
+    if not insert_ignore(conn, leads, _lead_row(lead, now), ("lead_id",)):
         return DUPLICATE  # a concurrent writer (another process) stored it first
     if lead.details:
         conn.execute(
-            lead_details.insert(),
+            _DETAILS_INSERT,
             [
                 {"lead_id": lead.lead_id, "position": i, "question": q, "answer": a}
                 for i, (q, a) in enumerate(lead.details)
@@ -165,19 +231,21 @@ def _lead(conn: Connection, lead: LeadReceived, now: datetime) -> str:
         )
     _attachments(conn, "lead", lead.lead_id, lead.attachments)
     conn.execute(
-        lead_status_history.insert().values(
-            lead_id=lead.lead_id,
-            source="received",
-            status=lead.status,
-            charge_state=lead.charge_state,
-            lead_price=lead.lead_price,
-            lead_price_cents=lead.lead_price_cents,
-            applied=True,
-            occurred_at=lead.created_at,
-            recorded_at=now,
-        )
+        _HISTORY_INSERT,
+        {
+            "lead_id": lead.lead_id,
+            "source": "received",
+            "status": lead.status,
+            "charge_state": lead.charge_state,
+            "lead_price": lead.lead_price,
+            "lead_price_cents": lead.lead_price_cents,
+            "applied": True,
+            "occurred_at": lead.created_at,
+            "recorded_at": now,
+        },
     )
-    _apply_pending_updates(conn, lead.lead_id, now)
+    if updates_waiting:
+        _apply_pending_updates(conn, lead.lead_id, now)
     enqueue(
         conn,
         kind="lead.received",
@@ -226,14 +294,7 @@ def _lead_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
 
 
 def _apply_pending_updates(conn: Connection, lead_id: str, now: datetime) -> None:
-    pending = conn.execute(
-        select(lead_status_history)
-        .where(
-            lead_status_history.c.lead_id == lead_id,
-            lead_status_history.c.applied.is_(False),
-        )
-        .order_by(lead_status_history.c.id)
-    ).all()
+    pending = conn.execute(_PENDING_UPDATES, {"lead_id": lead_id}).all()
     for row in pending:
         fields = {
             "lead_price": row.lead_price,
@@ -243,15 +304,9 @@ def _apply_pending_updates(conn: Connection, lead_id: str, now: datetime) -> Non
         }
         changes = {k: v for k, v in fields.items() if v is not None}
         if changes:
-            conn.execute(
-                update(leads).where(leads.c.lead_id == lead_id).values(**changes, updated_at=now)
-            )
+            _set_lead(conn, lead_id, changes, now)
     if pending:
-        conn.execute(
-            update(lead_status_history)
-            .where(lead_status_history.c.id.in_([row.id for row in pending]))
-            .values(applied=True)
-        )
+        conn.execute(_MARK_APPLIED, {"ids": [row.id for row in pending]})
 
 
 def _attachments(
@@ -260,9 +315,18 @@ def _attachments(
     if not items:
         return
     conn.execute(
-        attachments.insert(),
+        _ATTACHMENTS_INSERT,
         [
-            {"owner_kind": owner_kind, "owner_id": owner_id, "position": i, **asdict(item)}
+            {
+                "owner_kind": owner_kind,
+                "owner_id": owner_id,
+                "position": i,
+                "file_name": item.file_name,
+                "file_size": item.file_size,
+                "mime_type": item.mime_type,
+                "url": item.url,
+                "description": item.description,
+            }
             for i, item in enumerate(items)
         ],
     )
@@ -283,7 +347,7 @@ def _message(conn: Connection, message: MessageReceived, now: datetime) -> str:
             "sent_at": message.sent_at,
             "received_at": now,
         },
-        ["message_id"],
+        ("message_id",),
     )
     if not inserted:
         return DUPLICATE
@@ -295,7 +359,7 @@ def _message(conn: Connection, message: MessageReceived, now: datetime) -> str:
         payload={"messageID": message.message_id, "leadID": message.lead_id},
         now=now,
     )
-    if message.lead_id is None or not _exists(conn, leads.c.lead_id, message.lead_id):
+    if message.lead_id is None or not _lead_exists(conn, message.lead_id):
         return PENDING
     return ACCEPTED
 
@@ -316,35 +380,26 @@ def _lead_update(conn: Connection, change: LeadUpdated, now: datetime) -> str:
     }
     carried = {col for key in change.fields for col in _UPDATE_FIELDS[key]}
     # Updates carry no identifier: a redelivery is an update equal to the latest one received.
-    latest = conn.execute(
-        select(lead_status_history)
-        .where(
-            lead_status_history.c.lead_id == change.lead_id,
-            lead_status_history.c.source == "update",
-        )
-        .order_by(lead_status_history.c.id.desc())
-        .limit(1)
-    ).first()
+    latest = conn.execute(_LATEST_UPDATE, {"lead_id": change.lead_id}).first()
     if latest is not None and all(getattr(latest, k) == v for k, v in values.items()):
         return DUPLICATE
-    lead_known = _exists(conn, leads.c.lead_id, change.lead_id)
+    lead_known = _lead_exists(conn, change.lead_id)
     result = conn.execute(
-        lead_status_history.insert().values(
-            lead_id=change.lead_id,
-            source="update",
-            applied=lead_known,
-            occurred_at=change.occurred_at,
-            recorded_at=now,
+        _HISTORY_INSERT,
+        {
+            "lead_id": change.lead_id,
+            "source": "update",
+            "applied": lead_known,
+            "occurred_at": change.occurred_at,
+            "recorded_at": now,
             **values,
-        )
+        },
     )
     if not lead_known:
         return PENDING
     changes = {k: v for k, v in values.items() if k in carried}
     if changes:
-        conn.execute(
-            update(leads).where(leads.c.lead_id == change.lead_id).values(**changes, updated_at=now)
-        )
+        _set_lead(conn, change.lead_id, changes, now)
     key = result.inserted_primary_key
     assert key is not None
     enqueue(
@@ -360,7 +415,7 @@ def _lead_update(conn: Connection, change: LeadUpdated, now: datetime) -> str:
 def _review(conn: Connection, review: ReviewReceived, now: datetime) -> str:
     row = asdict(review)
     row.pop("photos")
-    inserted = insert_ignore(conn, reviews, {**row, "received_at": now}, ["review_id"])
+    inserted = insert_ignore(conn, reviews, {**row, "received_at": now}, ("review_id",))
     if not inserted:
         return DUPLICATE
     _attachments(conn, "review", review.review_id, review.photos)

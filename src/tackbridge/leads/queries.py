@@ -186,6 +186,9 @@ def get_lead(conn: Connection, lead_id: str) -> LeadView | None:
         createTimestamp=utc(row.created_at),
         receivedAt=received,
         updatedAt=updated,
+        jobStatus=row.job_status,
+        firstReplyAt=utc(row.first_reply_at),
+        firstReplyBy=row.first_reply_by,
         request=RequestView(
             requestID=row.request_id,
             category=row.category,
@@ -283,6 +286,8 @@ def _history(conn: Connection, lead_id: str) -> list[StatusChangeView]:
                 chargeState=r.charge_state,
                 leadPrice=r.lead_price,
                 leadPriceCents=r.lead_price_cents,
+                jobStatus=r.job_status,
+                invoiceAmountInCents=r.invoice_amount_cents,
                 applied=r.applied,
                 occurredAt=utc(r.occurred_at),
                 recordedAt=recorded,

@@ -108,6 +108,9 @@ class StatusChangeView(View):
     chargeState: str | None = None
     leadPrice: str | None = None
     leadPriceCents: int | None = None
+    # Job statuses sent to Thumbtack (source "job_status").
+    jobStatus: str | None = None
+    invoiceAmountInCents: int | None = None
     applied: bool
     occurredAt: datetime | None = None
     recordedAt: datetime
@@ -150,6 +153,10 @@ class LeadView(View):
     createTimestamp: datetime | None = None
     receivedAt: datetime
     updatedAt: datetime
+    jobStatus: str | None = None  # the last one sent to Thumbtack
+    # Speed to lead: when the customer first heard back, and from whom (auto | person).
+    firstReplyAt: datetime | None = None
+    firstReplyBy: str | None = None
     request: RequestView
     customer: CustomerView | None = None
     business: BusinessView | None = None

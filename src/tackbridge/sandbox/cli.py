@@ -123,6 +123,7 @@ def sandbox_command(
     \b
     Point an integration at it by swapping base URLs (B = http://HOST:PORT):
       Thumbtack legacy Pro API   https://pro-api.thumbtack.com  -> B
+      (and staging-pro-api, and api.thumbtack.com for /v2 send message)
       partner-connect page       https://thumbtack.com/services/partner-connect/
                                  -> B/services/partner-connect/
       Thumbtack v4 API           https://api.thumbtack.com/api/v4 -> B/api/v4
@@ -139,9 +140,11 @@ def sandbox_command(
     \b
     Leads, messages, lead updates and reviews go to --partner-url
     (legacy paths or POST /v4/webhooks, see --delivery-style) and to v4
-    webhooks registered through the API. Watch at B/_sandbox/; every
-    endpoint, including the /_sandbox control API (create leads, faults,
-    clock), is listed at B/docs.
+    webhooks registered through the API. Coperniq automation webhooks
+    (DEAL_STATUS_MOVEMENT, REQUEST_PHASE_*, APPOINTMENT_CREATED, ...) go to
+    --coperniq-webhook-url. Watch at B/_sandbox/ (move Coperniq opportunities
+    there too); every endpoint, including the /_sandbox control API (create
+    leads, faults, clock), is listed at B/docs.
     """
     import uvicorn
 

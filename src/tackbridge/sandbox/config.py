@@ -95,6 +95,8 @@ class SandboxConfig:
     coperniq_api_key: str = DEV_COPERNIQ_API_KEY
     coperniq_webhook_url: str | None = None
     coperniq_rate_per_second: int = 100
+    # The window of that limit; tests widen it so that no pass/fail depends on timing.
+    coperniq_rate_window_seconds: float = 1.0
     coperniq_rate_per_day: int = 5000
 
     seed: int = 1

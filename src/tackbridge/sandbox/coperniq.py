@@ -39,12 +39,14 @@ class RateLimiter:
         self._recent: dict[str, deque[float]] = {}
         self._daily: dict[tuple[str, date], int] = {}
 
-    def hit(self, key: str, per_second: int, per_day: int, today: date) -> tuple[bool, int, int]:
+    def hit(
+        self, key: str, per_second: int, per_day: int, today: date, window_seconds: float = 1.0
+    ) -> tuple[bool, int, int]:
         """(allowed, limit, remaining) for one more request now."""
         now = time.monotonic()
         with self._lock:
             window = self._recent.setdefault(key, deque())
-            while window and now - window[0] >= 1.0:
+            while window and now - window[0] >= window_seconds:
                 window.popleft()
             used_today = self._daily.get((key, today), 0)
             if len(window) >= per_second or used_today >= per_day:
@@ -66,6 +68,7 @@ def guard(request: Request, box: Sandbox = Depends(sandbox)) -> Sandbox:
         config.coperniq_rate_per_second,
         config.coperniq_rate_per_day,
         box.state.clock.now().date(),
+        config.coperniq_rate_window_seconds,
     )
     headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining)}
     # Read by the API middleware, which puts the headers on whatever the answer turns out to be.

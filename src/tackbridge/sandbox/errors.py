@@ -156,6 +156,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_coperniq(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CoperniqError)
+        if not is_coperniq(request.url.path):
+            # Coperniq's rules also run behind /_sandbox (the contractor's UI), which answers
+            # problem+json like every non-Coperniq path.
+            errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
+            return problem(exc.status, exc.message, errors=errors, headers=exc.headers)
         return coperniq_error(exc.status, exc.message, exc.code, exc.field, exc.headers)
 
     async def on_http(request: Request, exc: Exception) -> Response:

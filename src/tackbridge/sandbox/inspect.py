@@ -13,6 +13,7 @@ import dataclasses
 import html
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,9 +24,12 @@ from tackbridge.sandbox.context import Sandbox, sandbox
 from tackbridge.sandbox.coperniq import opportunity_wire
 from tackbridge.sandbox.coperniq_store import STATUSES
 from tackbridge.sandbox.errors import ProblemError
-from tackbridge.sandbox.httputil import form_or_query, iso, json_object
+from tackbridge.sandbox.httputil import form_or_query, iso, json_object, parse_timestamp
 from tackbridge.sandbox.state import Delivery, Lead, Message, Review
 from tackbridge.sandbox.tokens import fingerprint
+
+# Ten years a step: far enough for any expiry, and the clock stays within datetime's range.
+MAX_CLOCK_STEP_SECONDS = 10 * 366 * 24 * 3600
 
 router = APIRouter(prefix="/_sandbox", tags=["Sandbox inspection and control"])
 
@@ -450,9 +454,15 @@ async def set_faults(request: Request, box: Sandbox = Depends(sandbox)) -> dict[
 async def advance_clock(request: Request, box: Sandbox = Depends(sandbox)) -> dict[str, Any]:
     body = await json_object(request)
     seconds = body.get("seconds")
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not 0 <= seconds <= MAX_CLOCK_STEP_SECONDS
+    ):
         raise ProblemError(
-            400, "seconds must be a non-negative number", errors=[{"field": "seconds"}]
+            400,
+            f"seconds must be a number from 0 to {MAX_CLOCK_STEP_SECONDS}",
+            errors=[{"field": "seconds"}],
         )
     now = box.state.clock.advance(float(seconds))
     box.state.note(f"clock moved forward {seconds:g} s")
@@ -531,10 +541,7 @@ async def coperniq_appointment(
     opportunity_id: int, request: Request, box: Sandbox = Depends(sandbox)
 ) -> dict[str, Any]:
     body = await json_object(request)
-    start = body.get("startAt")
-    if not isinstance(start, str) or not start:
-        raise ProblemError(400, "startAt is required", errors=[{"field": "startAt"}])
-    end = _optional_str(body, "endAt")
+    start, end = _appointment_times(body)
     title = _optional_str(body, "title") or "Appointment"
     appointment = box.state.coperniq.add_appointment(opportunity_id, title, start, end)
     return dataclasses.asdict(appointment) | {"createdAt": iso(appointment.created_at)}
@@ -545,13 +552,32 @@ async def coperniq_reschedule(
     appointment_id: int, request: Request, box: Sandbox = Depends(sandbox)
 ) -> dict[str, Any]:
     body = await json_object(request)
-    start = body.get("startAt")
-    if not isinstance(start, str) or not start:
-        raise ProblemError(400, "startAt is required", errors=[{"field": "startAt"}])
-    appointment = box.state.coperniq.reschedule_appointment(
-        appointment_id, start, _optional_str(body, "endAt")
-    )
+    start, end = _appointment_times(body)
+    appointment = box.state.coperniq.reschedule_appointment(appointment_id, start, end)
     return dataclasses.asdict(appointment) | {"createdAt": iso(appointment.created_at)}
+
+
+def _appointment_times(body: dict[str, Any]) -> tuple[str, str | None]:
+    """``startAt`` (required) and ``endAt`` as RFC 3339 timestamps in UTC."""
+    times: dict[str, str | None] = {}
+    for name in ("startAt", "endAt"):
+        raw = body.get(name)
+        if raw is None and name == "endAt":
+            times[name] = None
+            continue
+        moment = parse_timestamp(raw)
+        if moment is None:
+            raise ProblemError(
+                400,
+                f"{name} must be an RFC 3339 timestamp with a time zone",
+                errors=[{"field": name}],
+            )
+        times[name] = iso(moment)
+    start, end = times["startAt"], times["endAt"]
+    assert start is not None
+    if end is not None and end < start:
+        raise ProblemError(400, "endAt must not be before startAt", errors=[{"field": "endAt"}])
+    return start, end
 
 
 @router.post("/coperniq/properties", status_code=201)
@@ -572,12 +598,35 @@ async def ui_lead(box: Sandbox = Depends(sandbox)) -> Response:
 async def ui_coperniq(
     opportunity_id: int, request: Request, box: Sandbox = Depends(sandbox)
 ) -> Response:
-    params = await form_or_query(request)
+    """The contractor moving an opportunity in Coperniq's UI: each change fires its automation
+    webhooks exactly as the same change made through the API would."""
+    params = {k: v.strip() for k, v in (await form_or_query(request)).items()}
+    status, phase, start = params.get("status"), params.get("phaseId"), params.get("startAt")
+    if status and status not in STATUSES:
+        raise ProblemError(
+            400, f"status must be one of {', '.join(STATUSES)}", errors=[{"field": "status"}]
+        )
+    if phase and not phase.isdigit():
+        raise ProblemError(400, "phaseId must be a phase's ID", errors=[{"field": "phaseId"}])
+    start_at: str | None = None
+    if start:
+        # <input type="datetime-local"> sends no time zone; the page says its times are UTC.
+        moment = parse_timestamp(start) or parse_timestamp(start + "Z")
+        if moment is None:
+            raise ProblemError(
+                400, "startAt must be a date and time", errors=[{"field": "startAt"}]
+            )
+        start_at = iso(moment)
+    if not (status or phase or start_at):
+        raise ProblemError(400, "choose a status, a phase or an appointment time")
     store = box.state.coperniq
-    if params.get("status") in STATUSES:
-        store.patch_opportunity(opportunity_id, {"status": params["status"]})
-    if params.get("phaseId", "").isdigit():
-        store.patch_opportunity(opportunity_id, {"phaseId": int(params["phaseId"])})
+    store.get_opportunity(opportunity_id)
+    if status:
+        store.patch_opportunity(opportunity_id, {"status": status})
+    if phase:
+        store.patch_opportunity(opportunity_id, {"phaseId": int(phase)})
+    if start_at:
+        store.add_appointment(opportunity_id, params.get("title") or "Appointment", start_at, None)
     return RedirectResponse("/_sandbox/", status_code=303)
 
 
@@ -592,6 +641,15 @@ def _rows(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     return f"<table><tr>{head}</tr>{body or '<tr><td>nothing yet</td></tr>'}</table>"
 
 
+def _origin(url: str | None) -> str:
+    """Where a URL points without its path: Coperniq's webhook URLs carry their secret there."""
+    if not url:
+        return "nowhere (not set)"
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/…"
+
+
 class _Raw(str):
     """Trusted markup built here from escaped parts."""
 
@@ -599,7 +657,9 @@ class _Raw(str):
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def home(request: Request, box: Sandbox = Depends(sandbox)) -> HTMLResponse:
     state = box.state
-    base = str(request.base_url).rstrip("/")
+    # The Host header is the caller's: escaped like everything else on the page.
+    base = html.escape(str(request.base_url).rstrip("/"))
+    store_hook = box.state.config.coperniq_webhook_url
     connected = set(state.connected_business_ids())
     with state.lock:
         businesses_ = list(state.businesses.values())
@@ -609,7 +669,13 @@ async def home(request: Request, box: Sandbox = Depends(sandbox)) -> HTMLRespons
         statuses_ = list(state.job_statuses)[-10:][::-1]
         happenings_ = list(state.happenings)[-25:][::-1]
         opportunities_ = state.coperniq.live_opportunities()[-10:][::-1]
+        webhooks_ = list(state.webhooks.values())[-15:][::-1]
+    codes_, tokens_ = state.tokens.snapshot()
+    tokens_ = tokens_[-15:][::-1]
     store = state.coperniq
+    appointments: dict[int, list[str]] = {}
+    for a in list(store.appointments.values()):
+        appointments.setdefault(a.opportunity_id, []).append(a.start_at)
 
     def opportunity_form(o: Any) -> _Raw:
         status_opts = "".join(f"<option>{s}</option>" for s in STATUSES)
@@ -621,6 +687,7 @@ async def home(request: Request, box: Sandbox = Depends(sandbox)) -> HTMLRespons
             f'<form method="post" action="/_sandbox/ui/coperniq/{o.id}">'
             f'<select name="status"><option value="">status…</option>{status_opts}</select> '
             f'<select name="phaseId"><option value="">phase…</option>{phase_opts}</select> '
+            '<label>appointment (UTC) <input type="datetime-local" name="startAt"></label> '
             f"<button>apply</button></form>"
         )
 
@@ -667,7 +734,7 @@ async def home(request: Request, box: Sandbox = Depends(sandbox)) -> HTMLRespons
             [
                 (
                     d.kind,
-                    d.url,
+                    _origin(d.url) if d.target == "coperniq" else d.url,
                     d.status,
                     len(d.attempts),
                     (d.attempts[-1].status_code or d.attempts[-1].error) if d.attempts else "",
@@ -675,15 +742,51 @@ async def home(request: Request, box: Sandbox = Depends(sandbox)) -> HTMLRespons
                 for d in deliveries_
             ],
         ),
-        "<h2>Coperniq opportunities</h2>"
+        "<h2>Tokens issued and spent</h2>"
         + _rows(
-            ("#", "title", "status", "phase", "move it (fires automations)"),
+            ("token", "kind", "API", "business", "issued", "expires", "spent", "revoked"),
+            [
+                (
+                    fingerprint(t.value),
+                    t.kind,
+                    t.api,
+                    t.business_id,
+                    iso(t.issued_at),
+                    iso(t.expires_at),
+                    _t(t.spent_at) or "",
+                    f"{_t(t.revoked_at)} ({t.revoked_why})" if t.revoked_at else "",
+                )
+                for t in tokens_
+            ],
+        )
+        + f"<p>{len(codes_)} authorization codes issued, "
+        f"{sum(c.used_at is not None for c in codes_)} used.</p>",
+        "<h2>Webhooks registered</h2>"
+        + _rows(
+            ("webhook", "business", "URL", "events", "auth", "state"),
+            [
+                (
+                    h.webhook_id,
+                    h.business_id,
+                    h.url,
+                    ", ".join(h.event_types),
+                    h.auth_type,
+                    "deleted" if h.deleted_at else ("enabled" if h.enabled else "disabled"),
+                )
+                for h in webhooks_
+            ],
+        ),
+        "<h2>Coperniq opportunities</h2>"
+        + f"<p>Automation webhooks go to: {html.escape(_origin(store_hook))}</p>"
+        + _rows(
+            ("#", "title", "status", "phase", "appointments", "change it (fires automations)"),
             [
                 (
                     o.number,
                     o.fields.get("title"),
                     o.fields.get("status"),
                     o.fields.get("phaseId") or "",
+                    ", ".join(appointments.get(o.id, [])),
                     opportunity_form(o),
                 )
                 for o in opportunities_

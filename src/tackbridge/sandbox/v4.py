@@ -289,8 +289,14 @@ def _webhook_fields(box: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
         return fields
     if not isinstance(auth, dict):
         raise _field_error("auth", "auth must be an object")
+    # The flat shapes api-notes.md documents ({username, password}; a header name/value) name
+    # their kind by their fields: reading them as "none" would silently drop the secret.
     kind = auth.get("type") or (
-        "basic" if "basic" in auth else "header" if "header" in auth else "none"
+        "basic"
+        if "basic" in auth or "username" in auth
+        else "header"
+        if "header" in auth or "headerName" in auth
+        else "none"
     )
     if kind == "basic":
         inner: dict[str, Any] = auth["basic"] if isinstance(auth.get("basic"), dict) else auth

@@ -123,6 +123,9 @@ leads = Table(
     Column("charge_state", String(32), nullable=True),
     Column("status", String(32), nullable=True),
     Column("job_status", String(32), nullable=True),  # the last one pushed to Thumbtack
+    # Speed to lead: the first reply the customer got, and who wrote it (auto | person).
+    _ts("first_reply_at"),
+    Column("first_reply_by", String(16), nullable=True),
     Column("estimate", JSON, nullable=True),
     Column("request_review_link", Text, nullable=True),
     Column("refund_request_link", Text, nullable=True),
@@ -293,4 +296,45 @@ oauth_states = Table(
     _ts("created_at", nullable=False),
     _ts("expires_at", nullable=False),
     _ts("used_at"),
+)
+
+# What each business chose; a NULL column means "the settings' default".
+business_settings = Table(
+    "business_settings",
+    metadata,
+    Column("business_id", String(64), primary_key=True),
+    Column("destination", String(16), nullable=True),  # coperniq | webhook | none
+    Column("destination_options", JSON, nullable=True),  # URLs and match rules; no secrets
+    Column("destination_secret", Text, nullable=True),  # Fernet: Coperniq key or signing secret
+    Column("autoreply_rules", JSON, nullable=True),
+    _ts("updated_at", nullable=False),
+)
+
+# The record a lead became at its destination (a Coperniq opportunity ID), for the way back.
+crm_links = Table(
+    "crm_links",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("lead_id", String(64), nullable=False, unique=True),
+    Column("destination", String(16), nullable=False),
+    Column("external_id", String(64), nullable=True, index=True),
+    Column("outcome", String(16), nullable=False),  # created | found | linked | skipped | sent
+    _ts("created_at", nullable=False),
+)
+
+# Coperniq automation webhooks, once each (Coperniq retries on non-2xx).
+crm_events = Table(
+    "crm_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(128), nullable=False, unique=True),
+    Column("trigger_key", String(64), nullable=False),
+    Column("record_id", String(64), nullable=True),
+    _ts("fired_at"),
+    Column("payload", JSON, nullable=False),
+    # queued | ignored (trigger not mapped) | applied | unmatched (no lead for the record)
+    Column("outcome", String(16), nullable=False),
+    Column("lead_id", String(64), nullable=True),
+    Column("job_status", String(32), nullable=True),
+    _ts("received_at", nullable=False),
 )

@@ -1,26 +1,53 @@
-"""Dialect-aware ``INSERT ... ON CONFLICT`` for SQLite and PostgreSQL."""
+"""Dialect-aware ``INSERT ... ON CONFLICT`` for SQLite and PostgreSQL, built once per shape.
+
+Building a Core statement costs far more than executing it (a bind parameter per value, a fresh
+cache key per execution, ``excluded`` column proxies), so each statement is built once per
+dialect, table and conflict shape and executed with the row as parameters.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, func
+from sqlalchemy import Connection, Executable, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
+def _insert(dialect: str, table: Table) -> Any:
+    if dialect == "postgresql":
         return postgresql.insert(table)
-    return sqlite.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"INSERT ... ON CONFLICT is not supported on {dialect}")
+
+
+@cache
+def insert_ignore_statement(dialect: str, table: Table, conflict: tuple[str, ...]) -> Executable:
+    """``INSERT ... ON CONFLICT (conflict) DO NOTHING``; the row comes as execute parameters."""
+    stmt: Executable = _insert(dialect, table).on_conflict_do_nothing(index_elements=conflict)
+    return stmt
+
+
+@cache
+def upsert_statement(
+    dialect: str, table: Table, conflict: tuple[str, ...], update: tuple[str, ...]
+) -> Executable:
+    """``INSERT ... ON CONFLICT (conflict) DO UPDATE`` keeping old values where the new are null."""
+    stmt = _insert(dialect, table)
+    excluded = stmt.excluded
+    set_ = {col: func.coalesce(excluded[col], table.c[col]) for col in update}
+    built: Executable = stmt.on_conflict_do_update(index_elements=conflict, set_=set_)
+    return built
 
 
 def insert_ignore(
     conn: Connection, table: Table, values: Mapping[str, Any], conflict: Sequence[str]
 ) -> bool:
     """Insert unless a row with the same ``conflict`` columns exists; True if inserted."""
-    stmt = _insert(conn, table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    return bool(conn.execute(stmt).rowcount)
+    stmt = insert_ignore_statement(conn.dialect.name, table, tuple(conflict))
+    return bool(conn.execute(stmt, dict(values)).rowcount)
 
 
 def upsert(
@@ -31,7 +58,5 @@ def upsert(
     update: Sequence[str],
 ) -> None:
     """Insert, or update the ``update`` columns with the new non-null values."""
-    stmt = _insert(conn, table).values(**values)
-    excluded = stmt.excluded
-    set_ = {col: func.coalesce(excluded[col], table.c[col]) for col in update}
-    conn.execute(stmt.on_conflict_do_update(index_elements=conflict, set_=set_))
+    stmt = upsert_statement(conn.dialect.name, table, tuple(conflict), tuple(update))
+    conn.execute(stmt, dict(values))

@@ -110,8 +110,7 @@ class Writer:
             for item in batch:
                 self._commit_one(item)
             return
-        for item, result in zip(batch, results, strict=True):
-            _resolve(item, result)
+        _resolve_all(batch, results)
 
     def _commit_one(self, item: _Pending[Any]) -> None:
         try:
@@ -130,6 +129,21 @@ class Writer:
 
 def _resolve(item: _Pending[Any], result: Any) -> None:
     item.loop.call_soon_threadsafe(_set_result, item.future, result)
+
+
+def _resolve_all(batch: list[_Pending[Any]], results: list[Any]) -> None:
+    # One wake-up per event loop for the whole batch, not one per unit: each
+    # call_soon_threadsafe writes to the loop's self-pipe.
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for item, result in zip(batch, results, strict=True):
+        by_loop.setdefault(item.loop, []).append((item.future, result))
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_set_results, settled)
+
+
+def _set_results(settled: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, result in settled:
+        _set_result(future, result)
 
 
 def _set_result(future: asyncio.Future[Any], result: Any) -> None:

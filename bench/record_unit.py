@@ -1,0 +1,99 @@
+"""Micro benchmark of the write unit: CPU per lead through ``record_delivery``, no HTTP.
+
+Parses the same v2 lead as ``bench/ingest.py`` (a unique leadID, request and customer each
+time) and records it into a fresh SQLite file in batches, as the group-commit writer does.
+Reports wall and CPU time per lead for the parse and for the write; a tool for iterating on
+the hot path, not a target (the figures depend on the machine).
+
+    .venv/bin/python bench/record_unit.py --leads 2000 --batch 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest import PLACEHOLDER, lead_template
+
+from tackbridge.inbound.events import Delivery
+from tackbridge.inbound.parse import parse_legacy_lead
+from tackbridge.inbound.record import InboundRequest, record_delivery
+from tackbridge.inbound.routes import decode_json
+from tackbridge.store import migrate
+from tackbridge.store.database import open_database
+
+HEADERS = {
+    "host": "127.0.0.1:8000",
+    "authorization": "[redacted]",
+    "content-type": "application/json",
+    "content-length": "1234",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--leads", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--synchronous", default="NORMAL")
+    parser.add_argument("--profile", action="store_true", help="cProfile the write phase")
+    args = parser.parse_args()
+
+    template = lead_template()
+    with tempfile.TemporaryDirectory() as scratch:
+        db = open_database(f"sqlite:///{scratch}/bench.db", sqlite_synchronous=args.synchronous)
+        migrate.upgrade(db.writer)
+        bodies = [
+            template.replace(PLACEHOLDER, f"mb-{i}").encode() for i in range(args.leads + 200)
+        ]
+
+        def parse(body: bytes) -> tuple[InboundRequest, Delivery]:
+            request = InboundRequest(
+                "/v1/lead", "POST", HEADERS, body, len(body), datetime.now(UTC)
+            )
+            return request, Delivery(parse_legacy_lead(decode_json(body)))
+
+        def write(items: list[tuple[InboundRequest, Delivery]]) -> None:
+            for start in range(0, len(items), args.batch):
+                with db.writer.begin() as conn:
+                    for request, delivery in items[start : start + args.batch]:
+                        record_delivery(conn, request, delivery)
+
+        write([parse(b) for b in bodies[:200]])  # warm the statement caches
+        bodies = bodies[200:]
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        parsed = [parse(b) for b in bodies]
+        parse_wall, parse_cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        wall, cpu = time.perf_counter(), time.process_time()
+        write(parsed)
+        write_wall, write_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        db.dispose()
+
+    n = len(bodies)
+    print(
+        f"{n} leads, batches of {args.batch}, synchronous={args.synchronous}\n"
+        f"parse: {parse_cpu / n * 1e3:.3f} ms CPU/lead ({parse_wall / n * 1e3:.3f} ms wall)\n"
+        f"write: {write_cpu / n * 1e3:.3f} ms CPU/lead ({write_wall / n * 1e3:.3f} ms wall)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Speed to lead: per-business rules that choose and render the automatic first reply."""

@@ -1,0 +1,125 @@
+"""The outbox jobs of the automatic first reply.
+
+``autoreply.plan`` runs as soon as a lead is stored: it picks the business's rule and renders the
+reply. A reply due now is queued at once (one ``thumbtack.message`` job, the same path as a
+pro's reply); a delayed one becomes an ``autoreply.send`` job due at its time, which checks once
+more that nobody has answered meanwhile. The reply's message ID is derived from the lead, so a
+lead gets one automatic reply however often these jobs run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from tackbridge.autoreply.rules import RuleSetError, choose_reply
+from tackbridge.autoreply.store import rules_for
+from tackbridge.conversations.replies import queue_reply
+from tackbridge.crm.lead import LeadInput
+from tackbridge.delivery.errors import PermanentError
+from tackbridge.delivery.outbox import enqueue
+from tackbridge.delivery.worker import Handler, Job
+from tackbridge.leads.queries import get_lead
+from tackbridge.settings import Settings
+from tackbridge.store.database import Database
+from tackbridge.store.schema import messages, outbox
+from tackbridge.store.writer import Writer
+
+log = logging.getLogger("tackbridge.autoreply")
+
+PLAN_KIND = "autoreply.plan"
+SEND_KIND = "autoreply.send"
+# A reply due within this is sent now rather than scheduled.
+_NOW_WINDOW = timedelta(seconds=1)
+
+
+def reply_id(lead_id: str) -> str:
+    return f"auto-{lead_id}"
+
+
+def already_replied(conn: Connection, lead_id: str) -> bool:
+    """Whether the business has answered: through tackbridge, or in Thumbtack's own app."""
+    found = conn.execute(
+        select(messages.c.id)
+        .where(
+            messages.c.lead_id == lead_id,
+            messages.c.sender == "Business",
+            messages.c.message_id != reply_id(lead_id),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AutoReplyJobs:
+    settings: Settings
+    db: Database
+    writer: Writer
+    wake: Callable[[], None] = lambda: None
+    clock: Callable[[], datetime] = _now
+
+    def handlers(self) -> dict[str, Handler]:
+        return {PLAN_KIND: self.plan, SEND_KIND: self.send}
+
+    async def plan(self, job: Job) -> None:
+        lead_id = str(job.payload["leadID"])
+        now = self.clock()
+        with self.db.reader.connect() as conn:
+            view = get_lead(conn, lead_id)
+            if view is None:
+                raise PermanentError(f"lead {lead_id} is not in the store")
+            business_id = view.business.businessID if view.business else None
+            try:
+                rules = rules_for(conn, business_id, self.settings)
+            except (RuleSetError, ValueError) as exc:
+                raise PermanentError(f"auto-reply rules of {business_id}: {exc}") from None
+            replied = already_replied(conn, lead_id)
+        if rules is None:
+            return
+        planned = choose_reply(
+            LeadInput.from_view(view), rules, now, already_replied=replied, is_test=view.isTest
+        )
+        if planned is None:
+            return
+        payload = {"leadID": lead_id, "text": planned.text, "rule": planned.rule}
+        if planned.send_at - now <= _NOW_WINDOW:
+            await self.writer.run(lambda conn: _queue(conn, lead_id, planned.text, now))
+        else:
+            send_at = planned.send_at
+            await self.writer.run(lambda conn: _schedule(conn, payload, now, send_at))
+        self.wake()
+
+    async def send(self, job: Job) -> None:
+        lead_id = str(job.payload["leadID"])
+        text = str(job.payload["text"])
+        now = self.clock()
+        await self.writer.run(lambda conn: _queue(conn, lead_id, text, now))
+        self.wake()
+
+
+def _queue(conn: Connection, lead_id: str, text: str, now: datetime) -> bool:
+    """Queue the automatic reply unless someone answered meanwhile; True if queued."""
+    if already_replied(conn, lead_id):
+        log.info("lead %s: the pro already replied; no automatic reply", lead_id)
+        return False
+    return queue_reply(
+        conn, lead_id, text, now=now, author="auto", message_id=reply_id(lead_id)
+    ).created
+
+
+def _schedule(conn: Connection, payload: dict[str, Any], now: datetime, send_at: datetime) -> None:
+    key = f"{SEND_KIND}:{payload['leadID']}"
+    if enqueue(conn, kind=SEND_KIND, key=key, payload=payload, now=now):
+        conn.execute(
+            update(outbox).where(outbox.c.idempotency_key == key).values(next_attempt_at=send_at)
+        )

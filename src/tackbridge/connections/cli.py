@@ -1,0 +1,111 @@
+"""``tackbridge connect``, ``tackbridge connections list`` and ``tackbridge disconnect``: the
+same operations as the operator API, straight against the store and Thumbtack."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tackbridge.connections import flow
+from tackbridge.connections.config import NotConfiguredError, callback_url
+from tackbridge.connections.crypto import MissingSecretKeyError
+from tackbridge.connections.service import Connections
+from tackbridge.settings import Settings
+
+__all__ = ["connect_command", "connections_app", "disconnect_command"]
+
+T = TypeVar("T")
+
+connections_app = typer.Typer(help="OAuth connections per business.", no_args_is_help=True)
+console = Console()
+
+
+def _run(work: Callable[[Connections], Awaitable[T]]) -> T:
+    from tackbridge.runtime import Runtime
+
+    runtime = Runtime.open(Settings())
+    runtime.start()
+    assert runtime.connections is not None
+    service = runtime.connections
+
+    async def main() -> T:
+        try:
+            return await work(service)
+        finally:
+            await runtime.aclose()
+
+    try:
+        return asyncio.run(main())
+    except (flow.ConnectError, NotConfiguredError, MissingSecretKeyError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
+
+
+def connect_command(
+    api: Annotated[
+        str | None, typer.Option(help="v4 or legacy (default: TACKBRIDGE_THUMBTACK_API).")
+    ] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="A scope to ask for (repeat); default: ours.")
+    ] = None,
+) -> None:
+    """Print the URL a pro opens to connect their business (valid 15 minutes, once)."""
+    if api not in (None, "v4", "legacy"):
+        console.print("[red]--api must be v4 or legacy[/red]")
+        raise typer.Exit(2)
+
+    async def work(service: Connections) -> str:
+        chosen: Literal["v4", "legacy"] = (
+            service.settings.thumbtack_api if api is None else ("v4" if api == "v4" else "legacy")
+        )
+        return await flow.start(
+            service, api=chosen, scopes=scope, redirect_uri=callback_url(service.settings)
+        )
+
+    url = _run(work)
+    # Echoed bare: a URL wrapped by rich's layout cannot be copied.
+    typer.echo(url)
+
+
+@connections_app.command("list")
+def connections_list() -> None:
+    """List connections: state, API, scopes, expiries and last error (never tokens)."""
+
+    async def work(service: Connections) -> Table:
+        table = Table(title="connections")
+        for column in ("business", "name", "api", "state", "access expires", "webhook", "error"):
+            table.add_column(column)
+        for row in service.list():
+            expires = row.access_expires_at
+            table.add_row(
+                row.business_id,
+                row.business_name or "",
+                row.api,
+                row.state,
+                expires.strftime("%Y-%m-%d %H:%M:%S") if expires else "",
+                row.webhook_id or "",
+                (row.last_error or {}).get("detail", "")[:80],
+            )
+        return table
+
+    console.print(_run(work))
+
+
+def disconnect_command(
+    business: Annotated[str, typer.Argument(help="The business ID to disconnect.")],
+) -> None:
+    """Disconnect a business on Thumbtack, forget its tokens, schedule the purge of its data."""
+    outcome = _run(lambda service: flow.disconnect(service, business))
+    if outcome.already:
+        console.print(f"business {business} was already disconnected")
+        return
+    console.print(f"business {business} disconnected; its data is purged after {outcome.purge_at}")
+    if outcome.remote_error:
+        console.print(f"[yellow]Thumbtack said: {outcome.remote_error['detail']}[/yellow]")

@@ -1,0 +1,156 @@
+"""Deleting what we hold about a disconnected business's customers (API terms: within 5 business
+days after we stop using the API for that pro).
+
+The job runs ``TACKBRIDGE_PURGE_DELAY_DAYS`` after the disconnect. If the business connected
+again in the meantime, the data is theirs to keep and the job does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, or_, select
+
+from tackbridge.connections import store
+from tackbridge.delivery.errors import PermanentError
+from tackbridge.delivery.worker import Job
+from tackbridge.store.schema import (
+    attachments,
+    customers,
+    inbound_log,
+    lead_details,
+    lead_status_history,
+    leads,
+    messages,
+    reviews,
+)
+from tackbridge.store.writer import Writer
+
+__all__ = ["PurgeHandler", "Purged", "purge_business"]
+
+
+@dataclass(frozen=True)
+class Purged:
+    skipped: bool
+    leads: int = 0
+    messages: int = 0
+    reviews: int = 0
+    customers: int = 0
+    deliveries: int = 0
+
+
+def purge_business(conn: Connection, business_id: str, disconnected_at: datetime) -> Purged:
+    """Delete the business's leads, messages, reviews, their customers (unless another
+    business's lead still names them) and the verbatim deliveries that carried them."""
+    row = store.load(conn, business_id)
+    if row is not None and row.state != "disconnected" and row.connected_at > disconnected_at:
+        return Purged(skipped=True)
+    lead_ids = list(
+        conn.execute(select(leads.c.lead_id).where(leads.c.business_id == business_id)).scalars()
+    )
+    message_ids = list(
+        conn.execute(
+            select(messages.c.message_id).where(
+                or_(messages.c.business_id == business_id, messages.c.lead_id.in_(lead_ids))
+            )
+        ).scalars()
+    )
+    review_ids = list(
+        conn.execute(
+            select(reviews.c.review_id).where(
+                or_(reviews.c.business_id == business_id, reviews.c.lead_id.in_(lead_ids))
+            )
+        ).scalars()
+    )
+    customer_ids = set(
+        conn.execute(
+            select(leads.c.customer_id).where(
+                leads.c.business_id == business_id, leads.c.customer_id.is_not(None)
+            )
+        ).scalars()
+    )
+    customer_ids |= set(
+        conn.execute(
+            select(messages.c.customer_id).where(
+                messages.c.message_id.in_(message_ids), messages.c.customer_id.is_not(None)
+            )
+        ).scalars()
+    )
+    still_used = set(
+        conn.execute(
+            select(leads.c.customer_id).where(
+                leads.c.customer_id.in_(customer_ids),
+                or_(leads.c.business_id.is_(None), leads.c.business_id != business_id),
+            )
+        ).scalars()
+    )
+    gone_customers = customer_ids - still_used
+
+    deliveries = conn.execute(
+        delete(inbound_log).where(
+            or_(
+                and_(
+                    inbound_log.c.record_kind.in_(("lead", "lead_update")),
+                    inbound_log.c.record_id.in_(lead_ids),
+                ),
+                and_(
+                    inbound_log.c.record_kind == "message", inbound_log.c.record_id.in_(message_ids)
+                ),
+                and_(
+                    inbound_log.c.record_kind == "review", inbound_log.c.record_id.in_(review_ids)
+                ),
+            )
+        )
+    ).rowcount
+    for kind, ids in (("lead", lead_ids), ("message", message_ids), ("review", review_ids)):
+        conn.execute(
+            delete(attachments).where(
+                attachments.c.owner_kind == kind, attachments.c.owner_id.in_(ids)
+            )
+        )
+    conn.execute(delete(lead_details).where(lead_details.c.lead_id.in_(lead_ids)))
+    conn.execute(delete(lead_status_history).where(lead_status_history.c.lead_id.in_(lead_ids)))
+    gone_messages = conn.execute(
+        delete(messages).where(messages.c.message_id.in_(message_ids))
+    ).rowcount
+    gone_reviews = conn.execute(delete(reviews).where(reviews.c.review_id.in_(review_ids))).rowcount
+    gone_leads = conn.execute(delete(leads).where(leads.c.lead_id.in_(lead_ids))).rowcount
+    gone = conn.execute(
+        delete(customers).where(customers.c.customer_id.in_(gone_customers))
+    ).rowcount
+    return Purged(
+        skipped=False,
+        leads=gone_leads,
+        messages=gone_messages,
+        reviews=gone_reviews,
+        customers=gone,
+        deliveries=deliveries,
+    )
+
+
+class PurgeHandler:
+    """The ``connection.purge`` job: one transaction through the writer."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+        self.last: Purged | None = None
+
+    async def __call__(self, job: Job) -> None:
+        business_id, disconnected_at = _payload(job.payload)
+        self.last = await self._writer.run(
+            lambda conn: purge_business(conn, business_id, disconnected_at)
+        )
+
+
+def _payload(payload: dict[str, Any]) -> tuple[str, datetime]:
+    business_id = payload.get("business_id")
+    raw = payload.get("disconnected_at")
+    if not isinstance(business_id, str) or not isinstance(raw, str):
+        raise PermanentError("a purge job needs business_id and disconnected_at")
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise PermanentError(f"bad disconnected_at {raw!r}") from None
+    return business_id, moment

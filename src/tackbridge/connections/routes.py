@@ -1,0 +1,193 @@
+"""HTTP: the connect link (operators), the OAuth callback (the pro's browser, coming back from
+Thumbtack) and the operator API over connections. Tokens never appear in any answer."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.responses import Response
+
+from tackbridge.connections import flow, store
+from tackbridge.connections.config import NotConfiguredError, callback_url
+from tackbridge.connections.crypto import MissingSecretKeyError
+from tackbridge.connections.service import Connections
+from tackbridge.operator_auth import require_operator
+from tackbridge.problems import problem
+from tackbridge.runtime import Runtime
+
+__all__ = ["ConnectionPage", "ConnectionView", "router"]
+
+router = APIRouter(tags=["connections"])
+
+_AUTH: dict[int | str, dict[str, Any]] = {401: {"description": "Missing or wrong operator token"}}
+
+
+class ConnectionView(BaseModel):
+    """A connection as operators see it: state and expiries, never tokens."""
+
+    model_config = ConfigDict(frozen=True)
+
+    businessID: str
+    businessName: str | None
+    api: Literal["legacy", "v4"]
+    state: Literal["active", "needs_reconnect", "disconnected"]
+    scopes: list[str]
+    accessExpiresAt: datetime | None
+    refreshExpiresAt: datetime | None
+    tokenVersion: int
+    refreshing: bool
+    webhookID: str | None
+    lastError: dict[str, Any] | None
+    connectedAt: datetime
+    updatedAt: datetime
+    disconnectedAt: datetime | None
+
+    @classmethod
+    def of(cls, row: store.ConnectionRow) -> ConnectionView:
+        return cls(
+            businessID=row.business_id,
+            businessName=row.business_name,
+            api=row.api,
+            state=row.state,
+            scopes=list(row.scopes),
+            accessExpiresAt=row.access_expires_at,
+            refreshExpiresAt=row.refresh_expires_at,
+            tokenVersion=row.token_version,
+            refreshing=row.refresh_owner is not None,
+            webhookID=row.webhook_id,
+            lastError=row.last_error,
+            connectedAt=row.connected_at,
+            updatedAt=row.updated_at,
+            disconnectedAt=row.disconnected_at,
+        )
+
+
+class ConnectionPage(BaseModel):
+    items: list[ConnectionView]
+
+
+class DisconnectResult(BaseModel):
+    businessID: str
+    state: Literal["disconnected"]
+    alreadyDisconnected: bool
+    purgeAt: datetime | None
+    thumbtackError: dict[str, Any] | None
+
+
+def _connections(request: Request) -> Connections:
+    runtime: Runtime = request.app.state.runtime
+    assert runtime.connections is not None
+    return runtime.connections
+
+
+def _problem(exc: flow.ConnectError) -> Response:
+    return problem(exc.status, exc.detail, slug=exc.slug)
+
+
+def _not_configured(exc: Exception) -> Response:
+    return problem(503, str(exc), slug="not-configured")
+
+
+@router.get(
+    "/connect/thumbtack",
+    dependencies=[Depends(require_operator)],
+    summary="Start connecting a business: redirects to Thumbtack's authorize page",
+    status_code=307,
+    response_class=RedirectResponse,
+    responses={**_AUTH, 503: {"description": "Thumbtack client or secret key not configured"}},
+)
+async def connect(
+    request: Request,
+    api: Annotated[Literal["v4", "legacy"] | None, Query(description="Default: settings")] = None,
+    scope: Annotated[
+        str | None, Query(max_length=1000, description="Space-separated scopes; default: ours")
+    ] = None,
+) -> Response:
+    service = _connections(request)
+    chosen = api or service.settings.thumbtack_api
+    try:
+        redirect_uri = callback_url(service.settings, str(request.base_url))
+        url = await flow.start(
+            service, api=chosen, scopes=scope.split() if scope else None, redirect_uri=redirect_uri
+        )
+    except flow.ConnectError as exc:
+        return _problem(exc)
+    except (NotConfiguredError, MissingSecretKeyError) as exc:
+        return _not_configured(exc)
+    except ValueError as exc:
+        return problem(422, str(exc), slug="invalid-request")
+    return RedirectResponse(url, status_code=307)
+
+
+@router.get(
+    "/oauth/callback",
+    summary="Where Thumbtack sends the pro back after consent",
+    response_class=HTMLResponse,
+    responses={400: {"description": "Bad, used or expired state; refused or bad code"}},
+)
+async def callback(
+    request: Request,
+    state: Annotated[str | None, Query(max_length=256)] = None,
+    code: Annotated[str | None, Query(max_length=2048)] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+    error_description: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response:
+    service = _connections(request)
+    try:
+        connected = await flow.finish(
+            service, state=state, code=code, error=error, error_description=error_description
+        )
+    except flow.ConnectError as exc:
+        return _problem(exc)
+    except MissingSecretKeyError as exc:
+        return _not_configured(exc)
+    name = html.escape(connected.business_name or connected.business_id)
+    body = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Connected</title>"
+        "</head><body><h1>Connected</h1>"
+        f"<p><b>{name}</b> is now connected to tackbridge. You can close this page.</p>"
+        "</body></html>"
+    )
+    return HTMLResponse(body)
+
+
+@router.get(
+    "/api/connections",
+    dependencies=[Depends(require_operator)],
+    response_model=ConnectionPage,
+    summary="Connections per business: state, API, scopes, expiries, last error",
+    responses=_AUTH,
+)
+def connections_index(request: Request) -> ConnectionPage:
+    return ConnectionPage(items=[ConnectionView.of(row) for row in _connections(request).list()])
+
+
+@router.post(
+    "/api/connections/{business_id}/disconnect",
+    dependencies=[Depends(require_operator)],
+    response_model=DisconnectResult,
+    summary="Disconnect a business and schedule the purge of its data",
+    responses={**_AUTH, 404: {"description": "No connection for this business"}},
+)
+async def connections_disconnect(
+    request: Request, business_id: Annotated[str, Path(max_length=64)]
+) -> Response | DisconnectResult:
+    service = _connections(request)
+    try:
+        outcome = await flow.disconnect(service, business_id)
+    except flow.ConnectError as exc:
+        return _problem(exc)
+    except MissingSecretKeyError as exc:
+        return _not_configured(exc)
+    return DisconnectResult(
+        businessID=business_id,
+        state="disconnected",
+        alreadyDisconnected=outcome.already,
+        purgeAt=outcome.purge_at,
+        thumbtackError=outcome.remote_error,
+    )

@@ -1,0 +1,61 @@
+"""A lead's thread as operators see it: every message, and for replies sent through tackbridge
+their delivery state (queued, sent, failed) and author (auto, person)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, Row, select
+
+from tackbridge.leads.views import utc
+from tackbridge.store.schema import messages
+
+
+class ThreadMessage(BaseModel):
+    messageID: str
+    leadID: str | None = None
+    sender: str = Field(serialization_alias="from")  # Customer | Business, as on the wire
+    text: str | None = None
+    source: str
+    deliveryState: str | None = None
+    author: str | None = None
+    sentAt: datetime | None = None
+    receivedAt: datetime
+
+
+class Thread(BaseModel):
+    leadID: str
+    messages: list[ThreadMessage]
+
+
+def message_view(row: Row[Any]) -> ThreadMessage:
+    return ThreadMessage(
+        messageID=row.message_id,
+        leadID=row.lead_id,
+        sender=row.sender,
+        text=row.text,
+        source=row.source,
+        deliveryState=row.delivery_state,
+        author=row.author,
+        sentAt=utc(row.sent_at),
+        receivedAt=utc(row.received_at),
+    )
+
+
+def thread(conn: Connection, lead_id: str) -> Thread:
+    """Messages in the order they were sent; a queued reply (not sent yet) sorts by when it was
+    written."""
+    rows = conn.execute(
+        select(messages).where(messages.c.lead_id == lead_id).order_by(messages.c.id)
+    ).all()
+    views = sorted(
+        (message_view(r) for r in rows), key=lambda m: (m.sentAt or m.receivedAt, m.receivedAt)
+    )
+    return Thread(leadID=lead_id, messages=views)
+
+
+def get_message(conn: Connection, message_id: str) -> ThreadMessage | None:
+    row = conn.execute(select(messages).where(messages.c.message_id == message_id)).first()
+    return None if row is None else message_view(row)

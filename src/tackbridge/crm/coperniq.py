@@ -1,0 +1,233 @@
+"""The Coperniq destination: a lead becomes one contact and one opportunity, lead updates patch
+its custom fields, messages and reviews become notes on it (a review also sets a rating field).
+
+Every write is safe to repeat, because the outbox retries after timeouts whose outcome is
+unknown: the lead's opportunity is looked up by its lead-ID custom field (or, in an account
+without that property, by the inbox link in its description) before anything is created; the
+contact is matched by phone before one is created; each note carries a reference to its outbox
+key and is not written again when a note with that reference exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field, replace
+
+from tackbridge.crm.coperniq_client import ContactCreate, CoperniqClient, SearchFilter, digits
+from tackbridge.crm.errors import CrmPermanentError, NotReadyError
+from tackbridge.crm.events import JobStatusChange
+from tackbridge.crm.lead import LeadInput
+from tackbridge.crm.opportunity import (
+    CustomFieldKeys,
+    OpportunityMapping,
+    disambiguated_title,
+    fit_custom,
+    lead_update_patch,
+    message_note,
+    opportunity_create,
+    review_note,
+    review_patch,
+)
+from tackbridge.crm.receipt import DeliveryReceipt
+from tackbridge.inbound.events import LeadUpdated, MessageReceived, ReviewReceived
+from tackbridge.leads.views import INBOX_LINK
+from tackbridge.payloads.coperniq import MatchBy, MatchFoundStrategy, Opportunity, Property
+
+__all__ = ["CoperniqDestination", "CoperniqSettings"]
+
+log = logging.getLogger("tackbridge.crm.coperniq")
+
+_INBOX = re.compile(re.escape(INBOX_LINK.format(lead_id="")) + r"(\d+)")
+
+
+@dataclass(frozen=True)
+class CoperniqSettings:
+    match_by: MatchBy = "title"
+    match_found_strategy: MatchFoundStrategy = "skip"
+    allow_new_options: bool = False
+    mapping: OpportunityMapping = field(default_factory=OpportunityMapping)
+    create_contacts: bool = True
+    contact_search_pages: int = 10
+
+
+def _reference(key: str) -> str:
+    return f"[tackbridge ref {key}]"
+
+
+class CoperniqDestination:
+    kind = "coperniq"
+
+    def __init__(self, client: CoperniqClient, settings: CoperniqSettings | None = None) -> None:
+        self.client = client
+        self.settings = settings or CoperniqSettings()
+        self._properties: list[Property] | None = None
+
+    @property
+    def _keys(self) -> CustomFieldKeys:
+        return self.settings.mapping.keys
+
+    async def properties(self) -> list[Property]:
+        """The account's opportunity properties, read once per destination."""
+        if self._properties is None:
+            self._properties = await self.client.list_properties("opportunity")
+        return self._properties
+
+    async def _has_lead_key(self) -> bool:
+        return any(p.keyName == self._keys.lead_id for p in await self.properties())
+
+    def _owner(self, opportunity: Opportunity) -> str | None:
+        """The Thumbtack lead an opportunity belongs to, if it says."""
+        raw = opportunity.custom.get(self._keys.lead_id)
+        if isinstance(raw, str | int) and not isinstance(raw, bool) and str(raw):
+            return str(raw)
+        found = _INBOX.search(opportunity.description or "")
+        return found.group(1) if found else None
+
+    async def find_opportunity(self, lead_id: str) -> Opportunity | None:
+        if await self._has_lead_key():
+            found = await self.client.search_opportunities(
+                SearchFilter(self._keys.lead_id, "eq", lead_id), page_size=5
+            )
+        else:
+            link = INBOX_LINK.format(lead_id=lead_id)
+            found = await self.client.search_opportunities(
+                SearchFilter("description", "contains", link), page_size=20
+            )
+        mine = [o for o in found if self._owner(o) == lead_id]
+        return min(mine, key=lambda o: o.id) if mine else None
+
+    async def _require(self, lead_id: str | None, what: str) -> Opportunity:
+        if not lead_id:
+            raise CrmPermanentError(f"coperniq: the {what} names no lead")
+        opportunity = await self.find_opportunity(lead_id)
+        if opportunity is None:
+            # Messages can arrive before their lead; the lead's own job will create it.
+            raise NotReadyError(f"coperniq: lead {lead_id} has no opportunity yet", retry_after=5)
+        return opportunity
+
+    async def _contact_id(self, lead: LeadInput) -> int | None:
+        phone = lead.customer_phone
+        if not self.settings.create_contacts or len(digits(phone)) < 7 or phone is None:
+            # Without a phone nothing could match the contact on a retry: let Coperniq's own
+            # primaryEmail/primaryPhone handling decide instead.
+            return None
+        contact = await self.client.find_contact_by_phone(
+            phone, max_pages=self.settings.contact_search_pages
+        )
+        if contact is None:
+            contact = await self.client.create_contact(
+                ContactCreate(name=lead.customer_name or "Thumbtack customer", phones=[phone])
+            )
+        return contact.id
+
+    async def deliver_lead(self, lead: LeadInput, *, idempotency_key: str) -> DeliveryReceipt:
+        existing = await self.find_opportunity(lead.lead_id)
+        if existing is not None:
+            return DeliveryReceipt(self.kind, str(existing.id), "found")
+        properties = await self.properties()
+        contact_id = await self._contact_id(lead)
+        body = opportunity_create(lead, self.settings.mapping)
+        custom, dropped = fit_custom(body.custom or {}, properties)
+        if dropped:
+            log.info("coperniq: no property for %s; left out", ", ".join(sorted(dropped)))
+        body = body.model_copy(
+            update={"custom": custom or None, "contacts": [contact_id] if contact_id else None}
+        )
+        settings = self.settings
+        created = await self.client.create_opportunity(
+            body,
+            match_by=settings.match_by,
+            match_found_strategy=settings.match_found_strategy,
+            allow_new_options=settings.allow_new_options,
+        )
+        owner = self._owner(created)
+        if owner is not None and owner != lead.lead_id:
+            # The match rule found another lead's opportunity (same customer and category):
+            # this lead gets its own, under a title only it has.
+            body = body.model_copy(update={"title": disambiguated_title(lead)})
+            created = await self.client.create_opportunity(
+                body,
+                match_by="title",
+                match_found_strategy=settings.match_found_strategy,
+                allow_new_options=settings.allow_new_options,
+            )
+            if self._owner(created) not in (None, lead.lead_id):
+                raise CrmPermanentError(
+                    f"coperniq: lead {lead.lead_id} keeps matching opportunity {created.id} "
+                    "of another lead; check match_by"
+                )
+        if self._owner(created) is None and await self._has_lead_key():
+            # Matched a record made outside tackbridge: tag it so the next look-up finds it.
+            created = await self.client.patch_opportunity(
+                created.id, {"custom": {self._keys.lead_id: lead.lead_id}}
+            )
+            return DeliveryReceipt(self.kind, str(created.id), "linked")
+        return DeliveryReceipt(self.kind, str(created.id), "created")
+
+    async def deliver_lead_update(
+        self, update: LeadUpdated, *, idempotency_key: str
+    ) -> DeliveryReceipt:
+        patch = lead_update_patch(update, self._keys)
+        if patch is None:
+            return DeliveryReceipt(self.kind, None, "skipped")
+        opportunity = await self._require(update.lead_id, "lead update")
+        custom, _ = fit_custom(patch["custom"], await self.properties())
+        if not custom:
+            return DeliveryReceipt(self.kind, str(opportunity.id), "skipped")
+        await self.client.patch_opportunity(
+            opportunity.id, {"custom": custom}, allow_new_options=self.settings.allow_new_options
+        )
+        return DeliveryReceipt(self.kind, str(opportunity.id), "patched")
+
+    async def add_note(
+        self, opportunity_id: int, body: str, *, idempotency_key: str
+    ) -> DeliveryReceipt:
+        """One note per key: a note already carrying the key's reference is not written again."""
+        reference = _reference(idempotency_key)
+        for note in await self.client.list_notes(opportunity_id):
+            if reference in note.body:
+                return DeliveryReceipt(self.kind, str(note.id), "found")
+        note = await self.client.create_note(opportunity_id, f"{body}\n\n{reference}")
+        return DeliveryReceipt(self.kind, str(note.id), "created")
+
+    async def deliver_message(
+        self, message: MessageReceived, *, idempotency_key: str
+    ) -> DeliveryReceipt:
+        opportunity = await self._require(message.lead_id, "message")
+        name = opportunity.custom.get(self._keys.customer_name or "")
+        body = message_note(message, customer_name=name if isinstance(name, str) else None)
+        return await self.add_note(opportunity.id, body, idempotency_key=idempotency_key)
+
+    async def deliver_review(
+        self, review: ReviewReceived, *, idempotency_key: str
+    ) -> DeliveryReceipt:
+        opportunity = await self._require(review.lead_id, "review")
+        receipt = await self.add_note(
+            opportunity.id, review_note(review), idempotency_key=idempotency_key
+        )
+        patch = review_patch(review, self._keys)
+        custom, _ = fit_custom(patch["custom"] if patch else {}, await self.properties())
+        if custom:
+            await self.client.patch_opportunity(
+                opportunity.id,
+                {"custom": custom},
+                allow_new_options=self.settings.allow_new_options,
+            )
+        return replace(receipt, external_id=str(opportunity.id))
+
+    async def record_review(
+        self, review: ReviewReceived, *, idempotency_key: str
+    ) -> DeliveryReceipt:
+        return await self.deliver_review(review, idempotency_key=idempotency_key)
+
+    async def apply_lead_update(
+        self, update: LeadUpdated, *, idempotency_key: str
+    ) -> DeliveryReceipt:
+        return await self.deliver_lead_update(update, idempotency_key=idempotency_key)
+
+    async def deliver_status(
+        self, change: JobStatusChange, *, idempotency_key: str
+    ) -> DeliveryReceipt:
+        # Job statuses come from Coperniq itself; echoing them back would loop.
+        return DeliveryReceipt(self.kind, change.opportunity_id, "skipped")

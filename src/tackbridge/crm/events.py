@@ -1,0 +1,261 @@
+"""Pure: a Coperniq automation webhook (``{"event": {...}, "record": {...}}``), plus the
+opportunity as fetched when the event alone does not say enough, -> the Thumbtack job status it
+means, or None. Which triggers mean what is a ``StatusMapping``; the default is issue 5's:
+an appointment -> appt_scheduled, status COMPLETED -> job_complete, CANCELLED -> pro_cancel, an
+"invoice paid" phase -> invoice_paid with the opportunity value as the invoice amount.
+
+Any input either maps, maps to None, or raises ``CoperniqEventError`` naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from tackbridge.payloads.coperniq import Opportunity, Webhook
+from tackbridge.thumbtack.models import JobStatus, JobStatusUpdate
+
+__all__ = [
+    "DEFAULT_STATUS_MAPPING",
+    "CoperniqEventError",
+    "JobStatusChange",
+    "PhaseRule",
+    "StatusMapping",
+    "job_status_change",
+    "needs_opportunity",
+    "parse_webhook",
+]
+
+APPOINTMENT_TRIGGERS = frozenset({"APPOINTMENT_CREATED"})
+STATUS_TRIGGER = "DEAL_STATUS_MOVEMENT"
+PHASE_TRIGGERS = frozenset({"REQUEST_PHASE_STARTED", "REQUEST_PHASE_COMPLETED"})
+OPPORTUNITY_TYPES = frozenset({"opportunity", "request", "deal"})
+_INVOICED = frozenset({JobStatus.JOB_COMPLETE, JobStatus.INVOICE_PAID})
+
+
+class CoperniqEventError(ValueError):
+    """The webhook body (or the opportunity given with it) cannot be read."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class PhaseRule:
+    """A phase whose name matches ``pattern`` (case-insensitive regular expression), or whose
+    template ID is ``phase_template_id``, means ``status`` when the event is ``trigger``."""
+
+    status: JobStatus
+    pattern: str | None = None
+    phase_template_id: int | None = None
+    trigger: str = "REQUEST_PHASE_STARTED"
+
+    def matches(self, trigger: str, name: str | None, template_id: int | None) -> bool:
+        if trigger != self.trigger:
+            return False
+        if self.phase_template_id is not None and template_id == self.phase_template_id:
+            return True
+        return bool(self.pattern and name and re.search(self.pattern, name, re.IGNORECASE))
+
+
+@dataclass(frozen=True)
+class StatusMapping:
+    appointment: JobStatus | None = JobStatus.APPT_SCHEDULED
+    statuses: Mapping[str, JobStatus] = field(
+        default_factory=lambda: {
+            "COMPLETED": JobStatus.JOB_COMPLETE,
+            "CANCELLED": JobStatus.PRO_CANCEL,
+        }
+    )
+    phases: tuple[PhaseRule, ...] = (
+        PhaseRule(JobStatus.INVOICE_PAID, pattern=r"^\s*(invoice\s+)?paid\b|\binvoice\s+paid\b"),
+    )
+    # Which statuses carry the opportunity's value as invoiceAmountInCents.
+    invoice_amount_for: frozenset[JobStatus] = frozenset({JobStatus.INVOICE_PAID})
+
+
+DEFAULT_STATUS_MAPPING = StatusMapping()
+
+
+@dataclass(frozen=True)
+class JobStatusChange:
+    opportunity_id: str
+    status: JobStatus
+    changed_at: datetime
+    event_id: str
+    trigger_key: str
+    invoice_amount_cents: int | None = None
+    # The Thumbtack lead, when the fetched opportunity carries it in its custom field.
+    lead_id: str | None = None
+
+    def to_update(self) -> JobStatusUpdate:
+        return JobStatusUpdate(
+            status=self.status,
+            partnerStatusChangedAt=self.changed_at,
+            invoiceAmountInCents=self.invoice_amount_cents,
+        )
+
+
+def parse_webhook(payload: Any) -> Webhook:
+    if not isinstance(payload, Mapping):
+        raise CoperniqEventError("body", "must be a JSON object")
+    try:
+        return Webhook.model_validate(dict(payload))
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise CoperniqEventError(where, first["msg"]) from None
+
+
+def _opportunity(value: Opportunity | Mapping[str, Any] | None) -> Opportunity | None:
+    if value is None or isinstance(value, Opportunity):
+        return value
+    if not isinstance(value, Mapping):
+        raise CoperniqEventError("opportunity", "must be an object")
+    try:
+        return Opportunity.model_validate(dict(value))
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CoperniqEventError(f"opportunity.{where}", first["msg"]) from None
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _fired_at(raw: str | None) -> datetime:
+    if raw is None:
+        raise CoperniqEventError("event.firedAt", "is required")
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise CoperniqEventError("event.firedAt", "must be an ISO 8601 timestamp") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise CoperniqEventError("event.firedAt", "must carry a time zone")
+    return moment
+
+
+def _phase(webhook: Webhook, opportunity: Opportunity | None) -> tuple[str | None, int | None]:
+    event = webhook.event
+    extra = event.model_extra or {}
+    name = _text(extra.get("phaseName"))
+    template_id = event.phaseTemplateId
+    if (name is None or template_id is None) and opportunity is not None:
+        for instance in opportunity.phaseInstances:
+            if instance.id == event.phaseInstanceId or (
+                event.phaseInstanceId is None and instance.phaseTemplateId == template_id
+            ):
+                name = name or instance.name
+                template_id = template_id if template_id is not None else instance.phaseTemplateId
+                break
+    return name, template_id
+
+
+def _to_status(webhook: Webhook, opportunity: Opportunity | None) -> str | None:
+    extra = webhook.event.model_extra or {}
+    raw = _text(extra.get("toStatus")) or _text(extra.get("newStatus"))
+    if raw is None and opportunity is not None:
+        raw = opportunity.status
+    return raw.upper() if raw else None
+
+
+def _is_opportunity(webhook: Webhook) -> bool:
+    kind = webhook.record.type
+    return kind is None or kind.strip().lower() in OPPORTUNITY_TYPES
+
+
+def _status_for(
+    webhook: Webhook, mapping: StatusMapping, opportunity: Opportunity | None
+) -> JobStatus | None:
+    trigger = webhook.event.triggerKey
+    if trigger in APPOINTMENT_TRIGGERS:
+        return mapping.appointment
+    if trigger == STATUS_TRIGGER:
+        to_status = _to_status(webhook, opportunity)
+        return mapping.statuses.get(to_status) if to_status else None
+    if trigger in PHASE_TRIGGERS:
+        name, template_id = _phase(webhook, opportunity)
+        for rule in mapping.phases:
+            if rule.matches(trigger, name, template_id):
+                return rule.status
+    return None
+
+
+def needs_opportunity(payload: Any, mapping: StatusMapping = DEFAULT_STATUS_MAPPING) -> bool:
+    """Whether ``job_status_change`` needs the opportunity fetched to decide (a status move
+    without ``toStatus``, a phase without its name, an invoice needing the value)."""
+    webhook = parse_webhook(payload)
+    if not _is_opportunity(webhook):
+        return False
+    trigger = webhook.event.triggerKey
+    extra = webhook.event.model_extra or {}
+    if trigger == STATUS_TRIGGER and _to_status(webhook, None) is None:
+        return True
+    if trigger in PHASE_TRIGGERS and _phase(webhook, None)[0] is None:
+        return bool(mapping.phases)
+    status = _status_for(webhook, mapping, None)
+    return status in mapping.invoice_amount_for and "value" not in extra
+
+
+def _cents(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    try:
+        amount = Decimal(str(value).replace("$", "").replace(",", "").strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount < 0 or amount > 10**12:
+        return None
+    return int((amount * 100).to_integral_value())
+
+
+def job_status_change(
+    payload: Any,
+    mapping: StatusMapping = DEFAULT_STATUS_MAPPING,
+    opportunity: Opportunity | Mapping[str, Any] | None = None,
+    *,
+    lead_id_key: str = "thumbtack_lead_id",
+) -> JobStatusChange | None:
+    webhook = parse_webhook(payload)
+    fetched = _opportunity(opportunity)
+    if not _is_opportunity(webhook):
+        return None
+    status = _status_for(webhook, mapping, fetched)
+    if status is None:
+        return None
+    event = webhook.event
+    amount: int | None = None
+    if status in mapping.invoice_amount_for and status in _INVOICED:
+        extra = event.model_extra or {}
+        raw = extra.get("value", fetched.value if fetched is not None else None)
+        amount = _cents(raw)
+    lead_id: str | None = None
+    if fetched is not None:
+        raw_lead = fetched.custom.get(lead_id_key)
+        if isinstance(raw_lead, str | int) and not isinstance(raw_lead, bool) and str(raw_lead):
+            lead_id = str(raw_lead)
+    return JobStatusChange(
+        opportunity_id=str(webhook.record.id if webhook.record.id != "" else event.recordId),
+        status=status,
+        changed_at=_fired_at(event.firedAt),
+        event_id=event.eventId,
+        trigger_key=event.triggerKey,
+        invoice_amount_cents=amount,
+        lead_id=lead_id,
+    )

@@ -1,0 +1,75 @@
+"""Every outbox job kind this service runs, and its handler: assembled from each capability's
+own handlers, for the worker inside ``tackbridge serve`` and for ``tackbridge worker``.
+
+| kinds | capability |
+|---|---|
+| ``lead.received``, ``message.received``, ``lead.updated``, ``review.received`` | followups |
+| ``autoreply.plan``, ``autoreply.send`` | autoreply |
+| ``crm.lead``, ``crm.message``, ``crm.lead_update``, ``crm.review``, ``crm.event`` | crm |
+| ``thumbtack.message``, ``thumbtack.job_status``, ``thumbtack.targeting`` | delivery |
+| ``connection.purge``, ``connection.register_webhook`` | connections |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx2
+
+from tackbridge.autoreply.jobs import AutoReplyJobs
+from tackbridge.connections.crypto import load_box
+from tackbridge.crm.jobs import CrmJobs, Destinations
+from tackbridge.delivery.outbound import (
+    Outbound,
+    OutboundSettings,
+    open_outbound,
+    outbound_handlers,
+)
+from tackbridge.delivery.worker import Handler
+from tackbridge.followups import Followups
+from tackbridge.runtime import Runtime
+from tackbridge.settings import Settings
+
+
+def outbound_settings(settings: Settings) -> OutboundSettings:
+    return OutboundSettings(
+        thumbtack_environment=settings.thumbtack_environment,
+        thumbtack_base_url=settings.thumbtack_base_url,
+        thumbtack_api_username=settings.thumbtack_api_username,
+        thumbtack_api_password=settings.thumbtack_api_password,
+    )
+
+
+@dataclass
+class JobHandlers:
+    """The handlers, and the network clients they share (closed with ``aclose``)."""
+
+    handlers: dict[str, Handler]
+    outbound: Outbound
+    http: httpx2.AsyncClient
+    _closed: bool = field(default=False, repr=False)
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self.outbound.aclose()
+            await self.http.aclose()
+
+
+def open_handlers(runtime: Runtime, *, outbound: Outbound | None = None) -> JobHandlers:
+    settings = runtime.settings
+    outbound = outbound or open_outbound(outbound_settings(settings), tokens=runtime.tokens)
+    http = httpx2.AsyncClient(timeout=30.0)
+    wake = runtime.wake_worker
+    handlers: dict[str, Handler] = {}
+    handlers.update(Followups(runtime.writer, wake=wake).handlers())
+    handlers.update(AutoReplyJobs(settings, runtime.db, runtime.writer, wake=wake).handlers())
+    handlers.update(
+        CrmJobs(
+            settings, runtime.db, runtime.writer, lambda: load_box(settings), Destinations(http)
+        ).handlers()
+    )
+    handlers.update(outbound_handlers(outbound))
+    if runtime.connections is not None:
+        handlers.update(runtime.connections.handlers())
+    return JobHandlers(handlers, outbound, http)

@@ -1,0 +1,1 @@
+"""Figures about how the business is doing with its leads (response times, ...)."""

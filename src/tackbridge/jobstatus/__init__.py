@@ -1,0 +1,1 @@
+"""Job status: what a lead's job became on the pro's side, pushed to Thumbtack."""

@@ -1,0 +1,28 @@
+"""Per-business settings rows (``business_settings``): one row a business, columns owned by the
+capabilities that keep a choice per business (the CRM destination, the auto-reply rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from tackbridge.store.schema import business_settings
+
+
+def get(conn: Connection, business_id: str) -> Any:
+    """The business's row, or None when it has chosen nothing yet."""
+    return conn.execute(
+        select(business_settings).where(business_settings.c.business_id == business_id)
+    ).first()
+
+
+def put(conn: Connection, business_id: str, values: dict[str, Any]) -> None:
+    """Set ``values`` (which include ``updated_at``) on the business's row, creating it."""
+    changed = conn.execute(
+        update(business_settings)
+        .where(business_settings.c.business_id == business_id)
+        .values(**values)
+    ).rowcount
+    if not changed:
+        conn.execute(business_settings.insert().values(business_id=business_id, **values))

@@ -1,0 +1,195 @@
+"""Issue 5 end to end, both sides over HTTP: a lead the sandbox delivers becomes exactly one
+Coperniq opportunity and contact, gets its automatic first reply at Thumbtack, its customer's
+messages become notes, and moving the opportunity in Coperniq reaches Thumbtack as a job status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Stack
+
+LEAD_KEY = "thumbtack_lead_id"
+FAST = {"worker_backoff_base_seconds": 0.05, "worker_lease_seconds": 3.0}
+
+
+def opportunities_of(stack: Stack, lead_id: str) -> list[dict[str, Any]]:
+    return [
+        o
+        for o in stack.inspect("coperniq/opportunities")
+        if o.get("custom", {}).get(LEAD_KEY) == lead_id and o.get("deletedAt") is None
+    ]
+
+
+def business_messages(stack: Stack, lead_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = stack.inspect("messages", leadID=lead_id, **{"from": "Business"})
+    return found
+
+
+@pytest.fixture
+def connected(make_stack: Callable[..., Stack]) -> tuple[Stack, str]:
+    stack = make_stack(**FAST)
+    business = stack.business_ids()[0]
+    assert stack.connect(business) == business
+    return stack, business
+
+
+def test_a_duplicated_lead_becomes_one_opportunity_and_one_auto_reply(
+    connected: tuple[Stack, str],
+) -> None:
+    stack, business = connected
+    stack.sandbox.put("/_sandbox/faults", json={"duplicate_rate": 1.0})
+    lead_id = stack.new_lead(business)
+
+    stack.wait(lambda: opportunities_of(stack, lead_id))
+    stack.wait(lambda: business_messages(stack, lead_id))
+    stack.wait(lambda: (stack.lead(lead_id) or {}).get("firstReplyBy") == "auto", timeout=10)
+    sent = stack.inspect("deliveries", kind="lead")
+    assert len([d for d in sent if d["recordID"] == lead_id]) >= 2, "the fault did not duplicate"
+
+    [opportunity] = opportunities_of(stack, lead_id)
+    lead = stack.lead(lead_id)
+    assert lead is not None
+    assert lead["request"]["category"] in opportunity["title"]
+    assert opportunity["custom"][LEAD_KEY] == lead_id
+    assert lead["request"]["description"] in opportunity["description"]
+    phone = (lead["customer"] or {}).get("phone")
+    if phone:
+        digits = "".join(c for c in phone if c.isdigit())
+        contacts = stack.sandbox.get(
+            "/coperniq/v1/contacts",
+            params={"page_size": 100},
+            headers={"x-api-key": "dev-coperniq-key"},
+        ).json()
+        mine = [
+            c
+            for c in contacts
+            if any(digits in "".join(x for x in p if x.isdigit()) for p in c.get("phones") or [])
+        ]
+        assert len(mine) == 1, mine
+        assert opportunity.get("contacts") == [mine[0]["id"]] or mine[0]["id"] in (
+            opportunity.get("contacts") or []
+        )
+    [reply] = business_messages(stack, lead_id)
+    assert reply["text"]
+    thread = stack.operator.get(f"/api/leads/{lead_id}/messages").json()["messages"]
+    [ours] = [m for m in thread if m["from"] == "Business"]
+    assert ours["author"] == "auto"
+    assert ours["deliveryState"] == "sent"
+    # Still one of each a little later: nothing is retried into a second copy.
+    stack.wait(lambda: len(opportunities_of(stack, lead_id)) == 1)
+    assert len(business_messages(stack, lead_id)) == 1
+
+    stats = stack.operator.get("/api/stats/response-times").json()
+    assert stats["byAuto"] >= 1
+    assert stats["autoSeconds"]["p50"] is not None
+
+
+def test_the_crm_failing_for_a_while_still_gives_one_opportunity(
+    connected: tuple[Stack, str],
+) -> None:
+    stack, business = connected
+    stack.sandbox.put("/_sandbox/faults", json={"error_rate": 0.5, "rate_limit_rate": 0.3})
+    lead_id = stack.new_lead(business)
+    stack.wait(lambda: stack.lead(lead_id) is not None)
+    stack.wait(
+        lambda: stack.operator.get("/api/deliveries", params={"kind": "crm.lead"}).json()["items"]
+    )
+    stack.sandbox.put("/_sandbox/faults", json={})
+    stack.wait(lambda: opportunities_of(stack, lead_id), timeout=30)
+    job = stack.operator.get("/api/deliveries", params={"kind": "crm.lead"}).json()["items"][0]
+    stack.wait(lambda: stack.operator.get(f"/api/deliveries/{job['id']}").json()["state"] == "done")
+    assert len(opportunities_of(stack, lead_id)) == 1
+
+
+def test_a_restart_mid_delivery_still_gives_one_opportunity(
+    connected: tuple[Stack, str],
+) -> None:
+    stack, business = connected
+    # Every Coperniq and Thumbtack call takes a while: the restart lands while one is in flight.
+    stack.sandbox.put("/_sandbox/faults", json={"latency_ms": 800})
+    lead_id = stack.new_lead(business)
+    stack.wait(lambda: stack.lead(lead_id) is not None)
+    stack.stop_product()
+    stack.sandbox.put("/_sandbox/faults", json={})
+    stack.start_product()
+    stack.wait(lambda: opportunities_of(stack, lead_id), timeout=30)
+    stack.wait(lambda: business_messages(stack, lead_id), timeout=30)
+    stack.wait(
+        lambda: all(
+            j["state"] == "done"
+            for j in stack.operator.get("/api/deliveries", params={"kind": "crm.lead"}).json()[
+                "items"
+            ]
+        ),
+        timeout=30,
+    )
+    assert len(opportunities_of(stack, lead_id)) == 1
+    assert len(business_messages(stack, lead_id)) == 1
+
+
+def test_a_customer_message_becomes_a_note(connected: tuple[Stack, str]) -> None:
+    stack, business = connected
+    lead_id = stack.new_lead(business)
+    stack.wait(lambda: opportunities_of(stack, lead_id))
+    [opportunity] = opportunities_of(stack, lead_id)
+    text = "Could you come Thursday morning instead?"
+    answer = stack.sandbox.post(
+        f"/_sandbox/leads/{lead_id}/messages", json={"from": "Customer", "text": text}
+    )
+    assert answer.status_code == 201, answer.text
+
+    def notes() -> list[dict[str, Any]]:
+        return [
+            n
+            for n in stack.inspect("coperniq/notes")
+            if n["recordId"] == opportunity["id"] and text in n["body"]
+        ]
+
+    stack.wait(notes)
+    assert len(notes()) == 1
+
+
+def test_completed_in_coperniq_is_one_job_complete_at_thumbtack(
+    connected: tuple[Stack, str],
+) -> None:
+    stack, business = connected
+    lead_id = stack.new_lead(business)
+    stack.wait(lambda: opportunities_of(stack, lead_id))
+    [opportunity] = opportunities_of(stack, lead_id)
+
+    moved = stack.sandbox.post(
+        f"/_sandbox/coperniq/opportunities/{opportunity['id']}/status",
+        json={"status": "COMPLETED"},
+    )
+    assert moved.status_code == 200, moved.text
+
+    def pushed() -> list[dict[str, Any]]:
+        return [j for j in stack.inspect("job-statuses") if j["negotiationID"] == lead_id]
+
+    stack.wait(pushed)
+    [event] = [
+        e
+        for e in stack.inspect("coperniq/events")
+        if e["event"]["triggerKey"] == "DEAL_STATUS_MOVEMENT"
+        and str(e["event"]["recordId"]) == str(opportunity["id"])
+    ]
+    [status] = pushed()
+    assert status["status"] == "job_complete"
+    assert _same_instant(status["partnerStatusChangedAt"], event["event"]["firedAt"])
+    lead = stack.lead(lead_id)
+    assert lead is not None
+    history = [h for h in lead["statusHistory"] if h.get("jobStatus")]
+    assert [h["jobStatus"] for h in history] == ["job_complete"]
+
+
+def _same_instant(a: str, b: str) -> bool:
+    from datetime import datetime
+
+    def parse(value: str) -> datetime:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+    return parse(a) == parse(b)

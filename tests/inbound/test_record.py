@@ -1,0 +1,135 @@
+"""Recording deliveries the way the group-commit writer does: many in one transaction, through
+statements built once and reused for every delivery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tackbridge.inbound.events import Delivery
+from tackbridge.inbound.parse import (
+    parse_legacy_lead,
+    parse_legacy_lead_update,
+    parse_legacy_message,
+)
+from tackbridge.inbound.record import InboundRequest, Outcome, record_delivery
+from tackbridge.store import migrate
+from tackbridge.store.database import Database, open_database
+from tackbridge.store.schema import (
+    attachments,
+    inbound_log,
+    lead_details,
+    lead_status_history,
+    leads,
+    outbox,
+)
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    migrate.upgrade(database.writer)
+    return database
+
+
+def _lead(lead_id: str, **fields: Any) -> Delivery:
+    body = {
+        "leadID": lead_id,
+        "request": {
+            "details": [{"question": "Rooms", "answer": lead_id}],
+            "attachments": [{"fileName": f"{lead_id}.jpg", "url": "https://x.test/a.jpg"}],
+        },
+        "customer": {"customerID": f"c-{lead_id}", "name": f"Customer {lead_id}"},
+        "business": {"businessID": "b1", "name": "Painting"},
+        **fields,
+    }
+    return Delivery(parse_legacy_lead(body))
+
+
+def _record(db: Database, *deliveries: Delivery) -> list[Outcome]:
+    with db.writer.begin() as conn:
+        return [
+            record_delivery(conn, InboundRequest("/v1/lead", "POST", {}, b"{}", 2, NOW), d)
+            for d in deliveries
+        ]
+
+
+def _scalars(db: Database, stmt: Any) -> list[Any]:
+    with db.reader.connect() as conn:
+        return list(conn.execute(stmt).scalars())
+
+
+def test_each_delivery_in_a_batch_gets_its_own_values(db: Database) -> None:
+    outcomes = _record(db, *(_lead(f"L{i}", status="Lead", chargeState=f"s{i}") for i in range(4)))
+    assert [o.outcome for o in outcomes] == ["accepted"] * 4
+    assert [o.record_id for o in outcomes] == [f"L{i}" for i in range(4)]
+    assert len({o.inbound_id for o in outcomes}) == 4
+    with db.reader.connect() as conn:
+        rows = conn.execute(select(leads.c.lead_id, leads.c.customer_id, leads.c.charge_state))
+        assert sorted(rows.all()) == [(f"L{i}", f"c-L{i}", f"s{i}") for i in range(4)]
+        answers = conn.execute(select(lead_details.c.lead_id, lead_details.c.answer)).all()
+        assert sorted(answers) == [(f"L{i}", f"L{i}") for i in range(4)]
+        files = conn.execute(select(attachments.c.owner_id, attachments.c.file_name)).all()
+        assert sorted(files) == [(f"L{i}", f"L{i}.jpg") for i in range(4)]
+    assert sorted(_scalars(db, select(outbox.c.idempotency_key))) == [
+        f"lead.received:L{i}" for i in range(4)
+    ]
+
+
+def test_the_same_lead_twice_in_one_batch_is_stored_once(db: Database) -> None:
+    first, second = _record(db, _lead("L1"), _lead("L1"))
+    assert (first.outcome, first.status_code) == ("accepted", 200)
+    assert (second.outcome, second.status_code) == ("duplicate", 200)
+    assert _scalars(db, select(func.count()).select_from(leads)) == [1]
+    assert _scalars(db, select(func.count()).select_from(lead_details)) == [1]
+    assert _scalars(db, select(outbox.c.idempotency_key)) == ["lead.received:L1"]
+    assert _scalars(db, select(inbound_log.c.outcome).order_by(inbound_log.c.id)) == [
+        "accepted",
+        "duplicate",
+    ]
+
+
+def test_updates_and_a_message_before_the_lead_apply_when_it_arrives(db: Database) -> None:
+    early = [
+        Delivery(parse_legacy_lead_update({"leadID": "L1", "leadPrice": "$10.00"})),
+        Delivery(parse_legacy_lead_update({"leadID": "L1", "status": "Won"})),
+        Delivery(parse_legacy_message({"leadID": "L1", "message": {"messageID": "M1"}})),
+    ]
+    outcomes = _record(db, *early, _lead("L1", status="Lead", leadPrice="$5.00"))
+    assert [o.outcome for o in outcomes] == ["pending", "pending", "pending", "accepted"]
+    assert [o.status_code for o in outcomes] == [202, 202, 202, 200]
+    with db.reader.connect() as conn:
+        lead = conn.execute(select(leads).where(leads.c.lead_id == "L1")).one()
+        history = conn.execute(
+            select(lead_status_history.c.source, lead_status_history.c.applied).order_by(
+                lead_status_history.c.id
+            )
+        ).all()
+    assert (lead.status, lead.lead_price, lead.lead_price_cents) == ("Won", "$10.00", 1000)
+    assert history == [("update", True), ("update", True), ("received", True)]
+    # The pending updates were applied, not announced; the message and the lead were.
+    assert sorted(_scalars(db, select(outbox.c.idempotency_key))) == [
+        "lead.received:L1",
+        "message.received:M1",
+    ]
+    # Once the lead is known, a message for it is accepted straight away.
+    (late,) = _record(
+        db, Delivery(parse_legacy_message({"leadID": "L1", "message": {"messageID": "M2"}}))
+    )
+    assert (late.outcome, late.status_code) == ("accepted", 200)
+
+
+def test_a_lead_without_waiting_updates_keeps_its_own_state(db: Database) -> None:
+    _record(db, _lead("L2", status="Lead", leadPrice="$5.00"))
+    (update,) = _record(db, Delivery(parse_legacy_lead_update({"leadID": "L2", "status": "Hired"})))
+    assert update.outcome == "accepted"
+    with db.reader.connect() as conn:
+        lead = conn.execute(select(leads).where(leads.c.lead_id == "L2")).one()
+    assert (lead.status, lead.lead_price) == ("Hired", "$5.00")
+    assert sorted(_scalars(db, select(outbox.c.kind))) == ["lead.received", "lead.updated"]

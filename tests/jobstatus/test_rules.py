@@ -1,0 +1,84 @@
+"""The pure rules of a job-status change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tackbridge.jobstatus.rules import (
+    INVOICE_STATUSES,
+    STATUSES,
+    InvalidJobStatusError,
+    validate,
+)
+
+NOW = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)
+
+
+def test_the_six_statuses_and_nothing_else() -> None:
+    assert set(STATUSES) == {
+        "not_scheduled",
+        "appt_scheduled",
+        "job_complete",
+        "invoice_paid",
+        "customer_cancel",
+        "pro_cancel",
+    }
+    for status in STATUSES:
+        assert validate("1", status, now=NOW).status == status
+    for status in ("JOB_COMPLETE", "completed", "", "job_complete ", "scheduled"):
+        with pytest.raises(InvalidJobStatusError) as caught:
+            validate("1", status, now=NOW)
+        assert caught.value.field == "status"
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_invoice_amount_only_with_complete_or_paid(status: str) -> None:
+    if status in INVOICE_STATUSES:
+        change = validate("1", status, invoice_amount_cents=125000, now=NOW)
+        assert change.wire()["invoiceAmountInCents"] == 125000
+    else:
+        with pytest.raises(InvalidJobStatusError) as caught:
+            validate("1", status, invoice_amount_cents=125000, now=NOW)
+        assert caught.value.field == "invoiceAmountInCents"
+
+
+@pytest.mark.parametrize("amount", [-1, True, 1.5])
+def test_invoice_amount_must_be_whole_non_negative_cents(amount: object) -> None:
+    with pytest.raises(InvalidJobStatusError):
+        validate("1", "job_complete", invoice_amount_cents=amount, now=NOW)  # type: ignore[arg-type]
+
+
+def test_changed_at_defaults_to_now_and_is_sent_as_utc() -> None:
+    assert validate("1", "appt_scheduled", now=NOW).wire() == {
+        "status": "appt_scheduled",
+        "partnerStatusChangedAt": "2026-11-02T15:30:00Z",
+    }
+    paris = timezone(timedelta(hours=1))
+    change = validate(
+        "1", "pro_cancel", changed_at=datetime(2026, 11, 1, 9, 0, tzinfo=paris), now=NOW
+    )
+    assert change.wire()["partnerStatusChangedAt"] == "2026-11-01T08:00:00Z"
+    with pytest.raises(InvalidJobStatusError) as caught:
+        validate("1", "pro_cancel", changed_at=datetime(2026, 11, 1, 9, 0), now=NOW)
+    assert caught.value.field == "changedAt"
+
+
+@given(
+    status=st.sampled_from(STATUSES),
+    cents=st.none() | st.integers(min_value=0, max_value=10**12),
+    at=st.datetimes(max_value=datetime(9000, 1, 1), timezones=st.just(UTC)),
+)
+def test_the_key_is_one_per_change(status: str, cents: int | None, at: datetime) -> None:
+    if cents is not None and status not in INVOICE_STATUSES:
+        cents = None
+    change = validate("42", status, invoice_amount_cents=cents, changed_at=at, now=NOW)
+    same = validate("42", status, invoice_amount_cents=cents, changed_at=at, now=NOW)
+    assert change.idempotency_key() == same.idempotency_key()
+    later = validate(
+        "42", status, invoice_amount_cents=cents, changed_at=at + timedelta(seconds=1), now=NOW
+    )
+    assert later.idempotency_key() != change.idempotency_key()
