@@ -11,3 +11,7 @@ def configure(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    # Every outbound request at INFO would bury what matters; failures still surface as
+    # the job errors the outbox records.
+    for chatty in ("httpx2", "httpcore", "httpx"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
