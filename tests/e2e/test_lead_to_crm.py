@@ -13,7 +13,12 @@ import pytest
 from tests.e2e.conftest import Stack
 
 LEAD_KEY = "thumbtack_lead_id"
-FAST = {"worker_backoff_base_seconds": 0.05, "worker_lease_seconds": 3.0}
+FAST = {
+    "worker_backoff_base_seconds": 0.05,
+    "worker_backoff_cap_seconds": 0.5,
+    "worker_max_attempts": 200,
+    "worker_lease_seconds": 3.0,
+}
 
 
 def opportunities_of(stack: Stack, lead_id: str) -> list[dict[str, Any]]:
