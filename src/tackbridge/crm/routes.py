@@ -23,6 +23,7 @@ from tackbridge.crm import store
 from tackbridge.crm.events import CoperniqEventError, parse_webhook
 from tackbridge.crm.jobs import EVENT_KIND
 from tackbridge.delivery.outbox import enqueue
+from tackbridge.inbound.normalize import timestamp
 from tackbridge.inbound.record import InboundRequest, log_request
 from tackbridge.inbound.routes import decode_json, is_json, read_body, safe_headers
 from tackbridge.operator_auth import require_operator
@@ -35,16 +36,6 @@ ROUTE = "/coperniq/webhooks/{secret}"
 
 router = APIRouter()
 BusinessID = Annotated[str, Path(min_length=1, max_length=64)]
-
-
-def _fired_at(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @router.post(
@@ -110,7 +101,7 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
             event_id=event.eventId,
             trigger_key=event.triggerKey,
             record_id=str(event.recordId),
-            fired_at=_fired_at(event.firedAt),
+            fired_at=timestamp(event.firedAt),
             payload=payload,
             outcome="queued",
             now=received_at,
