@@ -105,6 +105,16 @@ class Settings(BaseSettings):
     coperniq_match_by: Literal["title", "primaryEmail", "primaryPhone", "address"] = "title"
     coperniq_match_found_strategy: Literal["skip", "replace", "enrich"] = "skip"
     coperniq_allow_new_options: bool = False
+    # Coperniq's published limits per API key. Each process counts on its own: with several
+    # worker processes sharing a key, give each its share.
+    coperniq_requests_per_second: int = Field(default=100, ge=1)
+    coperniq_requests_per_day: int = Field(default=5000, ge=1)
+    coperniq_create_contacts: bool = Field(
+        default=False,
+        description="True: look the customer's contact up by phone (paging through every "
+        "contact) and create it with their name before the opportunity. False: let Coperniq "
+        "match or create it from the opportunity's primaryPhone, in the same request.",
+    )
     # The secret in the URL Coperniq's automations call: /coperniq/webhooks/{secret}.
     coperniq_webhook_secret: SecretStr | None = None
     webhook_destination_url: str | None = None

@@ -4,7 +4,7 @@ lead whatever is repeated or fails on the way; updates, notes and reviews on tha
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 from tackbridge.crm.coperniq import CoperniqDestination, CoperniqSettings
 from tackbridge.crm.errors import CrmRetryableError, NotReadyError
 from tackbridge.crm.lead import Detail, LeadInput
+from tackbridge.crm.opportunity import CustomFieldKeys, OpportunityMapping
 from tackbridge.inbound.events import LeadUpdated, MessageReceived, ReviewReceived
 from tests.crm.conftest import client_for
 from tests.support.sandbox import COPERNIQ_KEY, Sandbox
@@ -34,7 +35,7 @@ def lead(**changes: Any) -> LeadInput:
         customer_name=f"Olivia {secrets.token_hex(2)}",
         customer_first_name="Olivia",
         customer_phone=f"415{secrets.randbelow(10**7):07d}",
-        lead_type="Standard",
+        lead_type="REQUEST_A_QUOTE",
         lead_price="$25.00",
         charge_state="Charged",
         details=(Detail("Project scope", "Full kitchen renovation"),),
@@ -63,11 +64,6 @@ def contacts_with(sb: Sandbox, phone: str) -> list[dict[str, Any]]:
         page += 1
 
 
-def add_property(sb: Sandbox, key: str, kind: str = "TEXT") -> None:
-    answer = sb.post("/_sandbox/coperniq/properties", json={"keyName": key, "type": kind})
-    assert answer.status_code == 201, answer.text
-
-
 async def test_lead_becomes_one_opportunity_and_contact_even_twice(sandbox: Sandbox) -> None:
     new = lead()
     async with client_for(sandbox) as client:
@@ -84,31 +80,72 @@ async def test_lead_becomes_one_opportunity_and_contact_even_twice(sandbox: Sand
     assert opportunity["trades"] == ["Remodeling"]
     assert opportunity["custom"]["lead_price"] == 25.0
     assert opportunity["custom"]["customer_name"] == new.customer_name
-    # Properties the account lacks are left out rather than failing the create.
-    assert "thumbtack_charge_state" not in opportunity["custom"]
+    assert opportunity["custom"]["thumbtack_charge_state"] == "Charged"
     assert "- Project scope: Full kitchen renovation" in opportunity["description"]
     [contact] = contacts_with(sandbox, new.customer_phone or "")
     assert contact["name"] == new.customer_name
     assert opportunity["contacts"] == [contact["id"]]
 
 
-async def test_all_mapped_custom_fields_land_when_the_account_has_them(fresh: Sandbox) -> None:
-    for key in ("thumbtack_lead_type", "thumbtack_charge_state", "thumbtack_category_id"):
-        add_property(fresh, key)
-    add_property(fresh, "thumbtack_inbox_link")
-    new = lead()
+async def test_the_default_account_takes_every_mapped_custom_field(fresh: Sandbox) -> None:
+    new = lead(status="Open")
     async with client_for(fresh) as client:
-        await CoperniqDestination(client).deliver_lead(new, idempotency_key="k")
+        destination = CoperniqDestination(client)
+        properties = {p.keyName: p for p in await destination.properties()}
+        await destination.deliver_lead(new, idempotency_key="k")
     [opportunity] = opportunities_of(fresh, new.lead_id)
     assert opportunity["custom"] == {
         "thumbtack_lead_id": new.lead_id,
-        "thumbtack_lead_type": "Standard",
+        "thumbtack_lead_type": "REQUEST_A_QUOTE",
         "lead_price": 25.0,
         "thumbtack_charge_state": "Charged",
         "thumbtack_category_id": "201565295100608806",
         "thumbtack_inbox_link": f"https://www.thumbtack.com/pro-inbox/messages/{new.lead_id}",
+        "thumbtack_lead_status": "Open",
         "customer_name": new.customer_name,
     }
+    keys = CustomFieldKeys()
+    written = {getattr(keys, f.name) for f in fields(keys)} - {None}
+    assert written <= set(properties), "the default account lacks a property tackbridge writes"
+    assert properties["thumbtack_lead_type"].type == "DROPDOWN"
+    assert properties["thumbtack_charge_state"].type == "DROPDOWN"
+    assert properties["lead_price"].type == properties["thumbtack_rating"].type == "NUMERIC"
+
+
+async def test_properties_the_account_lacks_are_left_out(fresh: Sandbox) -> None:
+    keys = CustomFieldKeys(charge_state="tt_charge_not_in_account", rating="tt_rating_not_there")
+    settings = CoperniqSettings(mapping=OpportunityMapping(keys=keys))
+    new = lead()
+    async with client_for(fresh) as client:
+        destination = CoperniqDestination(client, settings)
+        await destination.deliver_lead(new, idempotency_key="k")
+        review = ReviewReceived(review_id="r1", source="v2", lead_id=new.lead_id, rating=4)
+        await destination.record_review(review, idempotency_key="review:r1")
+    [opportunity] = opportunities_of(fresh, new.lead_id)
+    assert "tt_charge_not_in_account" not in opportunity["custom"]
+    assert "thumbtack_charge_state" not in opportunity["custom"]
+    assert "tt_rating_not_there" not in opportunity["custom"]
+    assert opportunity["custom"]["thumbtack_lead_type"] == "REQUEST_A_QUOTE"
+
+
+async def test_an_undocumented_lead_type_is_left_out_not_the_lead(fresh: Sandbox) -> None:
+    # Thumbtack does send lead types outside its list (api-notes.md); the dropdown lacks them.
+    new = lead(lead_type="SOMETHING_NEW")
+    async with client_for(fresh) as client:
+        receipt = await CoperniqDestination(client).deliver_lead(new, idempotency_key="k")
+    assert receipt.outcome == "created"
+    [opportunity] = opportunities_of(fresh, new.lead_id)
+    assert "thumbtack_lead_type" not in opportunity["custom"]
+    assert opportunity["custom"]["thumbtack_charge_state"] == "Charged"
+
+
+async def test_allow_new_options_adds_an_undocumented_lead_type(fresh: Sandbox) -> None:
+    new = lead(lead_type="SOMETHING_NEW")
+    settings = CoperniqSettings(allow_new_options=True)
+    async with client_for(fresh) as client:
+        await CoperniqDestination(client, settings).deliver_lead(new, idempotency_key="k")
+    [opportunity] = opportunities_of(fresh, new.lead_id)
+    assert opportunity["custom"]["thumbtack_lead_type"] == "SOMETHING_NEW"
 
 
 async def test_exactly_one_when_coperniq_fails_for_a_while(fresh: Sandbox) -> None:
@@ -180,8 +217,6 @@ async def test_match_settings_are_passed_and_a_foreign_record_is_linked(
 
 
 async def test_updates_notes_and_reviews_land_on_the_opportunity(fresh: Sandbox) -> None:
-    add_property(fresh, "thumbtack_charge_state")
-    add_property(fresh, "thumbtack_rating", "NUMERIC")
     new = lead()
     async with client_for(fresh) as client:
         destination = CoperniqDestination(client)
@@ -227,8 +262,6 @@ async def test_updates_notes_and_reviews_land_on_the_opportunity(fresh: Sandbox)
 async def test_without_the_lead_id_property_the_inbox_link_finds_the_lead(
     fresh: Sandbox,
 ) -> None:
-    from tackbridge.crm.opportunity import CustomFieldKeys, OpportunityMapping
-
     keys = CustomFieldKeys(lead_id="tt_lead_not_in_account")
     settings = CoperniqSettings(mapping=OpportunityMapping(keys=keys))
     new = lead()

@@ -100,7 +100,6 @@ def test_documented_shape_examples() -> None:
     assert job_status_change(event("DEAL_STATUS_MOVEMENT", toStatus="ON_HOLD")) is None
     assert job_status_change(event("REQUEST_CREATED")) is None
     assert job_status_change(event("SOMETHING_NEW")) is None
-    assert job_status_change(event("APPOINTMENT_RESCHEDULED")) is None
 
 
 def test_status_move_without_to_status_reads_the_fetched_opportunity() -> None:
@@ -137,6 +136,85 @@ def test_phase_events_by_name_or_template_and_the_invoice_amount() -> None:
     unpaid = event("REQUEST_PHASE_STARTED", phaseName="Unpaid invoice follow-up")
     assert job_status_change(unpaid) is None
     assert job_status_change(event("REQUEST_PHASE_COMPLETED", phaseName="Paid")) is None
+
+
+def test_a_rescheduled_appointment_is_still_appt_scheduled() -> None:
+    moved = event(
+        "APPOINTMENT_RESCHEDULED",
+        appointmentId=7,
+        startAt="2024-06-21T15:00:00Z",
+        endAt=None,
+        firedAt="2024-06-15T08:00:00+02:00",
+    )
+    assert not needs_opportunity(moved)
+    change = job_status_change(moved)
+    assert change is not None
+    assert change.status is JobStatus.APPT_SCHEDULED
+    assert change.trigger_key == "APPOINTMENT_RESCHEDULED"
+    assert change.opportunity_id == "5001"
+    assert change.invoice_amount_cents is None
+    # When it was moved, not when the appointment starts nor when it was first booked.
+    assert change.changed_at == datetime(2024, 6, 15, 6, 0, tzinfo=UTC)
+    assert change.to_update().to_wire() == {
+        "status": "appt_scheduled",
+        "partnerStatusChangedAt": "2024-06-15T06:00:00Z",
+    }
+    created = job_status_change(event("APPOINTMENT_CREATED"))
+    assert created is not None
+    assert created.status is change.status
+    with_lead = job_status_change(moved, opportunity=opportunity())
+    assert with_lead is not None
+    assert with_lead.lead_id == "519153480500518912"
+
+
+def test_rescheduled_follows_the_appointment_mapping() -> None:
+    moved = event("APPOINTMENT_RESCHEDULED")
+    assert job_status_change(moved, StatusMapping(appointment=None)) is None
+    other = job_status_change(moved, StatusMapping(appointment=JobStatus.NOT_SCHEDULED))
+    assert other is not None
+    assert other.status is JobStatus.NOT_SCHEDULED
+    project = event("APPOINTMENT_RESCHEDULED")
+    project["record"]["type"] = "project"
+    assert job_status_change(project) is None
+
+
+def test_the_sandbox_fires_rescheduled_and_it_maps(sandbox: Sandbox) -> None:
+    made = sandbox.post(
+        f"{API}/opportunities",
+        headers=COPERNIQ_KEY,
+        json={
+            "title": f"Roof repair {secrets.token_hex(4)}",
+            "address": ["1450 Haight Street, San Francisco, CA 94117"],
+            "trades": ["Roofing"],
+            "custom": {"thumbtack_lead_id": "78"},
+        },
+    ).json()
+    oid = made["id"]
+    booked = sandbox.post(
+        f"/_sandbox/coperniq/opportunities/{oid}/appointments",
+        json={"startAt": "2024-06-20T15:00:00Z"},
+    )
+    assert booked.status_code == 201, booked.text
+    moved = sandbox.patch(
+        f"/_sandbox/coperniq/appointments/{booked.json()['id']}",
+        json={"startAt": "2024-06-21T15:00:00Z"},
+    )
+    assert moved.status_code == 200, moved.text
+    mine = [
+        e
+        for e in sandbox.inspect("coperniq/events")
+        if e["record"]["id"] == oid and e["event"]["triggerKey"].startswith("APPOINTMENT_")
+    ]
+    assert [e["event"]["triggerKey"] for e in mine] == [
+        "APPOINTMENT_CREATED",
+        "APPOINTMENT_RESCHEDULED",
+    ]
+    changes = [job_status_change(e, opportunity=made) for e in mine]
+    assert [c.status if c else None for c in changes] == [JobStatus.APPT_SCHEDULED] * 2
+    assert {c.lead_id for c in changes if c} == {"78"}
+    fired = mine[1]["event"]["firedAt"]
+    assert changes[1] is not None
+    assert changes[1].changed_at == datetime.fromisoformat(fired.replace("Z", "+00:00"))
 
 
 def test_mapping_is_configurable() -> None:
@@ -184,6 +262,7 @@ json_values = st.recursive(
 triggers = st.sampled_from(
     [
         "APPOINTMENT_CREATED",
+        "APPOINTMENT_RESCHEDULED",
         "DEAL_STATUS_MOVEMENT",
         "REQUEST_PHASE_STARTED",
         "REQUEST_PHASE_COMPLETED",

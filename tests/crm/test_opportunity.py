@@ -214,13 +214,15 @@ def test_fit_custom_keeps_what_the_account_can_hold() -> None:
         Property(id=1, name="Lead", type="TEXT", keyName="thumbtack_lead_id"),
         Property(id=2, name="Price", type="NUMERIC", keyName="lead_price"),
         Property(id=3, name="Src", type="DROPDOWN", keyName="source", options=["Thumbtack"]),
-        Property(id=4, name="Tags", type="DROPDOWN", keyName="tags", isMultiple=True),
+        Property(
+            id=4, name="Tags", type="DROPDOWN", keyName="tags", isMultiple=True, options=["hot"]
+        ),
     ]
     kept, dropped = fit_custom(
         {
             "thumbtack_lead_id": 123,
             "lead_price": "$18.50",
-            "source": "Thumbtack",
+            "source": "thumbtack",
             "tags": "hot",
             "nope": "x",
         },
@@ -229,8 +231,22 @@ def test_fit_custom_keeps_what_the_account_can_hold() -> None:
     assert kept == {
         "thumbtack_lead_id": "123",
         "lead_price": 18.5,
-        "source": "Thumbtack",
+        "source": "Thumbtack",  # the account's spelling of the option
         "tags": ["hot"],
     }
     assert dropped == ["nope"]
+
+
+def test_fit_custom_leaves_out_an_unknown_option_unless_new_options_are_allowed() -> None:
+    # Coperniq refuses a whole record for one unknown option (without allow_new_options): the
+    # field is left out instead, so the lead still lands.
+    lead_type = Property(
+        id=5, name="Lead type", type="DROPDOWN", keyName="lead_type", options=["Direct"]
+    )
+    assert fit_custom({"lead_type": "Instant"}, [lead_type]) == ({}, ["lead_type"])
+    assert fit_custom({"lead_type": "Instant"}, [lead_type], allow_new_options=True) == (
+        {"lead_type": "Instant"},
+        [],
+    )
+    properties = [Property(id=2, name="Price", type="NUMERIC", keyName="lead_price")]
     assert fit_custom({"lead_price": "n/a"}, properties) == ({}, ["lead_price"])

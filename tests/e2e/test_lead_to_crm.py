@@ -34,6 +34,34 @@ def business_messages(stack: Stack, lead_id: str) -> list[dict[str, Any]]:
     return found
 
 
+def assert_mapped_custom_fields(opportunity: dict[str, Any], lead: dict[str, Any]) -> None:
+    """The custom fields crm/opportunity.py maps, as the sandbox's default account (which has
+    a property for each) holds them, against what ``GET /api/leads/{id}`` says of the lead."""
+    custom = opportunity["custom"]
+    assert lead["leadType"], "the sandbox always gives a lead type"
+    expected: dict[str, Any] = {
+        LEAD_KEY: lead["leadID"],
+        "thumbtack_lead_type": lead["leadType"],
+        "thumbtack_category_id": lead["request"]["categoryID"],
+        "thumbtack_inbox_link": lead["inboxLink"],
+        "thumbtack_lead_status": lead["status"],
+    }
+    assert lead["inboxLink"] == f"https://www.thumbtack.com/pro-inbox/messages/{lead['leadID']}"
+    assert lead["request"]["categoryID"]
+    # The price in dollars from the cents, and the charge state, only when the lead has them.
+    if lead["leadPriceCents"] is not None:
+        expected["lead_price"] = lead["leadPriceCents"] / 100
+    else:
+        assert "lead_price" not in custom
+    if lead["chargeState"] is not None:
+        expected["thumbtack_charge_state"] = lead["chargeState"]
+    else:
+        assert "thumbtack_charge_state" not in custom
+    assert {key: custom.get(key) for key in expected} == expected
+    assert custom.get("customer_name")
+    assert lead["leadID"] in opportunity["description"]
+
+
 @pytest.fixture
 def connected(make_stack: Callable[..., Stack]) -> tuple[Stack, str]:
     stack = make_stack(**FAST)
@@ -47,7 +75,8 @@ def test_a_duplicated_lead_becomes_one_opportunity_and_one_auto_reply(
 ) -> None:
     stack, business = connected
     stack.sandbox.put("/_sandbox/faults", json={"duplicate_rate": 1.0})
-    lead_id = stack.new_lead(business)
+    # An instant booking: a street address, a phone, and (at seed 7) a price already charged.
+    lead_id = stack.new_lead(business, leadType="INSTANT_BOOK")
 
     stack.wait(lambda: opportunities_of(stack, lead_id))
     stack.wait(lambda: business_messages(stack, lead_id))
@@ -61,6 +90,9 @@ def test_a_duplicated_lead_becomes_one_opportunity_and_one_auto_reply(
     assert lead["request"]["category"] in opportunity["title"]
     assert opportunity["custom"][LEAD_KEY] == lead_id
     assert lead["request"]["description"] in opportunity["description"]
+    assert lead["leadPriceCents"] is not None
+    assert lead["chargeState"] == "Charged"
+    assert_mapped_custom_fields(opportunity, lead)
     phone = (lead["customer"] or {}).get("phone")
     if phone:
         digits = "".join(c for c in phone if c.isdigit())
@@ -189,6 +221,48 @@ def test_completed_in_coperniq_is_one_job_complete_at_thumbtack(
     assert lead is not None
     history = [h for h in lead["statusHistory"] if h.get("jobStatus")]
     assert [h["jobStatus"] for h in history] == ["job_complete"]
+
+
+def test_a_rescheduled_appointment_is_appt_scheduled_again_at_thumbtack(
+    connected: tuple[Stack, str],
+) -> None:
+    stack, business = connected
+    lead_id = stack.new_lead(business)
+    stack.wait(lambda: opportunities_of(stack, lead_id))
+    [opportunity] = opportunities_of(stack, lead_id)
+
+    def pushed() -> list[dict[str, Any]]:
+        return [j for j in stack.inspect("job-statuses") if j["negotiationID"] == lead_id]
+
+    booked = stack.sandbox.post(
+        f"/_sandbox/coperniq/opportunities/{opportunity['id']}/appointments",
+        json={"startAt": "2030-06-20T15:00:00Z"},
+    )
+    assert booked.status_code == 201, booked.text
+    stack.wait(pushed)
+    # A move a minute later: a change at the same second would be the same change, sent once.
+    assert stack.sandbox.post("/_sandbox/clock/advance", json={"seconds": 60}).status_code == 200
+    moved = stack.sandbox.patch(
+        f"/_sandbox/coperniq/appointments/{booked.json()['id']}",
+        json={"startAt": "2030-06-21T15:00:00Z"},
+    )
+    assert moved.status_code == 200, moved.text
+    stack.wait(lambda: len(pushed()) == 2)
+
+    fired = {
+        e["event"]["triggerKey"]: e["event"]["firedAt"]
+        for e in stack.inspect("coperniq/events")
+        if str(e["event"]["recordId"]) == str(opportunity["id"])
+    }
+    first, second = pushed()
+    assert first["status"] == second["status"] == "appt_scheduled"
+    assert _same_instant(first["partnerStatusChangedAt"], fired["APPOINTMENT_CREATED"])
+    assert _same_instant(second["partnerStatusChangedAt"], fired["APPOINTMENT_RESCHEDULED"])
+    lead = stack.lead(lead_id)
+    assert lead is not None
+    assert lead["jobStatus"] == "appt_scheduled"
+    history = [h["jobStatus"] for h in lead["statusHistory"] if h.get("jobStatus")]
+    assert history == ["appt_scheduled", "appt_scheduled"]
 
 
 def _same_instant(a: str, b: str) -> bool:

@@ -189,6 +189,86 @@ def test_dropdown_options_need_allow_new_options(sandbox: Sandbox) -> None:
     assert ok.status_code == 200
 
 
+def test_the_default_account_has_a_property_for_each_thumbtack_field(sandbox: Sandbox) -> None:
+    props = sandbox.get(
+        f"{API}/properties", params={"record_type": "opportunity"}, headers=COPERNIQ_KEY
+    ).json()
+    by_key = {p["keyName"]: p for p in props}
+    # The names tackbridge's default CustomFieldKeys writes (tests/crm checks them against it).
+    expected = {
+        "thumbtack_lead_id": "TEXT",
+        "thumbtack_lead_type": "DROPDOWN",
+        "lead_price": "NUMERIC",
+        "thumbtack_charge_state": "DROPDOWN",
+        "thumbtack_category_id": "TEXT",
+        "thumbtack_inbox_link": "TEXT",
+        "thumbtack_lead_status": "TEXT",
+        "customer_name": "TEXT",
+        "thumbtack_rating": "NUMERIC",
+    }
+    assert {key: by_key[key]["type"] for key in expected if key in by_key} == expected
+    lead_type = by_key["thumbtack_lead_type"]
+    assert not lead_type["isMultiple"]
+    assert {"REQUEST_A_QUOTE", "INSTANT_BOOK", "PHONE_CONSULTATION"} <= set(lead_type["options"])
+    assert by_key["thumbtack_charge_state"]["options"] == [
+        "Created",
+        "Pending",
+        "Charged",
+        "Refunded",
+    ]
+    assert len({p["id"] for p in props}) == len(props)
+    body = opp(
+        title=unique("Thumbtack fields"),
+        custom={
+            "thumbtack_lead_id": "299614694480093245",
+            "thumbtack_lead_type": "INSTANT_BOOK",
+            "lead_price": 18.5,
+            "thumbtack_charge_state": "Charged",
+            "thumbtack_category_id": "122681972262289742",
+            "thumbtack_inbox_link": "https://www.thumbtack.com/pro-inbox/messages/299614694480093245",
+            "thumbtack_lead_status": "Open",
+            "customer_name": "John Davis",
+            "thumbtack_rating": 4.5,
+        },
+    )
+    created = create(sandbox, body)
+    assert created.status_code == 200, created.text
+    assert created.json()["custom"] == body["custom"]
+    is_error(
+        create(sandbox, opp(title=unique("Bad type"), custom={"thumbtack_lead_type": "STANDARD"})),
+        400,
+        "VALIDATION_ERROR",
+        "custom.thumbtack_lead_type",
+    )
+    is_error(
+        create(sandbox, opp(title=unique("Bad rating"), custom={"thumbtack_rating": "5"})),
+        400,
+        "VALIDATION_ERROR",
+        "custom.thumbtack_rating",
+    )
+
+
+def test_a_redefined_property_keeps_its_id_and_a_new_one_gets_its_own(fresh: Sandbox) -> None:
+    def props() -> dict[str, dict[str, Any]]:
+        found = fresh.get(
+            f"{API}/properties", params={"record_type": "opportunity"}, headers=COPERNIQ_KEY
+        ).json()
+        return {p["keyName"]: p for p in found}
+
+    before = props()
+    redefined = fresh.post(
+        "/_sandbox/coperniq/properties", json={"keyName": "thumbtack_lead_type", "type": "TEXT"}
+    )
+    assert redefined.status_code == 201, redefined.text
+    assert redefined.json()["id"] == before["thumbtack_lead_type"]["id"]
+    added = fresh.post("/_sandbox/coperniq/properties", json={"keyName": "job_size"})
+    assert added.status_code == 201, added.text
+    after = props()
+    assert after["thumbtack_lead_type"]["type"] == "TEXT"
+    assert added.json()["id"] not in {p["id"] for p in before.values()}
+    assert len({p["id"] for p in after.values()}) == len(after) == len(before) + 1
+
+
 def test_requests_alias(sandbox: Sandbox) -> None:
     created = sandbox.post(f"{API}/requests", json=opp(title=unique("Alias")), headers=COPERNIQ_KEY)
     assert created.status_code == 200

@@ -46,7 +46,10 @@ def message_view(row: Row[Any]) -> ThreadMessage:
 
 def thread(conn: Connection, lead_id: str) -> Thread:
     """Messages in the order they were sent; a queued reply (not sent yet) sorts by when it was
-    written."""
+    written, and a message that came without a send time by when it arrived.
+
+    The one place the thread is built: ``GET /api/leads/{id}/messages`` returns it as it is, and
+    the lead view (``GET /api/leads/{id}``) shows the same messages with their attachments."""
     rows = conn.execute(
         select(messages).where(messages.c.lead_id == lead_id).order_by(messages.c.id)
     ).all()

@@ -47,7 +47,9 @@ class CoperniqSettings:
     match_found_strategy: MatchFoundStrategy = "skip"
     allow_new_options: bool = False
     mapping: OpportunityMapping = field(default_factory=OpportunityMapping)
-    create_contacts: bool = True
+    # False: Coperniq matches or creates the contact from primaryPhone on its own (one request);
+    # True: tackbridge pages through the contacts for the phone and creates it with the name.
+    create_contacts: bool = False
     contact_search_pages: int = 10
 
 
@@ -62,6 +64,10 @@ class CoperniqDestination:
         self.client = client
         self.settings = settings or CoperniqSettings()
         self._properties: list[Property] | None = None
+
+    @property
+    def _new(self) -> bool:
+        return self.settings.allow_new_options
 
     @property
     def _keys(self) -> CustomFieldKeys:
@@ -128,9 +134,12 @@ class CoperniqDestination:
         properties = await self.properties()
         contact_id = await self._contact_id(lead)
         body = opportunity_create(lead, self.settings.mapping)
-        custom, dropped = fit_custom(body.custom or {}, properties)
+        custom, dropped = fit_custom(body.custom or {}, properties, allow_new_options=self._new)
         if dropped:
-            log.info("coperniq: no property for %s; left out", ", ".join(sorted(dropped)))
+            log.info(
+                "coperniq: no property (or no such option) for %s; left out",
+                ", ".join(sorted(dropped)),
+            )
         body = body.model_copy(
             update={"custom": custom or None, "contacts": [contact_id] if contact_id else None}
         )
@@ -172,7 +181,9 @@ class CoperniqDestination:
         if patch is None:
             return DeliveryReceipt(self.kind, None, "skipped")
         opportunity = await self._require(update.lead_id, "lead update")
-        custom, _ = fit_custom(patch["custom"], await self.properties())
+        custom, _ = fit_custom(
+            patch["custom"], await self.properties(), allow_new_options=self._new
+        )
         if not custom:
             return DeliveryReceipt(self.kind, str(opportunity.id), "skipped")
         await self.client.patch_opportunity(
@@ -207,7 +218,9 @@ class CoperniqDestination:
             opportunity.id, review_note(review), idempotency_key=idempotency_key
         )
         patch = review_patch(review, self._keys)
-        custom, _ = fit_custom(patch["custom"] if patch else {}, await self.properties())
+        custom, _ = fit_custom(
+            patch["custom"] if patch else {}, await self.properties(), allow_new_options=self._new
+        )
         if custom:
             await self.client.patch_opportunity(
                 opportunity.id,

@@ -13,6 +13,7 @@ from tackbridge.crm.coperniq import CoperniqDestination, CoperniqSettings
 from tackbridge.crm.coperniq_client import DEFAULT_BASE_URL, CoperniqClient
 from tackbridge.crm.events import JobStatusChange
 from tackbridge.crm.lead import LeadInput
+from tackbridge.crm.limiter import PER_DAY, PER_SECOND, shared_limiter
 from tackbridge.crm.receipt import DeliveryReceipt
 from tackbridge.crm.webhook import WebhookDestination
 from tackbridge.inbound.events import LeadUpdated, MessageReceived, ReviewReceived
@@ -95,6 +96,8 @@ class DestinationConfig:
     coperniq_api_key: SecretStr | None = None
     coperniq_base_url: str = DEFAULT_BASE_URL
     coperniq: CoperniqSettings = field(default_factory=CoperniqSettings)
+    coperniq_requests_per_second: int = PER_SECOND
+    coperniq_requests_per_day: int = PER_DAY
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 
@@ -108,8 +111,16 @@ def build_destination(
     if config.kind == "coperniq":
         if config.coperniq_api_key is None or not config.coperniq_api_key.get_secret_value():
             raise ValueError("coperniq_api_key is required for the coperniq destination")
+        limiter = shared_limiter(
+            config.coperniq_api_key.get_secret_value(),
+            config.coperniq_requests_per_second,
+            config.coperniq_requests_per_day,
+        )
         client = CoperniqClient(
-            config.coperniq_api_key, base_url=config.coperniq_base_url, http_client=http_client
+            config.coperniq_api_key,
+            base_url=config.coperniq_base_url,
+            http_client=http_client,
+            limiter=limiter,
         )
         return CoperniqDestination(client, config.coperniq)
     if config.kind == "webhook":

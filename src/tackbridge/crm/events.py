@@ -1,8 +1,14 @@
 """Pure: a Coperniq automation webhook (``{"event": {...}, "record": {...}}``), plus the
 opportunity as fetched when the event alone does not say enough, -> the Thumbtack job status it
 means, or None. Which triggers mean what is a ``StatusMapping``; the default is issue 5's:
-an appointment -> appt_scheduled, status COMPLETED -> job_complete, CANCELLED -> pro_cancel, an
-"invoice paid" phase -> invoice_paid with the opportunity value as the invoice amount.
+an appointment created or rescheduled -> appt_scheduled, status COMPLETED -> job_complete,
+CANCELLED -> pro_cancel, an "invoice paid" phase -> invoice_paid with the opportunity value as the
+invoice amount.
+
+A rescheduled appointment is still a scheduled job, so it says appt_scheduled again, stamped with
+when it was moved: Thumbtack's job-status call takes any of its statuses at any time (there is no
+transition rule to break), and the reschedule is also the first word of an appointment whose
+APPOINTMENT_CREATED automation was never set up or never arrived.
 
 Any input either maps, maps to None, or raises ``CoperniqEventError`` naming the field.
 """
@@ -33,7 +39,8 @@ __all__ = [
     "parse_webhook",
 ]
 
-APPOINTMENT_TRIGGERS = frozenset({"APPOINTMENT_CREATED"})
+# Both mean "an appointment is booked": ``StatusMapping.appointment`` says what that is.
+APPOINTMENT_TRIGGERS = frozenset({"APPOINTMENT_CREATED", "APPOINTMENT_RESCHEDULED"})
 STATUS_TRIGGER = "DEAL_STATUS_MOVEMENT"
 PHASE_TRIGGERS = frozenset({"REQUEST_PHASE_STARTED", "REQUEST_PHASE_COMPLETED"})
 OPPORTUNITY_TYPES = frozenset({"opportunity", "request", "deal"})
@@ -69,6 +76,7 @@ class PhaseRule:
 
 @dataclass(frozen=True)
 class StatusMapping:
+    # For APPOINTMENT_CREATED and APPOINTMENT_RESCHEDULED alike; None ignores appointments.
     appointment: JobStatus | None = JobStatus.APPT_SCHEDULED
     statuses: Mapping[str, JobStatus] = field(
         default_factory=lambda: {

@@ -4,10 +4,17 @@ depend on the store or on which API version delivered the lead."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from tackbridge.inbound.events import TEST_BUSINESS_NAME, LeadReceived
+from tackbridge.inbound.events import (
+    TEST_BUSINESS_NAME,
+    BusinessInfo,
+    CustomerInfo,
+    LeadReceived,
+)
 from tackbridge.leads.views import INBOX_LINK, LeadView
 
 
@@ -50,82 +57,77 @@ class LeadInput:
 
     @classmethod
     def from_event(cls, lead: LeadReceived) -> LeadInput:
-        customer, business = lead.customer, lead.business
-        return cls(
-            lead_id=lead.lead_id,
-            is_test=lead.is_test or _is_test_business(business.name if business else None),
-            category=lead.category,
-            category_id=lead.category_id,
-            title=lead.title,
-            description=lead.description,
-            schedule=lead.schedule,
-            address1=lead.address1,
-            address2=lead.address2,
-            city=lead.city,
-            state=lead.state,
-            zip_code=lead.zip_code,
-            customer_name=_name(
-                customer.name if customer else None,
-                customer.display_name if customer else None,
-                customer.first_name if customer else None,
-                customer.last_name if customer else None,
-            ),
-            customer_first_name=_first(
-                customer.first_name if customer else None,
-                customer.display_name if customer else None,
-                customer.name if customer else None,
-            ),
-            customer_phone=customer.phone if customer else None,
-            business_id=business.business_id if business else None,
-            business_name=business.name if business else None,
-            lead_type=lead.lead_type,
-            lead_price=lead.lead_price,
-            lead_price_cents=lead.lead_price_cents,
-            charge_state=lead.charge_state,
-            status=lead.status,
-            created_at=lead.created_at,
-            details=tuple(Detail(q, a) for q, a in lead.details),
+        return cls._build(
+            {name: getattr(lead, name) for name in _COPIED},
+            is_test=lead.is_test,
+            customer=lead.customer,
+            business=lead.business,
+            details=lead.details,
         )
 
     @classmethod
     def from_view(cls, view: LeadView) -> LeadInput:
-        request, location = view.request, view.request.location
-        customer, business = view.customer, view.business
-        return cls(
-            lead_id=view.leadID,
-            is_test=view.isTest or _is_test_business(business.name if business else None),
-            category=request.category,
-            category_id=request.categoryID,
-            title=request.title,
-            description=request.description,
-            schedule=request.schedule,
-            address1=location.address1,
-            address2=location.address2,
-            city=location.city,
-            state=location.state,
-            zip_code=location.zipCode,
-            customer_name=_name(
-                customer.name if customer else None,
-                customer.displayName if customer else None,
-                customer.firstName if customer else None,
-                customer.lastName if customer else None,
-            ),
-            customer_first_name=_first(
-                customer.firstName if customer else None,
-                customer.displayName if customer else None,
-                customer.name if customer else None,
-            ),
-            customer_phone=customer.phone if customer else None,
-            business_id=business.businessID if business else None,
-            business_name=business.name if business else None,
-            lead_type=view.leadType,
-            lead_price=view.leadPrice,
-            lead_price_cents=view.leadPriceCents,
-            charge_state=view.chargeState,
-            status=view.status,
-            created_at=view.createTimestamp,
-            details=tuple(Detail(d.question, d.answer) for d in request.details),
+        c, b = view.customer, view.business
+        customer = (
+            None
+            if c is None
+            else CustomerInfo(c.customerID, c.name, c.firstName, c.lastName, c.displayName, c.phone)
         )
+        return cls._build(
+            {name: value_of(view) for name, value_of in _COPIED.items()},
+            is_test=view.isTest,
+            customer=customer,
+            business=None if b is None else BusinessInfo(b.businessID, b.name),
+            details=[(d.question, d.answer) for d in view.request.details],
+        )
+
+    @classmethod
+    def _build(
+        cls,
+        copied: dict[str, Any],
+        *,
+        is_test: bool,
+        customer: CustomerInfo | None,
+        business: BusinessInfo | None,
+        details: Iterable[tuple[str | None, str | None]],
+    ) -> LeadInput:
+        """The one construction path: the lead's own rules (a test business, the customer's
+        names) apply here, whichever shape the lead came in."""
+        c = customer or CustomerInfo("")
+        business_name = business.name if business else None
+        return cls(
+            **copied,
+            is_test=is_test or _is_test_business(business_name),
+            customer_name=_name(c.name, c.display_name, c.first_name, c.last_name),
+            customer_first_name=_first(c.first_name, c.display_name, c.name),
+            customer_phone=c.phone,
+            business_id=business.business_id if business else None,
+            business_name=business_name,
+            details=tuple(Detail(q, a) for q, a in details),
+        )
+
+
+# The fields a LeadInput copies as they are: by its own name, which is also the name on
+# LeadReceived, and from where it sits on a LeadView.
+_COPIED: dict[str, Callable[[LeadView], Any]] = {
+    "lead_id": lambda v: v.leadID,
+    "category": lambda v: v.request.category,
+    "category_id": lambda v: v.request.categoryID,
+    "title": lambda v: v.request.title,
+    "description": lambda v: v.request.description,
+    "schedule": lambda v: v.request.schedule,
+    "address1": lambda v: v.request.location.address1,
+    "address2": lambda v: v.request.location.address2,
+    "city": lambda v: v.request.location.city,
+    "state": lambda v: v.request.location.state,
+    "zip_code": lambda v: v.request.location.zipCode,
+    "lead_type": lambda v: v.leadType,
+    "lead_price": lambda v: v.leadPrice,
+    "lead_price_cents": lambda v: v.leadPriceCents,
+    "charge_state": lambda v: v.chargeState,
+    "status": lambda v: v.status,
+    "created_at": lambda v: v.createTimestamp,
+}
 
 
 def _is_test_business(name: str | None) -> bool:

@@ -87,8 +87,13 @@ _shared: dict[str, RateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_limiter(api_key: str) -> RateLimiter:
+def shared_limiter(
+    api_key: str, per_second: int = PER_SECOND, per_day: int = PER_DAY
+) -> RateLimiter:
     """The process-wide limiter of a key (indexed by a digest, never the key itself)."""
-    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    digest = hashlib.sha256(f"{per_second}:{per_day}:{api_key}".encode()).hexdigest()
     with _shared_lock:
-        return _shared.setdefault(digest, RateLimiter())
+        found = _shared.get(digest)
+        if found is None:
+            found = _shared[digest] = RateLimiter(per_second, per_day)
+        return found

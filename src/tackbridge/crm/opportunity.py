@@ -271,16 +271,22 @@ def review_patch(review: ReviewReceived, keys: CustomFieldKeys) -> dict[str, Any
 
 
 def fit_custom(
-    custom: Mapping[str, Any], properties: Sequence[Property]
+    custom: Mapping[str, Any], properties: Sequence[Property], *, allow_new_options: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
     """The values the account's properties can hold, converted to each property's type, and
-    the keys left out (no such property, or a value its type cannot take)."""
+    the keys left out (no such property, or a value its type cannot take).
+
+    A dropdown value that is not one of the property's options is left out too unless
+    ``allow_new_options``: Coperniq refuses the whole record for it, and one unexpected lead
+    type must not keep a lead out of the CRM. An option differing only in case is written in
+    the account's spelling.
+    """
     by_key = {p.keyName: p for p in properties}
     kept: dict[str, Any] = {}
     dropped: list[str] = []
     for key, value in custom.items():
         prop = by_key.get(key)
-        converted = _convert(value, prop) if prop is not None else _NO
+        converted = _convert(value, prop, allow_new_options) if prop is not None else _NO
         if converted is _NO:
             dropped.append(key)
         else:
@@ -291,7 +297,16 @@ def fit_custom(
 _NO: Any = object()
 
 
-def _convert(value: Any, prop: Property) -> Any:
+def _option(text: str, prop: Property, allow_new_options: bool) -> Any:
+    if text in prop.options:
+        return text
+    folded = {option.casefold(): option for option in prop.options}
+    if text.casefold() in folded:
+        return folded[text.casefold()]
+    return text if allow_new_options else _NO
+
+
+def _convert(value: Any, prop: Property, allow_new_options: bool = False) -> Any:
     if value is None:
         return None
     kind = prop.type.upper()
@@ -303,8 +318,10 @@ def _convert(value: Any, prop: Property) -> Any:
         money = _money(None, str(value))
         return float(money) if money is not None else _NO
     if kind == "DROPDOWN":
-        text = str(value)
-        return [text] if prop.isMultiple else text
+        option = _option(str(value), prop, allow_new_options)
+        if option is _NO:
+            return _NO
+        return [option] if prop.isMultiple else option
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)

@@ -85,7 +85,10 @@ def default_destination(settings: Settings) -> DestinationConfig:
             match_by=settings.coperniq_match_by,
             match_found_strategy=settings.coperniq_match_found_strategy,
             allow_new_options=settings.coperniq_allow_new_options,
+            create_contacts=settings.coperniq_create_contacts,
         ),
+        coperniq_requests_per_second=settings.coperniq_requests_per_second,
+        coperniq_requests_per_day=settings.coperniq_requests_per_day,
         webhook_url=settings.webhook_destination_url,
         webhook_secret=settings.webhook_destination_secret,
     )
@@ -110,7 +113,10 @@ def _own_config(
                 if options.allowNewOptions is not None
                 else base.coperniq.allow_new_options
             ),
+            create_contacts=base.coperniq.create_contacts,
         ),
+        coperniq_requests_per_second=base.coperniq_requests_per_second,
+        coperniq_requests_per_day=base.coperniq_requests_per_day,
         webhook_url=(row.destination_options or {}).get("webhookUrl") or base.webhook_url,
         webhook_secret=secret if kind == "webhook" and secret else base.webhook_secret,
     )

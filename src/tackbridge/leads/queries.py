@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from tackbridge.conversations.thread import thread
 from tackbridge.leads.views import (
     INBOX_LINK,
     AttachmentView,
@@ -34,7 +35,6 @@ from tackbridge.store.schema import (
     lead_details,
     lead_status_history,
     leads,
-    messages,
     reviews,
 )
 
@@ -210,35 +210,25 @@ def get_lead(conn: Connection, lead_id: str) -> LeadView | None:
         ),
         customer=customer,
         business=business,
-        messages=thread(conn, lead_id),
+        messages=_messages(conn, lead_id),
         reviews=_reviews(conn, lead_id),
         statusHistory=_history(conn, lead_id),
         extra=row.extra,
     )
 
 
-def thread(conn: Connection, lead_id: str) -> list[MessageView]:
-    """A lead's messages in the order they were sent (arrival order where no time was sent)."""
-    rows = conn.execute(
-        select(messages).where(messages.c.lead_id == lead_id).order_by(messages.c.id)
-    ).all()
-    files = _attachment_views(conn, "message", [r.message_id for r in rows])
-    views = [_message_view(r, files.get(r.message_id, [])) for r in rows]
-    return sorted(views, key=lambda m: (m.sentAt or m.receivedAt, m.receivedAt))
+_REPLY_ONLY = {"deliveryState", "author"}  # thread fields the lead view does not show
 
 
-def _message_view(row: Row[Any], files: list[AttachmentView]) -> MessageView:
-    received = utc(row.received_at)
-    return MessageView(
-        messageID=row.message_id,
-        leadID=row.lead_id,
-        sender=row.sender,
-        text=row.text,
-        sentAt=utc(row.sent_at),
-        receivedAt=received,
-        source=row.source,
-        attachments=files,
-    )
+def _messages(conn: Connection, lead_id: str) -> list[MessageView]:
+    """The lead's thread (``conversations.thread``) as the lead view shows it: each message
+    with its attachments."""
+    shown = thread(conn, lead_id).messages
+    files = _attachment_views(conn, "message", [m.messageID for m in shown])
+    return [
+        MessageView(**m.model_dump(exclude=_REPLY_ONLY), attachments=files.get(m.messageID, []))
+        for m in shown
+    ]
 
 
 def _reviews(conn: Connection, lead_id: str) -> list[ReviewView]:

@@ -82,6 +82,20 @@ def sandbox_command(
         str | None,
         _opt("COPERNIQ_WEBHOOK_URL", "Where Coperniq automations post their webhooks."),
     ] = None,
+    coperniq_rate_per_second: Annotated[
+        int,
+        _opt(
+            "COPERNIQ_RATE_PER_SECOND",
+            "Coperniq requests allowed per second and key (Coperniq's published limit: 100).",
+        ),
+    ] = 100,
+    coperniq_rate_per_day: Annotated[
+        int,
+        _opt(
+            "COPERNIQ_RATE_PER_DAY",
+            "Coperniq requests allowed per day and key (Coperniq's published limit: 5000).",
+        ),
+    ] = 5000,
     seed: Annotated[int, _opt("SEED", "Seed of all generated traffic.")] = 1,
     lead_rate: Annotated[
         float, _opt("LEAD_RATE", "Leads per minute the scenario creates (0: none).")
@@ -162,6 +176,8 @@ def sandbox_command(
         api_password=api_password,
         coperniq_api_key=coperniq_api_key,
         coperniq_webhook_url=coperniq_webhook_url,
+        coperniq_rate_per_second=coperniq_rate_per_second,
+        coperniq_rate_per_day=coperniq_rate_per_day,
         seed=seed,
         lead_rate=lead_rate,
         reply_rate=reply_rate,

@@ -56,6 +56,11 @@ class RateLimiter:
             remaining = min(per_second - len(window), per_day - used_today - 1)
             return True, per_second, remaining
 
+    def used(self, today: date) -> int:
+        """Requests let through today, over every key."""
+        with self._lock:
+            return sum(n for (_, day), n in self._daily.items() if day == today)
+
 
 def guard(request: Request, box: Sandbox = Depends(sandbox)) -> Sandbox:
     key = request.headers.get("x-api-key")
@@ -361,16 +366,43 @@ async def search_opportunities(
         raise CoperniqError(400, "logic must be and or or", field="logic")
     sample_fields = set(OpportunityModel.model_fields)
     filters = _filters(request, store, {k: None for k in sample_fields})
-    items = [opportunity_wire(store, o) for o in store.live_opportunities()]
-
-    def value_of(wire: dict[str, Any], prop: str) -> Any:
-        if prop in wire and not prop.startswith("custom."):
-            return wire[prop]
-        return wire["custom"].get(prop.removeprefix("custom."))
-
     combine = all if logic == "and" else any
-    found = [w for w in items if combine(_matches(value_of(w, p), op, v) for p, op, v in filters)]
+    # Filters on stored fields and custom properties (a lead-ID look-up) are evaluated on the
+    # record itself; only a filter on a field the wire derives needs each record rendered.
+    derived = any(p in sample_fields and p not in _STORED for p, _, _ in filters)
+
+    def value_of(o: Opportunity, wire: dict[str, Any] | None, prop: str) -> Any:
+        if wire is not None and prop in wire and not prop.startswith("custom."):
+            return wire[prop]
+        if prop in _STORED:
+            return _stored(o, prop)
+        return (o.fields.get("custom") or {}).get(prop.removeprefix("custom."))
+
+    found = []
+    for o in store.live_opportunities():
+        wire = opportunity_wire(store, o) if derived else None
+        if combine(_matches(value_of(o, wire, p), op, v) for p, op, v in filters):
+            found.append(wire or opportunity_wire(store, o))
     return _page(request, found)
+
+
+# Wire fields that are stored fields as they are (see ``opportunity_wire``).
+_STORED = frozenset(
+    {
+        *("id", "number", "title", "description", "address", "primaryEmail", "primaryPhone"),
+        *("trades", "value", "size", "confidence", "status", "workflowId", "accountId"),
+    }
+)
+
+
+def _stored(o: Opportunity, prop: str) -> Any:
+    if prop == "id":
+        return o.id
+    if prop == "number":
+        return o.number
+    if prop in ("address", "trades"):
+        return list(o.fields.get(prop) or [])
+    return o.fields.get(prop)
 
 
 @_both(router.get, "/opportunities/{opportunity_id}")

@@ -170,7 +170,31 @@ DEFAULT_WORKFLOWS = (
 )
 
 
+# Thumbtack's documented lead types (thumbtack-partner-api-v2.md "Lead Type Values") and the
+# v4 charge states (``chargeState``): the options an admin would give those dropdowns.
+THUMBTACK_LEAD_TYPES = (
+    "AVAILABILITY",
+    "CONTACT",
+    "ESTIMATION",
+    "CALL",
+    "BOOKING",
+    "PHONE_CONSULTATION",
+    "INSTANT_BOOK",
+    "SPONSORED",
+    "INSTANT_CONSULT",
+    "SERVICE_CALL",
+    "FULFILLMENT",
+    "REQUEST_A_QUOTE",
+    "MISMATCH_REQUEST_A_QUOTE",
+)
+THUMBTACK_CHARGE_STATES = ("Created", "Pending", "Charged", "Refunded")
+
+
 def _default_properties() -> list[Property]:
+    """The default account: a few properties of its own, and one for every custom field
+    tackbridge writes by default (its ``CustomFieldKeys``; the names are repeated here because
+    the sandbox imports nothing of the product). IDs as long as Thumbtack's (int64) are TEXT:
+    a number would round them."""
     return [
         Property(1, "thumbtack_lead_id", "Thumbtack lead ID", "TEXT"),
         Property(2, "lead_source", "Lead source", "DROPDOWN", options=["Thumbtack", "Website"]),
@@ -192,6 +216,25 @@ def _default_properties() -> list[Property]:
         ),
         Property(6, "first_reply_at", "First reply at", "DATE"),
         Property(7, "customer_name", "Customer name", "TEXT", record_type="opportunity"),
+        Property(
+            8,
+            "thumbtack_lead_type",
+            "Thumbtack lead type",
+            "DROPDOWN",
+            options=list(THUMBTACK_LEAD_TYPES),
+        ),
+        Property(
+            9,
+            "thumbtack_charge_state",
+            "Thumbtack charge state",
+            "DROPDOWN",
+            options=list(THUMBTACK_CHARGE_STATES),
+        ),
+        Property(10, "thumbtack_category_id", "Thumbtack category ID", "TEXT"),
+        Property(11, "thumbtack_inbox_link", "Thumbtack inbox", "TEXT"),
+        # Free text: the documents disagree on the values (Open/Canceled/Picked vs "active").
+        Property(12, "thumbtack_lead_status", "Thumbtack lead status", "TEXT"),
+        Property(13, "thumbtack_rating", "Thumbtack review rating", "NUMERIC"),
     ]
 
 
@@ -799,8 +842,11 @@ class CoperniqStore:
             if kind not in ("TEXT", "NUMERIC", "DROPDOWN", "DATE"):
                 raise _bad("type must be TEXT, NUMERIC, DROPDOWN or DATE", "type")
             options = body.get("options") or []
+            # A redefined key keeps its ID; a new one never reuses another's.
+            existing = self.properties.get(key)
+            last = max((p.id for p in self.properties.values()), default=0)
             prop = Property(
-                id=len(self.properties) + 1,
+                id=existing.id if existing else last + 1,
                 key_name=key,
                 name=str(body.get("name") or key),
                 type=kind,

@@ -4,8 +4,10 @@ messages, lead updates and reviews to the legacy partner endpoints (``POST {part
 in the v4 envelope, plus to every v4 webhook a business registered, and Coperniq automation events
 to the configured URL.
 
-One background task sends deliveries in due order, retries non-2xx answers and transport errors
-with exponential backoff, and records every attempt on the ``Delivery`` so tests can assert on it.
+One background task starts deliveries in due order, up to ``MAX_IN_FLIGHT`` at once (as the real
+senders do: one slow partner answer does not hold every later event back, and the order events
+arrive in is not guaranteed), retries non-2xx answers and transport errors with exponential
+backoff, and records every attempt on the ``Delivery`` so tests can assert on it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ log = logging.getLogger("tackbridge.sandbox.dispatcher")
 
 USER_AGENT = "tackbridge-sandbox (Thumbtack/Coperniq stand-in)"
 PARTNER_WEBHOOK_ID = "partner-url"
+MAX_IN_FLIGHT = 16
 
 _DESCRIPTIONS = {
     "NegotiationCreatedV4": "A new lead was created",
@@ -47,6 +50,10 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx2.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Pending deliveries by ID (so finding the next one does not scan every delivery ever
+        # made), and those being attempted right now.
+        self._pending: dict[str, Delivery] = {}
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
 
     # lifecycle ----------------------------------------------------------------------------
 
@@ -63,6 +70,11 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        attempts = list(self._in_flight.values())
+        for task in attempts:
+            task.cancel()
+        await asyncio.gather(*attempts, return_exceptions=True)
+        self._in_flight.clear()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -298,6 +310,7 @@ class Dispatcher:
         )
         with state.lock:
             state.deliveries[delivery.delivery_id] = delivery
+            self._pending[delivery.delivery_id] = delivery
         self.wake()
         return delivery
 
@@ -306,10 +319,9 @@ class Dispatcher:
         now = time.monotonic()
         count = 0
         with self.state.lock:
-            for delivery in self.state.deliveries.values():
-                if delivery.status == "pending":
-                    delivery.due = min(delivery.due, now)
-                    count += 1
+            for delivery in self._pending.values():
+                delivery.due = min(delivery.due, now)
+                count += 1
         self.wake()
         return count
 
@@ -317,30 +329,45 @@ class Dispatcher:
 
     def _next(self) -> tuple[Delivery | None, float | None]:
         with self.state.lock:
-            pending = [d for d in self.state.deliveries.values() if d.status == "pending"]
-        if not pending:
+            waiting = [d for k, d in self._pending.items() if k not in self._in_flight]
+        if not waiting:
             return None, None
-        first = min(pending, key=lambda d: (d.due, d.created_at))
+        first = min(waiting, key=lambda d: (d.due, d.created_at))
         wait = first.due - time.monotonic()
         return (first, None) if wait <= 0 else (None, wait)
 
     async def _run(self) -> None:
         while True:
-            # Clear before looking, so an enqueue that lands in between still wakes us.
+            # Clear before looking, so an enqueue (or a finished attempt) that lands in between
+            # still wakes us.
             self._wake.clear()
+            if len(self._in_flight) >= MAX_IN_FLIGHT:
+                await self._wake.wait()
+                continue
             delivery, wait = self._next()
             if delivery is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
                 continue
-            try:
-                await self._attempt(delivery)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a dispatcher bug must not stop every later delivery
-                log.exception("delivery %s crashed", delivery.delivery_id)
-                with self.state.lock:
-                    delivery.status = "failed"
+            self._in_flight[delivery.delivery_id] = asyncio.create_task(
+                self._guarded(delivery), name=f"sandbox-delivery-{delivery.delivery_id}"
+            )
+
+    async def _guarded(self, delivery: Delivery) -> None:
+        try:
+            await self._attempt(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a dispatcher bug must not stop every later delivery
+            log.exception("delivery %s crashed", delivery.delivery_id)
+            with self.state.lock:
+                delivery.status = "failed"
+        finally:
+            with self.state.lock:
+                if delivery.status != "pending":
+                    self._pending.pop(delivery.delivery_id, None)
+            self._in_flight.pop(delivery.delivery_id, None)
+            self._wake.set()
 
     async def _attempt(self, delivery: Delivery) -> None:
         assert self._client is not None

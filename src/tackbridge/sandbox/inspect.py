@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,12 @@ def _t(moment: Any) -> str | None:
     return iso(moment) if moment is not None else None
 
 
+def recorded(moment: datetime) -> str:
+    """When the sandbox recorded something, to the microsecond: the wire formats it mirrors
+    carry whole seconds, which is too coarse to time a partner (``bench/speed_to_lead.py``)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def lead_json(box: Sandbox, lead: Lead) -> dict[str, Any]:
     return {
         "leadID": lead.lead_id,
@@ -58,6 +65,7 @@ def message_json(message: Message) -> dict[str, Any]:
         "from": message.sender,
         "text": message.text,
         "sentAt": iso(message.sent_at),
+        "recordedAt": recorded(message.sent_at),
         "via": message.via,
     }
 
@@ -87,6 +95,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
             {
                 "number": a.number,
                 "startedAt": iso(a.started_at),
+                "recordedAt": recorded(a.started_at),
                 "durationMs": a.duration_ms,
                 "statusCode": a.status_code,
                 "error": a.error,
@@ -108,8 +117,9 @@ def _lead(box: Sandbox, lead_id: str) -> Lead:
 
 
 @router.get("/summary")
-async def summary(box: Sandbox = Depends(sandbox)) -> dict[str, Any]:
+async def summary(request: Request, box: Sandbox = Depends(sandbox)) -> dict[str, Any]:
     state = box.state
+    coperniq_requests = request.app.state.coperniq_limiter.used(state.clock.now().date())
     with state.lock:
         deliveries = list(state.deliveries.values())
         counts = {
@@ -127,6 +137,7 @@ async def summary(box: Sandbox = Depends(sandbox)) -> dict[str, Any]:
     return {
         **counts,
         "deliveries": by_status,
+        "coperniqRequestsToday": coperniq_requests,
         "scenario": {"running": box.scenario.running, "rate": box.scenario.rate},
         "clockOffsetSeconds": state.clock.offset_seconds,
         "now": iso(state.clock.now()),
@@ -477,7 +488,14 @@ async def coperniq_opportunities(box: Sandbox = Depends(sandbox)) -> list[dict[s
     store = box.state.coperniq
     with box.state.lock:
         items = list(store.opportunities.values())
-    return [{**opportunity_wire(store, o), "deletedAt": _t(o.deleted_at)} for o in items]
+    return [
+        {
+            **opportunity_wire(store, o),
+            "deletedAt": _t(o.deleted_at),
+            "recordedAt": recorded(o.created_at),
+        }
+        for o in items
+    ]
 
 
 @router.get("/coperniq/events")
