@@ -237,14 +237,21 @@ def start_tackbridge(
 
 class Driver:
     def __init__(self, sandbox: Process, product: Process, token: str) -> None:
-        self.sandbox = httpx2.AsyncClient(base_url=sandbox.url, timeout=60.0)
+        # Idle connections are dropped well before uvicorn's 5 s keep-alive ends, so a request
+        # never races the server closing its connection.
+        limits = httpx2.Limits(max_connections=256, keepalive_expiry=1.0)
+        self.sandbox = httpx2.AsyncClient(base_url=sandbox.url, timeout=60.0, limits=limits)
         self.product = httpx2.AsyncClient(
-            base_url=product.url, headers={"Authorization": f"Bearer {token}"}, timeout=60.0
+            base_url=product.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60.0,
+            limits=limits,
         )
         self.coperniq = httpx2.AsyncClient(
             base_url=f"{sandbox.url}/coperniq/v1",
             headers={"x-api-key": COPERNIQ_KEY},
             timeout=60.0,
+            limits=limits,
         )
 
     async def aclose(self) -> None:

@@ -273,3 +273,56 @@ async def test_without_the_lead_id_property_the_inbox_link_finds_the_lead(
     assert b.outcome == "found"
     assert a.external_id == b.external_id
     assert len(fresh.inspect("coperniq/opportunities")) == 1
+
+
+async def test_what_is_known_saves_requests_and_a_stale_record_falls_back(fresh: Sandbox) -> None:
+    new = lead()
+
+    def requests() -> int:
+        used: int = fresh.inspect("summary")["coperniqRequestsToday"]
+        return used
+
+    message = MessageReceived(
+        message_id="m2",
+        source="v4",
+        lead_id=new.lead_id,
+        text="Tuesday works",
+        sent_at=datetime(2024, 6, 13, 17, 18, tzinfo=UTC),
+    )
+    async with client_for(fresh) as client:
+        destination = CoperniqDestination(client)
+        await destination.properties()  # read once per destination, not per lead
+        before = requests()
+        created = await destination.deliver_lead(new, idempotency_key="lead", first_try=True)
+        assert requests() - before == 1  # no look-up: the create alone
+        # Even a wrong first_try cannot duplicate it: the create's title match returns it.
+        again = await destination.deliver_lead(new, idempotency_key="lead", first_try=True)
+        assert again.external_id == created.external_id
+
+        before = requests()
+        noted = await destination.deliver_message(
+            message,
+            idempotency_key="message:m2",
+            first_try=True,
+            record_id=created.external_id,
+            customer_name=new.customer_name,
+        )
+        assert requests() - before == 1  # no search, no list of notes: the note alone
+        # A repeat (not a first try) looks for its note first and finds it.
+        repeat = await destination.deliver_message(
+            message, idempotency_key="message:m2", record_id=created.external_id
+        )
+        assert repeat.external_id == noted.external_id
+        assert repeat.outcome == "found"
+        # A record deleted in Coperniq meanwhile: the lead is looked up instead.
+        fresh.delete(f"{API}/opportunities/{created.external_id}", headers=COPERNIQ_KEY)
+        with pytest.raises(NotReadyError):
+            await destination.deliver_message(
+                message, idempotency_key="message:m3", record_id=created.external_id
+            )
+    assert len(opportunities_of(fresh, new.lead_id)) == 0
+    notes = [
+        n for n in fresh.inspect("coperniq/notes") if str(n["recordId"]) == created.external_id
+    ]
+    assert len(notes) == 1
+    assert notes[0]["body"].startswith(f"Thumbtack message from {new.customer_name} (customer)")

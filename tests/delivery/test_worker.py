@@ -160,17 +160,31 @@ async def test_expired_lease_is_claimed_again_and_the_old_holder_cannot_settle(e
     await first._attempt(claimed)
     assert env.job()["state"] == "done"
     assert seen[0].attempt == 2
+    assert not seen[0].first_try  # the crashed holder may have done the work already
+    assert claimed.first_try
 
 
 async def test_operator_retry_revives_a_dead_job(env: Env) -> None:
     await env.enqueue("a")
-    handler, _ = handler_raising(PermanentError("no"), None)
+    handler, seen = handler_raising(PermanentError("no"), None)
     worker = env.worker(handler)
     await worker.drain()
     assert env.job()["state"] == "dead"
     await env.writer.run(lambda conn: retry_job(conn, 1, env.clock()))
     await worker.drain()
     assert env.job()["state"] == "done"
+    # The retry restarts the count but is no first try: the dead attempt may have written.
+    assert [(j.attempt, j.first_try) for j in seen] == [(1, True), (1, False)]
+
+
+async def test_only_a_first_attempt_is_a_first_try(env: Env) -> None:
+    await env.enqueue("a")
+    handler, seen = handler_raising(RetryableError("busy"), None)
+    worker = env.worker(handler, backoff=Backoff(base=1, cap=1))
+    await worker.drain()
+    env.clock.advance(5)
+    await worker.drain()
+    assert [(j.attempt, j.first_try) for j in seen] == [(1, True), (2, False)]
 
 
 async def test_bounded_concurrency(env: Env) -> None:

@@ -338,9 +338,11 @@ def test_search(fresh: Sandbox) -> None:
     assert titles(
         prop1="value", op1="gt", value1="100", prop2="title", op2="neq", value2="Kitchen"
     ) == ["Roof leak"]
+    assert titles(prop1="isActive", op1="eq", value1="true") == ["Kitchen", "Roof leak"]
     for params, field in (
         ({"prop1": "colour", "op1": "eq", "value1": "x"}, "prop1"),
         ({"prop1": "title", "op1": "like", "value1": "x"}, "op1"),
+        ({"prop1": "value", "op1": "between", "value1": "1"}, "value"),
         ({"prop1": "title", "op1": "eq"}, "value1"),
         ({}, "prop1"),
         ({"prop1": "title", "op1": "eq", "value1": "x", "logic": "xor"}, "logic"),
@@ -348,6 +350,39 @@ def test_search(fresh: Sandbox) -> None:
         is_error(
             fresh.get(search, params=params, headers=COPERNIQ_KEY), 400, "VALIDATION_ERROR", field
         )
+
+
+def test_search_tells_apart_ids_beyond_a_floats_precision(fresh: Sandbox) -> None:
+    # 2**53 + 1 and 2**53 are the same float: as numbers they must still differ.
+    create(fresh, opp(title="Mine", custom={"thumbtack_lead_id": "9007199254740993"}))
+    create(fresh, opp(title="Other", custom={"thumbtack_lead_id": "9007199254740992"}))
+    answer = fresh.get(
+        f"{API}/opportunities/search",
+        params={"prop1": "thumbtack_lead_id", "op1": "eq", "value1": "9007199254740993"},
+        headers=COPERNIQ_KEY,
+    )
+    assert [o["title"] for o in answer.json()] == ["Mine"]
+
+
+def test_search_follows_patches_and_deletes(fresh: Sandbox) -> None:
+    created = create(fresh, opp(title="Moving", custom={"thumbtack_lead_id": "333"})).json()
+    path = f"{API}/opportunities/{created['id']}"
+
+    def found(value: str) -> list[int]:
+        answer = fresh.get(
+            f"{API}/opportunities/search",
+            params={"prop1": "thumbtack_lead_id", "op1": "eq", "value1": value},
+            headers=COPERNIQ_KEY,
+        )
+        assert answer.status_code == 200, answer.text
+        return [o["id"] for o in answer.json()]
+
+    assert found("333") == [created["id"]]
+    fresh.patch(path, json={"custom": {"thumbtack_lead_id": "444"}}, headers=COPERNIQ_KEY)
+    assert found("333") == []
+    assert found("444") == [created["id"]]
+    fresh.delete(path, headers=COPERNIQ_KEY)
+    assert found("444") == []
 
 
 def test_patch_and_delete(sandbox: Sandbox) -> None:

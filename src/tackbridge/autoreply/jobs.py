@@ -75,7 +75,7 @@ class AutoReplyJobs:
         lead_id = str(job.payload["leadID"])
         now = self.clock()
         with self.db.reader.connect() as conn:
-            view = get_lead(conn, lead_id)
+            view = get_lead(conn, lead_id, related=False)
             if view is None:
                 raise PermanentError(f"lead {lead_id} is not in the store")
             business_id = view.business.businessID if view.business else None

@@ -10,9 +10,10 @@ or a blank result, gives None and the caller falls back to a safe default text.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2 import Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -113,6 +114,13 @@ def check_template(source: str) -> None:
     """Raises TemplateError unless ``source`` is a template the auto-reply may use."""
     if not isinstance(source, str):
         raise TemplateError("must be a string")
+    _checked(source)
+
+
+@lru_cache(maxsize=256)
+def _checked(source: str) -> None:
+    # Cached by source: every lead's reply checks (and rule sets are validated with) the same
+    # few templates; a failed check raises and is not cached.
     if len(source) > MAX_TEMPLATE_CHARS:
         raise TemplateError(f"must be at most {MAX_TEMPLATE_CHARS} characters")
     try:
@@ -160,10 +168,15 @@ def render(source: str, variables: Mapping[str, Any]) -> str | None:
     """The reply text, or None when the template fails or renders blank."""
     try:
         check_template(source)
-        text = ENVIRONMENT.from_string(source).render(dict(variables))
+        text = _compiled(source).render(dict(variables))
     except Exception:  # a user's template must never fail the reply
         return None
     return _tidy(text)
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    return ENVIRONMENT.from_string(source)
 
 
 def _tidy(text: str) -> str | None:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from tackbridge.crm.coperniq_client import ContactCreate, CoperniqClient, SearchFilter, digits
-from tackbridge.crm.errors import CrmPermanentError, NotReadyError
+from tackbridge.crm.errors import CoperniqNotFoundError, CrmPermanentError, NotReadyError
 from tackbridge.crm.events import JobStatusChange
 from tackbridge.crm.lead import LeadInput
 from tackbridge.crm.opportunity import (
@@ -127,8 +127,13 @@ class CoperniqDestination:
             )
         return contact.id
 
-    async def deliver_lead(self, lead: LeadInput, *, idempotency_key: str) -> DeliveryReceipt:
-        existing = await self.find_opportunity(lead.lead_id)
+    async def deliver_lead(
+        self, lead: LeadInput, *, idempotency_key: str, first_try: bool = False
+    ) -> DeliveryReceipt:
+        # On a first try nothing of ours can exist yet, and the create's own match rule still
+        # catches a record made by someone else: the look-up is for repeats (one request saved
+        # per lead, of Coperniq's 5,000 a day).
+        existing = None if first_try else await self.find_opportunity(lead.lead_id)
         if existing is not None:
             return DeliveryReceipt(self.kind, str(existing.id), "found")
         properties = await self.properties()
@@ -192,19 +197,35 @@ class CoperniqDestination:
         return DeliveryReceipt(self.kind, str(opportunity.id), "patched")
 
     async def add_note(
-        self, opportunity_id: int, body: str, *, idempotency_key: str
+        self, opportunity_id: int, body: str, *, idempotency_key: str, first_try: bool = False
     ) -> DeliveryReceipt:
-        """One note per key: a note already carrying the key's reference is not written again."""
+        """One note per key: a note already carrying the key's reference is not written again
+        (looked for unless this is the job's first try)."""
         reference = _reference(idempotency_key)
-        for note in await self.client.list_notes(opportunity_id):
+        for note in [] if first_try else await self.client.list_notes(opportunity_id):
             if reference in note.body:
                 return DeliveryReceipt(self.kind, str(note.id), "found")
         note = await self.client.create_note(opportunity_id, f"{body}\n\n{reference}")
         return DeliveryReceipt(self.kind, str(note.id), "created")
 
     async def deliver_message(
-        self, message: MessageReceived, *, idempotency_key: str
+        self,
+        message: MessageReceived,
+        *,
+        idempotency_key: str,
+        first_try: bool = False,
+        record_id: str | None = None,
+        customer_name: str | None = None,
     ) -> DeliveryReceipt:
+        if record_id is not None and record_id.isdigit():
+            # The opportunity the lead became, as recorded when it was delivered: no search.
+            body = message_note(message, customer_name=customer_name)
+            try:
+                return await self.add_note(
+                    int(record_id), body, idempotency_key=idempotency_key, first_try=first_try
+                )
+            except CoperniqNotFoundError:
+                log.info("coperniq: opportunity %s is gone; looking the lead up", record_id)
         opportunity = await self._require(message.lead_id, "message")
         name = opportunity.custom.get(self._keys.customer_name or "")
         body = message_note(message, customer_name=name if isinstance(name, str) else None)

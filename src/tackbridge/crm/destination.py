@@ -33,18 +33,32 @@ DESTINATION_KINDS: tuple[DestinationKind, ...] = ("coperniq", "webhook", "none")
 
 class Destination(Protocol):
     """Each call is one outbox job: safe to repeat with the same ``idempotency_key``; raises
-    ``CrmRetryableError`` or ``CrmPermanentError`` (``crm.errors``) when it did not happen."""
+    ``CrmRetryableError`` or ``CrmPermanentError`` (``crm.errors``) when it did not happen.
+
+    ``first_try``: no earlier attempt of this job can have written anything, so a destination
+    may skip the look-ups that make a repeat safe. ``record_id`` and ``customer_name``: what
+    tackbridge already knows of the lead at this destination (the record it became), so a
+    destination need not look them up.
+    """
 
     kind: str
 
-    async def deliver_lead(self, lead: LeadInput, *, idempotency_key: str) -> DeliveryReceipt: ...
+    async def deliver_lead(
+        self, lead: LeadInput, *, idempotency_key: str, first_try: bool = False
+    ) -> DeliveryReceipt: ...
 
     async def deliver_lead_update(
         self, update: LeadUpdated, *, idempotency_key: str
     ) -> DeliveryReceipt: ...
 
     async def deliver_message(
-        self, message: MessageReceived, *, idempotency_key: str
+        self,
+        message: MessageReceived,
+        *,
+        idempotency_key: str,
+        first_try: bool = False,
+        record_id: str | None = None,
+        customer_name: str | None = None,
     ) -> DeliveryReceipt: ...
 
     async def deliver_review(
@@ -64,7 +78,9 @@ class NoDestination:
     def _skip(self) -> DeliveryReceipt:
         return DeliveryReceipt(self.kind, None, "skipped")
 
-    async def deliver_lead(self, lead: LeadInput, *, idempotency_key: str) -> DeliveryReceipt:
+    async def deliver_lead(
+        self, lead: LeadInput, *, idempotency_key: str, first_try: bool = False
+    ) -> DeliveryReceipt:
         return self._skip()
 
     async def deliver_lead_update(
@@ -73,7 +89,13 @@ class NoDestination:
         return self._skip()
 
     async def deliver_message(
-        self, message: MessageReceived, *, idempotency_key: str
+        self,
+        message: MessageReceived,
+        *,
+        idempotency_key: str,
+        first_try: bool = False,
+        record_id: str | None = None,
+        customer_name: str | None = None,
     ) -> DeliveryReceipt:
         return self._skip()
 

@@ -32,17 +32,17 @@ from tackbridge.crm.events import (
     job_status_change,
     needs_opportunity,
 )
-from tackbridge.crm.lead import LeadInput
+from tackbridge.crm.lead import LeadInput, customer_name_of
 from tackbridge.delivery.errors import PermanentError
 from tackbridge.delivery.worker import Handler, Job
 from tackbridge.inbound.events import AttachmentInfo, LeadUpdated, MessageReceived, ReviewReceived
 from tackbridge.jobstatus import push as job_status
 from tackbridge.jobstatus.rules import InvalidJobStatusError, validate
-from tackbridge.leads.queries import get_lead
+from tackbridge.leads.queries import business_of, get_lead
 from tackbridge.leads.views import utc
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
-from tackbridge.store.schema import attachments, messages, reviews
+from tackbridge.store.schema import attachments, customers, leads, messages, reviews
 from tackbridge.store.writer import Writer
 
 log = logging.getLogger("tackbridge.crm")
@@ -134,11 +134,13 @@ class CrmJobs:
 
     async def lead(self, job: Job) -> None:
         lead_id = str(job.payload["leadID"])
-        view = self._read(lambda conn: get_lead(conn, lead_id))
+        view = self._read(lambda conn: get_lead(conn, lead_id, related=False))
         if view is None:
             raise PermanentError(f"lead {lead_id} is not in the store")
         config, destination = self._destination(view.business.businessID if view.business else None)
-        receipt = await destination.deliver_lead(LeadInput.from_view(view), idempotency_key=job.key)
+        receipt = await destination.deliver_lead(
+            LeadInput.from_view(view), idempotency_key=job.key, first_try=job.first_try
+        )
         link = store.Link(lead_id, config.kind, receipt.external_id, receipt.outcome)
         now = self.clock()
         await self.writer.run(lambda conn: store.save_link(conn, link, now))
@@ -150,8 +152,18 @@ class CrmJobs:
             raise PermanentError(f"message {message_id} is not in the store")
         if found.lead_id is None:
             raise NotReadyError(f"message {message_id} has no lead yet")
-        _, destination = self._destination(found.business_id or self._business_of(found.lead_id))
-        await destination.deliver_message(found, idempotency_key=job.key)
+        config, destination = self._destination(
+            found.business_id or self._business_of(found.lead_id)
+        )
+        lead_id = found.lead_id
+        link, customer_name = self._read(lambda conn: _known(conn, lead_id))
+        await destination.deliver_message(
+            found,
+            idempotency_key=job.key,
+            first_try=job.first_try,
+            record_id=link.external_id if link and link.destination == config.kind else None,
+            customer_name=customer_name,
+        )
 
     async def lead_update(self, job: Job) -> None:
         payload = job.payload
@@ -183,8 +195,8 @@ class CrmJobs:
     def _business_of(self, lead_id: str | None) -> str | None:
         if lead_id is None:
             return None
-        view = self._read(lambda conn: get_lead(conn, lead_id))
-        return view.business.businessID if view is not None and view.business else None
+        found: str | None = self._read(lambda conn: business_of(conn, lead_id))
+        return found
 
     async def event(self, job: Job) -> None:
         """A Coperniq automation event: which lead, which job status, then record the push."""
@@ -246,6 +258,22 @@ class CrmJobs:
         if client is None:
             return None
         return await client.get_opportunity(int(record_id))
+
+
+def _known(conn: Connection, lead_id: str) -> tuple[store.Link | None, str | None]:
+    """The record a lead became at its destination, and its customer's name."""
+    c = conn.execute(
+        select(
+            customers.c.name,
+            customers.c.display_name,
+            customers.c.first_name,
+            customers.c.last_name,
+        )
+        .select_from(leads.join(customers, leads.c.customer_id == customers.c.customer_id))
+        .where(leads.c.lead_id == lead_id)
+    ).first()
+    name = customer_name_of(c.name, c.display_name, c.first_name, c.last_name) if c else None
+    return store.link_of_lead(conn, lead_id), name
 
 
 def _attachments(conn: Connection, kind: str, owner: str) -> tuple[AttachmentInfo, ...]:

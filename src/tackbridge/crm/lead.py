@@ -98,7 +98,7 @@ class LeadInput:
         return cls(
             **copied,
             is_test=is_test or _is_test_business(business_name),
-            customer_name=_name(c.name, c.display_name, c.first_name, c.last_name),
+            customer_name=customer_name_of(c.name, c.display_name, c.first_name, c.last_name),
             customer_first_name=_first(c.first_name, c.display_name, c.name),
             customer_phone=c.phone,
             business_id=business.business_id if business else None,
@@ -141,7 +141,10 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def _name(name: str | None, display: str | None, first: str | None, last: str | None) -> str | None:
+def customer_name_of(
+    name: str | None, display: str | None, first: str | None, last: str | None
+) -> str | None:
+    """How a customer is named to the pro: their name, else display name, else first + last."""
     joined = " ".join(p for p in (_clean(first), _clean(last)) if p)
     return _clean(name) or _clean(display) or _clean(joined)
 

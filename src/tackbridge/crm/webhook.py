@@ -167,7 +167,9 @@ class WebhookDestination:
             )
         raise WebhookRejectedError(f"{where}: receiver answered {status}", status=status)
 
-    async def deliver_lead(self, lead: LeadInput, *, idempotency_key: str) -> DeliveryReceipt:
+    async def deliver_lead(
+        self, lead: LeadInput, *, idempotency_key: str, first_try: bool = False
+    ) -> DeliveryReceipt:
         return await self.send("lead.received", lead_data(lead), idempotency_key=idempotency_key)
 
     async def deliver_lead_update(
@@ -178,7 +180,13 @@ class WebhookDestination:
         return await self.send("lead.updated", data, idempotency_key=idempotency_key)
 
     async def deliver_message(
-        self, message: MessageReceived, *, idempotency_key: str
+        self,
+        message: MessageReceived,
+        *,
+        idempotency_key: str,
+        first_try: bool = False,
+        record_id: str | None = None,
+        customer_name: str | None = None,
     ) -> DeliveryReceipt:
         return await self.send("message.received", _plain(message), idempotency_key=idempotency_key)
 

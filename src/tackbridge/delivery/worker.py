@@ -39,6 +39,15 @@ class Job:
     payload: dict[str, Any]
     attempt: int  # 1 for the first attempt
     created_at: datetime
+    # An attempt of this job was recorded before (an operator's retry restarts the count).
+    tried_before: bool = False
+
+    @property
+    def first_try(self) -> bool:
+        """No earlier attempt of this job can have done anything: handlers may skip the
+        look-ups that make a repeat safe. False after a crash mid-attempt too (the claim
+        counted that attempt)."""
+        return self.attempt == 1 and not self.tried_before
 
 
 Handler = Callable[[Job], Awaitable[None]]
@@ -219,7 +228,22 @@ def _claim(
             outbox.c.created_at,
         )
     ).all()
-    jobs = [Job(r.id, r.kind, r.idempotency_key, r.payload, r.attempts, r.created_at) for r in rows]
+    fresh = [r.id for r in rows if r.attempts == 1]
+    tried = (
+        set(
+            conn.execute(
+                select(delivery_attempts.c.job_id)
+                .where(delivery_attempts.c.job_id.in_(fresh))
+                .distinct()
+            ).scalars()
+        )
+        if fresh
+        else set()
+    )
+    jobs = [
+        Job(r.id, r.kind, r.idempotency_key, r.payload, r.attempts, r.created_at, r.id in tried)
+        for r in rows
+    ]
     return sorted(jobs, key=lambda j: j.id)
 
 

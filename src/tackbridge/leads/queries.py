@@ -138,7 +138,9 @@ def _attachment_views(
     return found
 
 
-def get_lead(conn: Connection, lead_id: str) -> LeadView | None:
+def get_lead(conn: Connection, lead_id: str, *, related: bool = True) -> LeadView | None:
+    """The lead as the API shows it; ``related=False`` leaves out its messages, reviews and
+    status history (the jobs that map a lead need none of them)."""
     row = conn.execute(select(leads).where(leads.c.lead_id == lead_id)).first()
     if row is None:
         return None
@@ -210,9 +212,9 @@ def get_lead(conn: Connection, lead_id: str) -> LeadView | None:
         ),
         customer=customer,
         business=business,
-        messages=_messages(conn, lead_id),
-        reviews=_reviews(conn, lead_id),
-        statusHistory=_history(conn, lead_id),
+        messages=_messages(conn, lead_id) if related else [],
+        reviews=_reviews(conn, lead_id) if related else [],
+        statusHistory=_history(conn, lead_id) if related else [],
         extra=row.extra,
     )
 
@@ -284,3 +286,11 @@ def _history(conn: Connection, lead_id: str) -> list[StatusChangeView]:
             )
         )
     return views
+
+
+def business_of(conn: Connection, lead_id: str) -> str | None:
+    """The ID of the business a lead was sent to, if the lead is stored and names one."""
+    found: str | None = conn.execute(
+        select(leads.c.business_id).where(leads.c.lead_id == lead_id)
+    ).scalar()
+    return found

@@ -22,6 +22,7 @@ from tackbridge.sandbox.coperniq_store import (
     CoperniqStore,
     Note,
     Opportunity,
+    comparable,
     split_address,
 )
 from tackbridge.sandbox.errors import CoperniqError
@@ -279,54 +280,64 @@ async def list_opportunities(
     return _page(request, _time_filters(request, items))
 
 
-def _comparable(value: Any) -> Any:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(str(value))
-    except ValueError:
-        return str(value).lower()
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: bool(a == b),
+    "neq": lambda a, b: bool(a != b),
+    "gt": lambda a, b: bool(a > b),
+    "gte": lambda a, b: bool(a >= b),
+    "lt": lambda a, b: bool(a < b),
+    "lte": lambda a, b: bool(a <= b),
+}
 
 
-def _matches(actual: Any, op: str, raw: str) -> bool:
-    if isinstance(actual, list):
-        if op in ("neq", "nin"):
-            return all(_matches(item, op, raw) for item in actual) if actual else True
-        return any(_matches(item, op, raw) for item in actual)
+def _predicate(op: str, raw: str) -> Callable[[Any], bool]:
+    """The filter ``op raw`` as a test of one value, its right-hand side parsed once (a search
+    runs it against every record)."""
     if op == "contains":
-        return actual is not None and raw.lower() in str(actual).lower()
-    if op in ("in", "nin"):
-        options = [_comparable(v.strip()) for v in raw.split(",")]
-        found = actual is not None and _comparable(actual) in options
-        return found if op == "in" else not found
-    if actual is None:
-        return op == "neq"
-    left = _comparable(actual)
-    if op == "between":
+        needle = raw.lower()
+        single: Callable[[Any], bool] = lambda actual: (  # noqa: E731
+            actual is not None and needle in str(actual).lower()
+        )
+    elif op in ("in", "nin"):
+        options = [comparable(v.strip()) for v in raw.split(",")]
+
+        def single(actual: Any) -> bool:
+            found = actual is not None and comparable(actual) in options
+            return found if op == "in" else not found
+
+    elif op == "between":
         low, sep, high = raw.partition(",")
         if not sep:
             raise CoperniqError(400, "between needs two comma-separated values", field="value")
-        lo, hi = _comparable(low.strip()), _comparable(high.strip())
-        try:
-            return bool(lo <= left <= hi)
-        except TypeError:
-            return False
-    right = _comparable(raw)
-    try:
-        return bool(
-            {
-                "eq": left == right,
-                "neq": left != right,
-                "gt": left > right,
-                "gte": left >= right,
-                "lt": left < right,
-                "lte": left <= right,
-            }[op]
-        )
-    except TypeError:  # a number against text never matches an ordering
-        return op == "neq"
+        lo, hi = comparable(low.strip()), comparable(high.strip())
+
+        def single(actual: Any) -> bool:
+            if actual is None:
+                return False
+            try:
+                return bool(lo <= comparable(actual) <= hi)
+            except TypeError:
+                return False
+
+    else:
+        right, compare = comparable(raw), _ORDER[op]
+
+        def single(actual: Any) -> bool:
+            if actual is None:
+                return op == "neq"
+            try:
+                return compare(comparable(actual), right)
+            except TypeError:  # a number against text never matches an ordering
+                return op == "neq"
+
+    def test(actual: Any) -> bool:
+        if isinstance(actual, list):
+            if op in ("neq", "nin"):
+                return all(single(item) for item in actual) if actual else True
+            return any(single(item) for item in actual)
+        return single(actual)
+
+    return test
 
 
 def _filters(
@@ -378,10 +389,17 @@ async def search_opportunities(
             return _stored(o, prop)
         return (o.fields.get("custom") or {}).get(prop.removeprefix("custom."))
 
+    tests = [(p, _predicate(op, v)) for p, op, v in filters]
+    candidates = store.live_opportunities()
+    if logic == "and" or len(filters) == 1:
+        for p, op, v in filters:
+            if op == "eq" and (p.startswith("custom.") or p not in sample_fields):
+                candidates = store.with_custom_value(p.removeprefix("custom."), v)
+                break
     found = []
-    for o in store.live_opportunities():
+    for o in candidates:
         wire = opportunity_wire(store, o) if derived else None
-        if combine(_matches(value_of(o, wire, p), op, v) for p, op, v in filters):
+        if combine(test(value_of(o, wire, p)) for p, test in tests):
             found.append(wire or opportunity_wire(store, o))
     return _page(request, found)
 

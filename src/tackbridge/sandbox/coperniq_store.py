@@ -303,6 +303,9 @@ class CoperniqStore:
         self.workflows: dict[int, Workflow] = {w.id: w for w in DEFAULT_WORKFLOWS}
         self.properties: dict[str, Property] = {p.key_name: p for p in _default_properties()}
         self.opportunities: dict[int, Opportunity] = {}
+        # (custom key, comparable value) -> opportunity IDs: the "eq" search on a custom property
+        # (a lead-ID look-up) without reading every record, as the real service's index would.
+        self._custom_index: dict[tuple[str, Any], set[int]] = {}
         self.contacts: dict[int, Contact] = {}
         self.accounts: dict[int, Contact] = {}
         self.notes: dict[int, Note] = {}
@@ -505,6 +508,7 @@ class CoperniqStore:
             )
             self._next_number += 1
             self.opportunities[opportunity.id] = opportunity
+            self._reindex(opportunity, {})
             self._link_contact(opportunity)
             self._emit(opportunity, "REQUEST_CREATED")
             self._sync_workflow(opportunity, None, None)
@@ -556,6 +560,7 @@ class CoperniqStore:
     ) -> None:
         opportunity.fields = new_fields
         opportunity.updated_at = self._clock.now()
+        self._reindex(opportunity, before.get("custom") or {})
         if before.get("status") != new_fields.get("status"):
             self._emit(
                 opportunity,
@@ -670,6 +675,20 @@ class CoperniqStore:
     def delete_opportunity(self, opportunity_id: int) -> None:
         with self._lock:
             self.get_opportunity(opportunity_id).deleted_at = self._clock.now()
+
+    def _reindex(self, opportunity: Opportunity, old_custom: dict[str, Any]) -> None:
+        for entry in _index_entries(old_custom):
+            self._custom_index.get(entry, set()).discard(opportunity.id)
+        for entry in _index_entries(opportunity.fields.get("custom") or {}):
+            self._custom_index.setdefault(entry, set()).add(opportunity.id)
+
+    def with_custom_value(self, key: str, raw: str) -> list[Opportunity]:
+        """Live opportunities whose custom ``key`` may equal ``raw`` (a superset of the ``eq``
+        matches, in creation order; the search still applies its full test)."""
+        with self._lock:
+            ids = sorted(self._custom_index.get((key, comparable(raw)), ()))
+            found = (self.opportunities[i] for i in ids)
+            return [o for o in found if o.deleted_at is None]
 
     def live_opportunities(self) -> list[Opportunity]:
         with self._lock:
@@ -856,3 +875,31 @@ class CoperniqStore:
             )
             self.properties[key] = prop
             return prop
+
+
+def comparable(value: Any) -> Any:
+    """A value as searches compare it: booleans as text, numbers as numbers (whole numbers as
+    ints: 18-digit Thumbtack IDs are beyond a float's precision and two different IDs must
+    never compare equal), other text case-insensitively."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return value
+    text = str(value)
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text.lower()
+
+
+def _index_entries(custom: dict[str, Any]) -> set[tuple[str, Any]]:
+    entries: set[tuple[str, Any]] = set()
+    for key, value in custom.items():
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                entries.add((key, comparable(item)))
+    return entries
