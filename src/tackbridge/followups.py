@@ -1,11 +1,14 @@
 """What each stored record sets in motion, once it is committed.
 
-The front door enqueues one job per record (``lead.received``, ``message.received``,
-``lead.updated``, ``review.received``) in the transaction that stores it, and answers Thumbtack.
-These handlers fan each one out into independent jobs, so that a slow or failing CRM never
-delays the customer's first reply: a new lead goes to its business's destination and gets its
-automatic first reply; a message, lead update or review goes to the destination; a pro's own
-reply typed in Thumbtack's app counts as the lead's first reply.
+A new lead's jobs are enqueued by the front door in the transaction that stores it
+(``lead_followups``): its automatic first reply and its delivery to the business's destination,
+independent of each other, so that a slow or failing CRM never delays the customer's first reply,
+and without a job in between (one lead, one hop less on the way to its reply).
+
+For the other records the front door enqueues one job each (``message.received``,
+``lead.updated``, ``review.received``), and these handlers fan it out: a message, lead update or
+review goes to the destination; a pro's own reply typed in Thumbtack's app counts as the lead's
+first reply. ``lead.received`` jobs queued by earlier versions are still fanned out.
 """
 
 from __future__ import annotations
@@ -28,6 +31,15 @@ from tackbridge.store.writer import Writer
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def lead_followups(lead_id: str) -> list[tuple[str, str, dict[str, object]]]:
+    """The jobs a new lead starts: (kind, idempotency key, payload)."""
+    return [
+        # The reply first: it is what the customer is waiting for.
+        (PLAN_KIND, f"{PLAN_KIND}:{lead_id}", {"leadID": lead_id}),
+        (LEAD_KIND, f"{LEAD_KIND}:{lead_id}", {"leadID": lead_id}),
+    ]
 
 
 @dataclass
@@ -55,14 +67,7 @@ class Followups:
         self.wake()
 
     async def lead_received(self, job: Job) -> None:
-        lead_id = str(job.payload["leadID"])
-        # The reply first: it is what the customer is waiting for.
-        await self._fan_out(
-            [
-                (PLAN_KIND, f"{PLAN_KIND}:{lead_id}", {"leadID": lead_id}),
-                (LEAD_KIND, f"{LEAD_KIND}:{lead_id}", {"leadID": lead_id}),
-            ]
-        )
+        await self._fan_out(lead_followups(str(job.payload["leadID"])))
 
     async def message_received(self, job: Job) -> None:
         message_id = str(job.payload["messageID"])

@@ -3,7 +3,8 @@ own handlers, for the worker inside ``tackbridge serve`` and for ``tackbridge wo
 
 | kinds | capability |
 |---|---|
-| ``lead.received``, ``message.received``, ``lead.updated``, ``review.received`` | followups |
+| ``message.received``, ``lead.updated``, ``review.received`` (and ``lead.received`` queued by
+earlier versions) | followups |
 | ``autoreply.plan``, ``autoreply.send`` | autoreply |
 | ``crm.lead``, ``crm.message``, ``crm.lead_update``, ``crm.review``, ``crm.event`` | crm |
 | ``thumbtack.message``, ``thumbtack.job_status``, ``thumbtack.targeting`` | delivery |

@@ -190,6 +190,30 @@ def test_a_customer_message_becomes_a_note(connected: tuple[Stack, str]) -> None
     assert len(notes()) == 1
 
 
+def test_a_lead_and_its_first_reply_spend_few_coperniq_requests(
+    connected: tuple[Stack, str],
+) -> None:
+    # Coperniq allows 5,000 requests a day per key: each one a lead costs is a lead less.
+    stack, business = connected
+    before = stack.inspect("summary")["coperniqRequestsToday"]
+    lead_id = stack.new_lead(business)
+    stack.wait(lambda: opportunities_of(stack, lead_id))
+    [opportunity] = opportunities_of(stack, lead_id)
+
+    def settled() -> bool:
+        items = stack.operator.get("/api/deliveries", params={"kind": "crm.message"}).json()
+        return bool(items["items"]) and all(j["state"] == "done" for j in items["items"])
+
+    stack.wait(settled, timeout=30)
+    notes = [n for n in stack.inspect("coperniq/notes") if n["recordId"] == opportunity["id"]]
+    assert len(notes) == 1, notes  # the auto-reply, once
+    used = stack.inspect("summary")["coperniqRequestsToday"] - before
+    # The account's properties (read once), the create, the note; at most one look-up of the
+    # note more if the reply was faster than the opportunity. Searching the lead for every
+    # message, or the contacts page by page, would cost more.
+    assert used <= 4, used
+
+
 def test_completed_in_coperniq_is_one_job_complete_at_thumbtack(
     connected: tuple[Stack, str],
 ) -> None:

@@ -58,5 +58,6 @@ def test_acknowledged_deliveries_survive_sigkill(tmp_path: Path) -> None:
     assert count(settings, messages) == 1
     assert outbox_keys(settings) == [
         "message.received:8699842694484326245",
-        "lead.received:299614694480093245",
+        "autoreply.plan:299614694480093245",
+        "crm.lead:299614694480093245",
     ]

@@ -36,7 +36,7 @@ def test_duplicate_lead_creates_one_record_and_one_job(server: RunningServer) ->
     assert count(server.settings, leads) == 1
     assert count(server.settings, businesses) == 1
     assert count(server.settings, customers) == 1
-    assert outbox_keys(server.settings) == [f"lead.received:{LEAD_ID}"]
+    assert outbox_keys(server.settings) == [f"autoreply.plan:{LEAD_ID}", f"crm.lead:{LEAD_ID}"]
     assert len(server.lead(LEAD_ID)["request"]["details"]) == 2
     assert count(server.settings, inbound_log) == 2  # both deliveries kept verbatim
 
@@ -52,7 +52,7 @@ def test_same_lead_on_legacy_and_v4_routes_is_one_lead(server: RunningServer) ->
     response = server.partner.post("/v4/webhooks", json=v4("NegotiationCreatedV4", data))
     assert response.json()["status"] == "duplicate"
     assert count(server.settings, leads) == 1
-    assert outbox_keys(server.settings) == [f"lead.received:{LEAD_ID}"]
+    assert outbox_keys(server.settings) == [f"autoreply.plan:{LEAD_ID}", f"crm.lead:{LEAD_ID}"]
 
 
 def test_duplicate_message_across_routes(server: RunningServer) -> None:
@@ -111,7 +111,7 @@ def test_lead_update_before_lead_is_applied_when_it_arrives(server: RunningServe
     lead = server.lead(LEAD_ID)
     assert (lead["leadPriceCents"], lead["chargeState"]) == (2600, "Charged")
     assert all(h["applied"] for h in lead["statusHistory"])
-    assert outbox_keys(server.settings) == [f"lead.received:{LEAD_ID}"]
+    assert outbox_keys(server.settings) == [f"autoreply.plan:{LEAD_ID}", f"crm.lead:{LEAD_ID}"]
 
 
 def test_lead_update_applies_once(server: RunningServer) -> None:

@@ -77,9 +77,9 @@ def test_each_delivery_in_a_batch_gets_its_own_values(db: Database) -> None:
         assert sorted(answers) == [(f"L{i}", f"L{i}") for i in range(4)]
         files = conn.execute(select(attachments.c.owner_id, attachments.c.file_name)).all()
         assert sorted(files) == [(f"L{i}", f"L{i}.jpg") for i in range(4)]
-    assert sorted(_scalars(db, select(outbox.c.idempotency_key))) == [
-        f"lead.received:L{i}" for i in range(4)
-    ]
+    assert sorted(_scalars(db, select(outbox.c.idempotency_key))) == sorted(
+        f"{kind}:L{i}" for i in range(4) for kind in ("autoreply.plan", "crm.lead")
+    )
 
 
 def test_the_same_lead_twice_in_one_batch_is_stored_once(db: Database) -> None:
@@ -88,7 +88,7 @@ def test_the_same_lead_twice_in_one_batch_is_stored_once(db: Database) -> None:
     assert (second.outcome, second.status_code) == ("duplicate", 200)
     assert _scalars(db, select(func.count()).select_from(leads)) == [1]
     assert _scalars(db, select(func.count()).select_from(lead_details)) == [1]
-    assert _scalars(db, select(outbox.c.idempotency_key)) == ["lead.received:L1"]
+    assert _scalars(db, select(outbox.c.idempotency_key)) == ["autoreply.plan:L1", "crm.lead:L1"]
     assert _scalars(db, select(inbound_log.c.outcome).order_by(inbound_log.c.id)) == [
         "accepted",
         "duplicate",
@@ -115,7 +115,8 @@ def test_updates_and_a_message_before_the_lead_apply_when_it_arrives(db: Databas
     assert history == [("update", True), ("update", True), ("received", True)]
     # The pending updates were applied, not announced; the message and the lead were.
     assert sorted(_scalars(db, select(outbox.c.idempotency_key))) == [
-        "lead.received:L1",
+        "autoreply.plan:L1",
+        "crm.lead:L1",
         "message.received:M1",
     ]
     # Once the lead is known, a message for it is accepted straight away.
@@ -132,4 +133,8 @@ def test_a_lead_without_waiting_updates_keeps_its_own_state(db: Database) -> Non
     with db.reader.connect() as conn:
         lead = conn.execute(select(leads).where(leads.c.lead_id == "L2")).one()
     assert (lead.status, lead.lead_price) == ("Hired", "$5.00")
-    assert sorted(_scalars(db, select(outbox.c.kind))) == ["lead.received", "lead.updated"]
+    assert sorted(_scalars(db, select(outbox.c.kind))) == [
+        "autoreply.plan",
+        "crm.lead",
+        "lead.updated",
+    ]

@@ -566,3 +566,25 @@ def test_automation_webhooks(start: Callable[..., Sandbox], partner: Partner) ->
     record = partner.received[0].body["record"]
     assert record["id"] == created["id"]
     assert record["uid"]
+
+
+def test_primary_phone_matches_contacts_as_they_change(fresh: Sandbox) -> None:
+    def contact(**fields: Any) -> int:
+        made = fresh.post(f"{API}/contacts", json=fields, headers=COPERNIQ_KEY)
+        assert made.status_code in (200, 201), made.text
+        return int(made.json()["id"])
+
+    def linked(phone: str) -> list[int]:
+        created = create(fresh, opp(title=unique("Phone"), primaryPhone=phone)).json()
+        return list(created["contacts"])
+
+    first = contact(name="First", phones=["(415) 555-0199"])
+    contact(name="Second", phones=["415-555-0199"])
+    assert linked("+1 415 555 0199") == [first]  # the earliest of two matches
+    fresh.patch(f"{API}/contacts/{first}", json={"phones": ["4155550100"]}, headers=COPERNIQ_KEY)
+    assert linked("4155550100") == [first]  # its new number matches...
+    [second] = linked("4155550199")  # ...its old one matches the other contact only
+    assert second != first
+    fresh.delete(f"{API}/contacts/{first}", headers=COPERNIQ_KEY)
+    [made] = linked("4155550100")  # deleted: a new contact is made for the number
+    assert made not in (first, second)

@@ -42,7 +42,7 @@ from tackbridge.leads.queries import business_of, get_lead
 from tackbridge.leads.views import utc
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
-from tackbridge.store.schema import attachments, customers, leads, messages, reviews
+from tackbridge.store.schema import attachments, customers, leads, messages, outbox, reviews
 from tackbridge.store.writer import Writer
 
 log = logging.getLogger("tackbridge.crm")
@@ -156,7 +156,11 @@ class CrmJobs:
             found.business_id or self._business_of(found.lead_id)
         )
         lead_id = found.lead_id
-        link, customer_name = self._read(lambda conn: _known(conn, lead_id))
+        link, customer_name, lead_waiting = self._read(lambda conn: _known(conn, lead_id))
+        if link is None and lead_waiting:
+            # The lead's own job has not delivered it yet (a first reply is often faster):
+            # asking the destination now would only spend requests finding nothing.
+            raise NotReadyError(f"lead {lead_id} is not at its destination yet", retry_after=2)
         await destination.deliver_message(
             found,
             idempotency_key=job.key,
@@ -260,8 +264,9 @@ class CrmJobs:
         return await client.get_opportunity(int(record_id))
 
 
-def _known(conn: Connection, lead_id: str) -> tuple[store.Link | None, str | None]:
-    """The record a lead became at its destination, and its customer's name."""
+def _known(conn: Connection, lead_id: str) -> tuple[store.Link | None, str | None, bool]:
+    """The record a lead became at its destination, its customer's name, and whether the
+    lead's own delivery job is still to run."""
     c = conn.execute(
         select(
             customers.c.name,
@@ -273,7 +278,13 @@ def _known(conn: Connection, lead_id: str) -> tuple[store.Link | None, str | Non
         .where(leads.c.lead_id == lead_id)
     ).first()
     name = customer_name_of(c.name, c.display_name, c.first_name, c.last_name) if c else None
-    return store.link_of_lead(conn, lead_id), name
+    waiting = conn.execute(
+        select(outbox.c.id).where(
+            outbox.c.idempotency_key == f"{LEAD_KIND}:{lead_id}",
+            outbox.c.state.in_(("pending", "running")),
+        )
+    ).first()
+    return store.link_of_lead(conn, lead_id), name, waiting is not None
 
 
 def _attachments(conn: Connection, kind: str, owner: str) -> tuple[AttachmentInfo, ...]:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, exists, select, update
 
 from tackbridge.delivery.outbox import enqueue
+from tackbridge.followups import lead_followups
 from tackbridge.inbound.events import (
     AttachmentInfo,
     Delivery,
@@ -246,13 +247,8 @@ def _lead(conn: Connection, lead: LeadReceived, now: datetime) -> str:
     )
     if updates_waiting:
         _apply_pending_updates(conn, lead.lead_id, now)
-    enqueue(
-        conn,
-        kind="lead.received",
-        key=f"lead.received:{lead.lead_id}",
-        payload={"leadID": lead.lead_id, "isTest": lead.is_test},
-        now=now,
-    )
+    for kind, key, payload in lead_followups(lead.lead_id):
+        enqueue(conn, kind=kind, key=key, payload=payload, now=now)
     return ACCEPTED
 
 

@@ -306,6 +306,10 @@ class CoperniqStore:
         # (custom key, comparable value) -> opportunity IDs: the "eq" search on a custom property
         # (a lead-ID look-up) without reading every record, as the real service's index would.
         self._custom_index: dict[tuple[str, Any], set[int]] = {}
+        # (match_by, match key) -> opportunity IDs, and (phones|emails, key) -> contact IDs: the
+        # create's match rule and the contact matching without reading every record.
+        self._match_index: dict[tuple[str, str], set[int]] = {}
+        self._contact_index: dict[tuple[str, str], set[int]] = {}
         self.contacts: dict[int, Contact] = {}
         self.accounts: dict[int, Contact] = {}
         self.notes: dict[int, Note] = {}
@@ -518,9 +522,10 @@ class CoperniqStore:
         key = _match_key(match_by, value)
         if not key:
             return None
-        for opportunity in self.opportunities.values():
-            candidate = _match_key(match_by, opportunity.fields.get(match_by))
-            if opportunity.deleted_at is None and candidate == key:
+        # The first live one in creation order, as a scan would find it.
+        for opportunity_id in sorted(self._match_index.get((match_by, key), ())):
+            opportunity = self.opportunities[opportunity_id]
+            if opportunity.deleted_at is None:
                 return opportunity
         return None
 
@@ -530,13 +535,11 @@ class CoperniqStore:
         phone = opportunity.fields.get("primaryPhone")
         if not email and not phone:
             return
-        contact = None
-        for candidate in self.contacts.values():
-            emails = [e.lower() for e in candidate.fields.get("emails") or []]
-            phones = [_digits(p) for p in candidate.fields.get("phones") or []]
-            if (email and email.lower() in emails) or (phone and _digits(phone) in phones):
-                contact = candidate
-                break
+        ids = self._contact_index.get(("emails", email.lower()), set()) if email else set()
+        if phone:
+            ids = ids | self._contact_index.get(("phones", _digits(phone)), set())
+        # The first in creation order, as a scan would find it.
+        contact = self.contacts[min(ids)] if ids else None
         if contact is None:
             title = opportunity.fields.get("title") or "Contact"
             custom = opportunity.fields.get("custom") or {}
@@ -560,7 +563,7 @@ class CoperniqStore:
     ) -> None:
         opportunity.fields = new_fields
         opportunity.updated_at = self._clock.now()
-        self._reindex(opportunity, before.get("custom") or {})
+        self._reindex(opportunity, before)
         if before.get("status") != new_fields.get("status"):
             self._emit(
                 opportunity,
@@ -676,11 +679,22 @@ class CoperniqStore:
         with self._lock:
             self.get_opportunity(opportunity_id).deleted_at = self._clock.now()
 
-    def _reindex(self, opportunity: Opportunity, old_custom: dict[str, Any]) -> None:
-        for entry in _index_entries(old_custom):
+    def _reindex(self, opportunity: Opportunity, before: dict[str, Any]) -> None:
+        for entry in _index_entries(before.get("custom") or {}):
             self._custom_index.get(entry, set()).discard(opportunity.id)
         for entry in _index_entries(opportunity.fields.get("custom") or {}):
             self._custom_index.setdefault(entry, set()).add(opportunity.id)
+        for entry in _match_entries(before):
+            self._match_index.get(entry, set()).discard(opportunity.id)
+        for entry in _match_entries(opportunity.fields):
+            self._match_index.setdefault(entry, set()).add(opportunity.id)
+
+    def _reindex_contact(self, contact: Contact, before: dict[str, Any] | None) -> None:
+        for entry in _contact_entries(before or {}):
+            self._contact_index.get(entry, set()).discard(contact.id)
+        if contact.id in self.contacts:
+            for entry in _contact_entries(contact.fields):
+                self._contact_index.setdefault(entry, set()).add(contact.id)
 
     def with_custom_value(self, key: str, raw: str) -> list[Opportunity]:
         """Live opportunities whose custom ``key`` may equal ``raw`` (a superset of the ``eq``
@@ -732,6 +746,7 @@ class CoperniqStore:
         contact = Contact(self._id(), fields, now, now)
         contact.fields.setdefault("projectIds", [])
         self.contacts[contact.id] = contact
+        self._reindex_contact(contact, None)
         return contact
 
     def create_contact(self, body: dict[str, Any]) -> Contact:
@@ -742,7 +757,9 @@ class CoperniqStore:
     def patch_contact(self, contact_id: int, body: dict[str, Any]) -> Contact:
         with self._lock:
             contact = self.get_contact(contact_id)
+            before = dict(contact.fields)
             contact.fields.update(self._clean_contact(body, partial=True))
+            self._reindex_contact(contact, before)
             contact.updated_at = self._clock.now()
             return contact
 
@@ -755,8 +772,9 @@ class CoperniqStore:
 
     def delete_contact(self, contact_id: int) -> None:
         with self._lock:
-            self.get_contact(contact_id)
+            contact = self.get_contact(contact_id)
             del self.contacts[contact_id]
+            self._reindex_contact(contact, contact.fields)
 
     def _clean_contact(self, body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         allowed = {"name", "phones", "emails", "title", "accountIds", "projectIds"}
@@ -903,3 +921,14 @@ def _index_entries(custom: dict[str, Any]) -> set[tuple[str, Any]]:
             if item is not None:
                 entries.add((key, comparable(item)))
     return entries
+
+
+def _match_entries(fields: dict[str, Any]) -> set[tuple[str, str]]:
+    entries = {(match_by, _match_key(match_by, fields.get(match_by))) for match_by in MATCH_BY}
+    return {(match_by, key) for match_by, key in entries if key}
+
+
+def _contact_entries(fields: dict[str, Any]) -> set[tuple[str, str]]:
+    entries = {("emails", str(e).lower()) for e in fields.get("emails") or []}
+    entries |= {("phones", _digits(p)) for p in fields.get("phones") or []}
+    return {entry for entry in entries if entry[1]}
