@@ -216,7 +216,6 @@ def start_tackbridge(
             "TACKBRIDGE_API_TOKEN": token,
             "TACKBRIDGE_SECRET_KEY": secrets.token_urlsafe(32),
             "TACKBRIDGE_RUN_WORKER": "true",
-            "TACKBRIDGE_WORKER_CONCURRENCY": str(args.worker_concurrency),
             "TACKBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "TACKBRIDGE_THUMBTACK_ENVIRONMENT": "sandbox",
             "TACKBRIDGE_THUMBTACK_BASE_URL": sandbox.url,
@@ -229,6 +228,8 @@ def start_tackbridge(
             "TACKBRIDGE_AUTOREPLY_RULES": json.dumps(REPLY_RULES),
         }
     )
+    if args.worker_concurrency is not None:
+        env["TACKBRIDGE_WORKER_CONCURRENCY"] = str(args.worker_concurrency)
     return Process("tackbridge", ["serve"], env, scratch, port)
 
 
@@ -542,13 +543,22 @@ def scratch_dir(keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def default_concurrency() -> int:
+    from tackbridge.settings import Settings
+
+    found: int = Settings.model_fields["worker_concurrency"].default
+    return found
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="20,100", help="leads/s, comma-separated")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per rate")
     parser.add_argument("--latency-ms", type=int, default=20, help="added to every API call")
     parser.add_argument("--coperniq-rate", type=int, default=2000, help="requests/s per key")
-    parser.add_argument("--worker-concurrency", type=int, default=32)
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=None, help="default: tackbridge's own"
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="wait for stragglers (s)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait for idle CPUs (s)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch dir and logs")
@@ -576,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "latency_ms": args.latency_ms,
             "coperniq_rate": args.coperniq_rate,
-            "worker_concurrency": args.worker_concurrency,
+            "worker_concurrency": args.worker_concurrency or default_concurrency(),
             "cpu": f"{os.cpu_count()} x {cpu_model()}",
             "python": platform.python_version(),
             "machine_busy_at_end_pct": machine_busy_pct(),

@@ -63,7 +63,10 @@ class Settings(BaseSettings):
     run_worker: bool = Field(
         default=True, description="Run the outbox worker inside `tackbridge serve`."
     )
-    worker_concurrency: int = 32
+    # Jobs in flight per worker. Nearly all of a job's time is waiting on a remote API, and a
+    # large batch of claims and settles costs little more than a small one: 32 held 100 leads/s
+    # of work to ~45/s on 2 cores, 256 kept up (bench/speed_to_lead.py, bench/RESULTS.md).
+    worker_concurrency: int = Field(default=256, ge=1)
     worker_lease_seconds: float = 60.0
     # The retry schedule (tackbridge.delivery.backoff): base * 2**(attempt-1), capped, jittered.
     worker_backoff_base_seconds: float = Field(default=2.0, gt=0)

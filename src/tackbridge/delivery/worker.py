@@ -69,11 +69,16 @@ class Worker:
     concurrency: int = 32
     lease_seconds: float = 60.0
     poll_seconds: float = 0.5
+    # After a job finishes with nothing new announced, wait this long before claiming again, so
+    # that the jobs finishing meanwhile share one claim (a write transaction) instead of one
+    # each; new work announced with ``wake`` is claimed at once.
+    gather_seconds: float = 0.02
     backoff: Backoff = field(default_factory=Backoff)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
+        self._announced = False
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
         self._refill_at = max(1, self.concurrency // 4)
@@ -81,6 +86,7 @@ class Worker:
 
     def wake(self) -> None:
         """New work may be due (called after an in-process enqueue)."""
+        self._announced = True
         self._wake.set()
 
     async def run(self) -> None:
@@ -89,6 +95,7 @@ class Worker:
             while not self._stopping:
                 # Cleared before claiming, so a wake-up that comes during the claim is kept.
                 self._wake.clear()
+                self._announced = False
                 free = self.concurrency - len(self._in_flight)
                 # Refill in batches: claiming one job per freed slot would cost a write
                 # transaction (and an fsync) per job on top of its settle.
@@ -101,6 +108,10 @@ class Worker:
                 if not refill or len(claimed) < free:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                    if self._wake.is_set() and not self._announced and not self._stopping:
+                        # Only a finished job (whose settle may have queued a follow-up):
+                        # let others finish too, then claim for all of them at once.
+                        await asyncio.sleep(self.gather_seconds)
         finally:
             if self._in_flight:
                 await asyncio.gather(*self._in_flight, return_exceptions=True)
