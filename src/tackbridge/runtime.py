@@ -68,6 +68,7 @@ class Runtime:
             handlers,
             concurrency=settings.worker_concurrency,
             lease_seconds=settings.worker_lease_seconds,
+            poll_seconds=settings.worker_poll_seconds,
             backoff=backoff_from(settings),
         )
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")

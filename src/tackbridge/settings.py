@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # of work to ~45/s on 2 cores, 256 kept up (bench/speed_to_lead.py, bench/RESULTS.md).
     worker_concurrency: int = Field(default=256, ge=1)
     worker_lease_seconds: float = 60.0
+    # How often an idle worker looks for due jobs. Jobs queued in this process wake its worker
+    # at once; a worker in another process (``tackbridge worker``) sees them at its next look.
+    worker_poll_seconds: float = Field(default=0.5, gt=0)
     # The retry schedule (tackbridge.delivery.backoff): base * 2**(attempt-1), capped, jittered.
     worker_backoff_base_seconds: float = Field(default=2.0, gt=0)
     worker_backoff_cap_seconds: float = Field(default=3600.0, gt=0)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Connection
 
 from tackbridge.delivery.backoff import Backoff
-from tackbridge.delivery.errors import PermanentError, RetryableError
+from tackbridge.delivery.errors import NotYetError, PermanentError, RetryableError
 from tackbridge.delivery.jobs import get_job, retry_job
 from tackbridge.delivery.outbox import enqueue
 from tackbridge.delivery.worker import Handler, Job, Worker
@@ -222,3 +222,29 @@ def test_backoff_schedule_is_documented_shape() -> None:
     assert backoff.delay(3, retry_after=10**6) == 3600
     assert backoff.exhausted(15)
     assert not backoff.exhausted(14)
+
+
+async def test_a_deferred_attempt_leaves_the_next_one_a_first_try(env: Env) -> None:
+    await env.enqueue("a")
+    handler, seen = handler_raising(NotYetError("its lead is not there yet"), None)
+    worker = env.worker(handler, backoff=Backoff(base=1, cap=1))
+    await worker.drain()
+    env.clock.advance(5)
+    await worker.drain()
+    assert [(j.attempt, j.first_try) for j in seen] == [(1, True), (2, True)]
+    detail = env.job()
+    assert [a["outcome"] for a in detail["history"]] == ["deferred", "done"]  # type: ignore[attr-defined]
+
+
+async def test_after_a_deferral_a_crash_mid_attempt_ends_first_tries(env: Env) -> None:
+    await env.enqueue("a")
+    deferring, _ = handler_raising(NotYetError("later"))
+    await env.worker(deferring, backoff=Backoff(base=1, cap=1)).drain()
+    env.clock.advance(5)
+    crashed = env.worker(deferring, name="crashed", lease_seconds=30)
+    [claimed] = await crashed.claim(10)  # then the process dies: nothing recorded
+    assert claimed.first_try
+    env.clock.advance(31)
+    handler, seen = handler_raising(None)
+    await env.worker(handler, name="survivor").drain()
+    assert [(j.attempt, j.first_try) for j in seen] == [(3, False)]

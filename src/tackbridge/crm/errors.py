@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tackbridge.delivery.errors import DeliveryError, PermanentError, RetryableError
+from tackbridge.delivery.errors import DeliveryError, NotYetError, PermanentError, RetryableError
 
 
 class CrmError(DeliveryError):
@@ -110,5 +110,6 @@ class CrmUnexpectedResponseError(CrmRetryableError):
     pass
 
 
-class NotReadyError(CrmRetryableError):
-    pass
+class NotReadyError(CrmRetryableError, NotYetError):
+    """Raised before anything was written: the record a message, update or review belongs to is
+    not at the destination yet."""

@@ -62,6 +62,7 @@ class Session:
             self.jobs.handlers,
             concurrency=concurrency or settings.worker_concurrency,
             lease_seconds=settings.worker_lease_seconds,
+            poll_seconds=settings.worker_poll_seconds,
             backoff=backoff_from(settings),
         )
 

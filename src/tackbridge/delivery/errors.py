@@ -32,5 +32,11 @@ class RetryableError(DeliveryError):
         self.retry_after = retry_after
 
 
+class NotYetError(RetryableError):
+    """Nothing was written anywhere: something the job needs is not there yet, so it runs again
+    later. Its attempt is recorded as ``deferred``, and the next one still counts as the job's
+    first try (``Job.first_try``)."""
+
+
 class PermanentError(DeliveryError):
     """Trying again cannot help (a 4xx other than 401/429): the job is dead at once."""

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from tackbridge.delivery.backoff import Backoff
-from tackbridge.delivery.errors import DeliveryError, PermanentError, RetryableError
+from tackbridge.delivery.errors import DeliveryError, NotYetError, PermanentError, RetryableError
 from tackbridge.store.schema import delivery_attempts, outbox
 from tackbridge.store.writer import Writer
 
@@ -39,15 +39,18 @@ class Job:
     payload: dict[str, Any]
     attempt: int  # 1 for the first attempt
     created_at: datetime
-    # An attempt of this job was recorded before (an operator's retry restarts the count).
-    tried_before: bool = False
+    # Whether an earlier attempt may have acted (see ``_tried_before``); None: not known, and
+    # only a first attempt is taken for a first try.
+    tried_before: bool | None = None
 
     @property
     def first_try(self) -> bool:
         """No earlier attempt of this job can have done anything: handlers may skip the
-        look-ups that make a repeat safe. False after a crash mid-attempt too (the claim
-        counted that attempt)."""
-        return self.attempt == 1 and not self.tried_before
+        look-ups that make a repeat safe. Attempts that were deferred (``NotYetError``) do not
+        count; a crash mid-attempt does (the claim counted that attempt)."""
+        if self.tried_before is None:
+            return self.attempt == 1
+        return not self.tried_before
 
 
 Handler = Callable[[Job], Awaitable[None]]
@@ -144,6 +147,7 @@ class Worker:
         handler = self.handlers[job.kind]
         settle: Settle | None = getattr(handler, "settle", None)
         outcome, status, error, retry_after = "done", None, None, None
+        deferred = False
         try:
             await handler(job)
         except PermanentError as exc:
@@ -155,6 +159,7 @@ class Worker:
                 _error(exc),
                 exc.retry_after,
             )
+            deferred = isinstance(exc, NotYetError)
         except Exception as exc:  # a bug or an unexpected failure: retry, loudly
             log.exception("job %s (%s) attempt %s failed", job.id, job.kind, job.attempt)
             outcome, error = "retry", {"detail": f"{type(exc).__name__}: {exc}"[:500]}
@@ -172,7 +177,17 @@ class Worker:
             )
         await self.writer.run(
             lambda conn: _finish(
-                conn, job, self.name, outcome, status, error, started, finished, next_at, settle
+                conn,
+                job,
+                self.name,
+                outcome,
+                status,
+                error,
+                started,
+                finished,
+                next_at,
+                settle,
+                attempt_outcome="deferred" if deferred and outcome == "retry" else outcome,
             )
         )
         if outcome == "done":
@@ -239,23 +254,33 @@ def _claim(
             outbox.c.created_at,
         )
     ).all()
-    fresh = [r.id for r in rows if r.attempts == 1]
-    tried = (
-        set(
-            conn.execute(
-                select(delivery_attempts.c.job_id)
-                .where(delivery_attempts.c.job_id.in_(fresh))
-                .distinct()
-            ).scalars()
-        )
-        if fresh
-        else set()
-    )
+    tried = _tried_before(conn, {r.id: r.attempts for r in rows})
     jobs = [
         Job(r.id, r.kind, r.idempotency_key, r.payload, r.attempts, r.created_at, r.id in tried)
         for r in rows
     ]
     return sorted(jobs, key=lambda j: j.id)
+
+
+def _tried_before(conn: Connection, attempts: dict[int, int]) -> set[int]:
+    """The jobs an earlier attempt may have acted for: one recorded as anything but
+    ``deferred``, or one whose claim was counted but never recorded (a crash mid-attempt; an
+    operator's retry restarts the count, its recorded attempts remain)."""
+    if not attempts:
+        return set()
+    deferred = func.sum(case((delivery_attempts.c.outcome == "deferred", 1), else_=0))
+    rows = conn.execute(
+        select(delivery_attempts.c.job_id, func.count(), deferred)
+        .where(delivery_attempts.c.job_id.in_(list(attempts)))
+        .group_by(delivery_attempts.c.job_id)
+    ).all()
+    recorded = {job_id: (int(total), int(later or 0)) for job_id, total, later in rows}
+    tried: set[int] = set()
+    for job_id, count in attempts.items():
+        total, later = recorded.get(job_id, (0, 0))
+        if total > later or count - 1 > later:
+            tried.add(job_id)
+    return tried
 
 
 def _finish(
@@ -269,6 +294,8 @@ def _finish(
     finished: datetime,
     next_at: datetime | None,
     settle: Settle | None = None,
+    *,
+    attempt_outcome: str | None = None,
 ) -> None:
     conn.execute(
         _ATTEMPT_INSERT,
@@ -278,7 +305,7 @@ def _finish(
             "worker": worker,
             "started_at": started,
             "finished_at": finished,
-            "outcome": outcome,
+            "outcome": attempt_outcome or outcome,
             "status_code": status,
             "error": error,
         },
