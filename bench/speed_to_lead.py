@@ -41,11 +41,9 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +60,7 @@ from ingest import (  # noqa: E402
     cpu_model,
     free_port,
     machine_busy_pct,
+    scratch_dir,
     tackbridge_command,
     wait_until_quiet,
 )
@@ -567,20 +566,6 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines + (["", *verdicts] if verdicts else []))
 
 
-@contextlib.contextmanager
-def scratch_dir(keep: bool) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="tackbridge-speed-"))
-    try:
-        yield path
-    finally:
-        if keep:
-            log(f"kept {path}")
-        else:
-            import shutil
-
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def default_concurrency() -> int:
     from tackbridge.settings import Settings
 
@@ -612,7 +597,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     token = secrets.token_urlsafe(24)
-    with scratch_dir(args.keep) as scratch:
+    with scratch_dir(None, args.keep) as scratch:
         sandbox = start_sandbox(args, scratch)
         product: Process | None = None
         workers: list[Process] = []

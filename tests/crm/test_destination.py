@@ -33,6 +33,24 @@ async def test_each_kind_builds_its_destination() -> None:
     await hook.aclose()
 
 
+async def test_a_coperniq_key_is_paced_at_the_configured_limits() -> None:
+    config = DestinationConfig(
+        kind="coperniq",
+        coperniq_api_key=SecretStr("limits-key"),
+        coperniq_requests_per_second=7,
+        coperniq_requests_per_day=70,
+    )
+    coperniq = build_destination(config)
+    assert isinstance(coperniq, CoperniqDestination)
+    assert (coperniq.client.limiter.per_second, coperniq.client.limiter.per_day) == (7, 70)
+    # Every client of one key (and limits) in the process shares the same budget.
+    again = build_destination(config)
+    assert isinstance(again, CoperniqDestination)
+    assert again.client.limiter is coperniq.client.limiter
+    await coperniq.client.aclose()
+    await again.client.aclose()
+
+
 @pytest.mark.parametrize(
     ("config", "missing"),
     [

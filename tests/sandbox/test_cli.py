@@ -69,6 +69,10 @@ def test_build_config() -> None:
     assert build_config(delivery_style="legacy").delivery_style == "legacy"
     with pytest.raises(typer.BadParameter):
         build_config(lead_rate=-1.0)
+    raised = build_config(coperniq_rate_per_second=2000, coperniq_rate_per_day=10**7)
+    assert (raised.coperniq_rate_per_second, raised.coperniq_rate_per_day) == (2000, 10**7)
+    with pytest.raises(typer.BadParameter):
+        build_config(coperniq_rate_per_second=0)
 
 
 def test_main_cli_runs_sandbox_help() -> None:

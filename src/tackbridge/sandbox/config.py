@@ -126,6 +126,8 @@ class SandboxConfig:
             raise ValueError("lead_rate must not be negative")
         if self.delivery_max_attempts < 1:
             raise ValueError("delivery_max_attempts must be at least 1")
+        if self.coperniq_rate_per_second < 1 or self.coperniq_rate_per_day < 1:
+            raise ValueError("the Coperniq rate limits must be at least 1")
         if not self.businesses:
             raise ValueError("the sandbox needs at least one business")
         return self
