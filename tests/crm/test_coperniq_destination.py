@@ -227,8 +227,11 @@ async def test_updates_notes_and_reviews_land_on_the_opportunity(fresh: Sandbox)
             text="Can you come Tuesday?",
             sent_at=datetime(2024, 6, 13, 17, 18, tzinfo=UTC),
         )
-        with pytest.raises(NotReadyError):
+        with pytest.raises(NotReadyError) as waiting:
             await destination.deliver_message(message, idempotency_key="message:m1")
+        # No fixed pause: the worker's backoff, so that the note outlasts its lead's own
+        # retries through a CRM outage instead of running out of attempts first.
+        assert waiting.value.retry_after is None
         receipt = await destination.deliver_lead(new, idempotency_key="lead")
         opportunity_id = int(receipt.external_id or 0)
         update = LeadUpdated(

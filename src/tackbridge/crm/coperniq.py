@@ -109,7 +109,8 @@ class CoperniqDestination:
         opportunity = await self.find_opportunity(lead_id)
         if opportunity is None:
             # Messages can arrive before their lead; the lead's own job will create it.
-            raise NotReadyError(f"coperniq: lead {lead_id} has no opportunity yet", retry_after=5)
+            # The usual backoff: it must outlast the lead's own job retrying through an outage.
+            raise NotReadyError(f"coperniq: lead {lead_id} has no opportunity yet")
         return opportunity
 
     async def _contact_id(self, lead: LeadInput) -> int | None:

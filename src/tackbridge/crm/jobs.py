@@ -159,8 +159,10 @@ class CrmJobs:
         link, customer_name, lead_waiting = self._read(lambda conn: _known(conn, lead_id))
         if link is None and lead_waiting:
             # The lead's own job has not delivered it yet (a first reply is often faster):
-            # asking the destination now would only spend requests finding nothing.
-            raise NotReadyError(f"lead {lead_id} is not at its destination yet", retry_after=2)
+            # asking the destination now would only spend requests finding nothing. The usual
+            # backoff, not a fixed pause: during a CRM outage this job must keep waiting as long
+            # as the lead's own job keeps retrying, not run out of attempts first.
+            raise NotReadyError(f"lead {lead_id} is not at its destination yet")
         await destination.deliver_message(
             found,
             idempotency_key=job.key,
