@@ -77,6 +77,24 @@ def test_v4_envelope_to_partner_url(start: Start, partner: Partner) -> None:
     assert message["data"]["from"] == "Business"
 
 
+def test_deliveries_go_out_side_by_side_with_precise_times(start: Start, partner: Partner) -> None:
+    # Thumbtack does not wait for one answer before sending the next event: a slow partner
+    # answer must not hold every later lead back.
+    sb = legacy(start, partner)
+    partner.hold = True
+    business = sb.business_ids()[0]
+    leads = [sb.new_lead(business)["leadID"] for _ in range(3)]
+    try:
+        received = partner.wait(3)  # all three in flight, none answered yet
+    finally:
+        partner.release.set()
+    assert sorted(r.body["leadID"] for r in received) == sorted(leads)  # type: ignore[index]
+    wait_until(lambda: all(d["status"] == "delivered" for d in sb.inspect("deliveries")))
+    for delivery in sb.inspect("deliveries"):
+        # To the microsecond, for timing a partner (bench/speed_to_lead.py).
+        assert len(delivery["attempts"][0]["recordedAt"]) == len("2026-11-23T12:00:00.000000Z")
+
+
 def test_failed_deliveries_are_retried_with_every_attempt_recorded(
     start: Start, partner: Partner
 ) -> None:

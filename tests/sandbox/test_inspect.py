@@ -24,6 +24,12 @@ def test_control_creates_leads_messages_reviews(sandbox: Sandbox) -> None:
     message = sandbox.post(f"/_sandbox/leads/{lead['leadID']}/messages", json={"text": "hello"})
     assert message.status_code == 201
     assert message.json()["from"] == "Customer"
+    [shown] = [
+        m for m in sandbox.inspect("messages") if m["messageID"] == message.json()["messageID"]
+    ]
+    # Whole seconds as the wire has them, and the sandbox's own instant to the microsecond.
+    assert shown["recordedAt"].startswith(shown["sentAt"][:-1])
+    assert len(shown["recordedAt"]) == len("2026-11-23T12:00:00.000000Z")
     review = sandbox.post(f"/_sandbox/leads/{lead['leadID']}/reviews", json={"rating": 4})
     assert review.json()["rating"] == 4
     assert any(r["reviewID"] == review.json()["reviewID"] for r in sandbox.inspect("reviews"))

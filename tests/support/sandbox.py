@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import anyio.to_thread
 import httpx2
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -50,6 +51,9 @@ class Partner:
     received: list[Received] = field(default_factory=list)
     answers: deque[int] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # While ``hold`` is set, every delivery is answered only once ``release`` is set.
+    hold: bool = False
+    release: threading.Event = field(default_factory=threading.Event)
 
     def wait(self, count: int, timeout: float = 5.0) -> list[Received]:
         wait_until(lambda: len(self.received) >= count, timeout)
@@ -69,6 +73,8 @@ def partner_app(partner: Partner) -> Starlette:
                 Received(request.method, request.url.path, dict(request.headers), body)
             )
             status = partner.answers.popleft() if partner.answers else 200
+        if partner.hold:
+            await anyio.to_thread.run_sync(partner.release.wait, 10.0)
         return JSONResponse({"ok": status < 300}, status_code=status)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
