@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from tackbridge.autoreply.rules import RuleSetError, choose_reply
 from tackbridge.autoreply.store import rules_for
@@ -44,16 +44,20 @@ def reply_id(lead_id: str) -> str:
 
 def already_replied(conn: Connection, lead_id: str) -> bool:
     """Whether the business has answered: through tackbridge, or in Thumbtack's own app."""
-    found = conn.execute(
-        select(messages.c.id)
-        .where(
-            messages.c.lead_id == lead_id,
-            messages.c.sender == "Business",
-            messages.c.message_id != reply_id(lead_id),
-        )
-        .limit(1)
-    ).first()
+    found = conn.execute(_REPLIED, {"lead_id": lead_id, "own": reply_id(lead_id)}).first()
     return found is not None
+
+
+# Built once: every lead's auto-reply asks it, twice.
+_REPLIED = (
+    select(messages.c.id)
+    .where(
+        messages.c.lead_id == bindparam("lead_id"),
+        messages.c.sender == "Business",
+        messages.c.message_id != bindparam("own"),
+    )
+    .limit(1)
+)
 
 
 def _now() -> datetime:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from tackbridge.conversations.thread import thread
 from tackbridge.leads.views import (
@@ -114,17 +114,33 @@ def _summary(row: Row[Any]) -> LeadSummary:
     )
 
 
+# Built once and run with parameters: the outbox jobs read a lead for every lead, and building
+# a Core statement costs about as much as running it.
+_ATTACHMENTS = (
+    select(attachments)
+    .where(
+        attachments.c.owner_kind == bindparam("kind"),
+        attachments.c.owner_id.in_(bindparam("owners", expanding=True)),
+    )
+    .order_by(attachments.c.owner_id, attachments.c.position)
+)
+_LEAD = select(leads).where(leads.c.lead_id == bindparam("lead_id"))
+_CUSTOMER = select(customers).where(customers.c.customer_id == bindparam("customer_id"))
+_BUSINESS = select(businesses).where(businesses.c.business_id == bindparam("business_id"))
+_DETAILS = (
+    select(lead_details)
+    .where(lead_details.c.lead_id == bindparam("lead_id"))
+    .order_by(lead_details.c.position)
+)
+
+
 def _attachment_views(
     conn: Connection, owner_kind: str, owner_ids: Sequence[str]
 ) -> dict[str, list[AttachmentView]]:
     found: dict[str, list[AttachmentView]] = defaultdict(list)
     if not owner_ids:
         return found
-    rows = conn.execute(
-        select(attachments)
-        .where(attachments.c.owner_kind == owner_kind, attachments.c.owner_id.in_(owner_ids))
-        .order_by(attachments.c.owner_id, attachments.c.position)
-    )
+    rows = conn.execute(_ATTACHMENTS, {"kind": owner_kind, "owners": list(owner_ids)})
     for row in rows:
         found[row.owner_id].append(
             AttachmentView(
@@ -141,12 +157,12 @@ def _attachment_views(
 def get_lead(conn: Connection, lead_id: str, *, related: bool = True) -> LeadView | None:
     """The lead as the API shows it; ``related=False`` leaves out its messages, reviews and
     status history (the jobs that map a lead need none of them)."""
-    row = conn.execute(select(leads).where(leads.c.lead_id == lead_id)).first()
+    row = conn.execute(_LEAD, {"lead_id": lead_id}).first()
     if row is None:
         return None
     customer = None
     if row.customer_id is not None:
-        c = conn.execute(select(customers).where(customers.c.customer_id == row.customer_id)).one()
+        c = conn.execute(_CUSTOMER, {"customer_id": row.customer_id}).one()
         customer = CustomerView(
             customerID=c.customer_id,
             name=c.name,
@@ -157,17 +173,11 @@ def get_lead(conn: Connection, lead_id: str, *, related: bool = True) -> LeadVie
         )
     business = None
     if row.business_id is not None:
-        b = conn.execute(
-            select(businesses).where(businesses.c.business_id == row.business_id)
-        ).one()
+        b = conn.execute(_BUSINESS, {"business_id": row.business_id}).one()
         business = BusinessView(businessID=b.business_id, name=b.name, accessCode=b.access_code)
     details = [
         DetailView(question=d.question, answer=d.answer)
-        for d in conn.execute(
-            select(lead_details)
-            .where(lead_details.c.lead_id == lead_id)
-            .order_by(lead_details.c.position)
-        )
+        for d in conn.execute(_DETAILS, {"lead_id": lead_id})
     ]
     received, updated = utc(row.received_at), utc(row.updated_at)
     return LeadView(

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from tackbridge.store.schema import business_settings
+
+# Built once: every CRM and auto-reply job reads its business's row.
+_GET = select(business_settings).where(business_settings.c.business_id == bindparam("business_id"))
 
 
 def get(conn: Connection, business_id: str) -> Any:
     """The business's row, or None when it has chosen nothing yet."""
-    return conn.execute(
-        select(business_settings).where(business_settings.c.business_id == business_id)
-    ).first()
+    return conn.execute(_GET, {"business_id": business_id}).first()
 
 
 def put(conn: Connection, business_id: str, values: dict[str, Any]) -> None:
