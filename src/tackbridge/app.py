@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             from tackbridge.handlers import open_handlers
 
             jobs = open_handlers(rt)
-            rt.start_worker(jobs.handlers)
+            rt.start_worker(jobs.handlers, first_kinds=jobs.first_kinds)
         try:
             yield
         finally:

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 
 import httpx2
 
-from tackbridge.autoreply.jobs import AutoReplyJobs
+from tackbridge.autoreply.jobs import PLAN_KIND, SEND_KIND, AutoReplyJobs
 from tackbridge.connections.crypto import load_box
+from tackbridge.conversations.replies import REPLY_KIND
 from tackbridge.crm.jobs import CrmJobs, Destinations
 from tackbridge.delivery.outbound import (
     Outbound,
     OutboundSettings,
+    ShardedTransport,
     open_outbound,
     outbound_handlers,
 )
@@ -48,6 +50,8 @@ class JobHandlers:
     handlers: dict[str, Handler]
     outbound: Outbound
     http: httpx2.AsyncClient
+    # Claimed first when due: the automatic first reply, from its plan to Thumbtack.
+    first_kinds: frozenset[str] = frozenset({PLAN_KIND, SEND_KIND, REPLY_KIND})
     _closed: bool = field(default=False, repr=False)
 
     async def aclose(self) -> None:
@@ -60,7 +64,9 @@ class JobHandlers:
 def open_handlers(runtime: Runtime, *, outbound: Outbound | None = None) -> JobHandlers:
     settings = runtime.settings
     outbound = outbound or open_outbound(outbound_settings(settings), tokens=runtime.tokens)
-    http = httpx2.AsyncClient(timeout=30.0)
+    # The CRM's calls get small connection pools too (see ShardedTransport): with hundreds of
+    # jobs in flight one pool would grow to scan and probe ~100 sockets on every request.
+    http = httpx2.AsyncClient(timeout=30.0, transport=ShardedTransport())
     wake = runtime.wake_worker
     handlers: dict[str, Handler] = {}
     handlers.update(Followups(runtime.writer, wake=wake).handlers())

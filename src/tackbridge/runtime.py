@@ -60,12 +60,15 @@ class Runtime:
     def start(self) -> None:
         self.writer.start()
 
-    def start_worker(self, handlers: dict[str, Handler]) -> Worker:
+    def start_worker(
+        self, handlers: dict[str, Handler], *, first_kinds: frozenset[str] = frozenset()
+    ) -> Worker:
         """Run the outbox worker in this process's event loop."""
         settings = self.settings
         self.worker = Worker(
             self.writer,
             handlers,
+            first_kinds=first_kinds,
             concurrency=settings.worker_concurrency,
             lease_seconds=settings.worker_lease_seconds,
             poll_seconds=settings.worker_poll_seconds,

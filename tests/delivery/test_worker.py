@@ -248,3 +248,23 @@ async def test_after_a_deferral_a_crash_mid_attempt_ends_first_tries(env: Env) -
     handler, seen = handler_raising(None)
     await env.worker(handler, name="survivor").drain()
     assert [(j.attempt, j.first_try) for j in seen] == [(3, False)]
+
+
+async def test_first_kinds_are_claimed_ahead_of_an_older_backlog(env: Env) -> None:
+    for i in range(5):
+        await env.enqueue(f"crm-{i}", kind="crm.job")
+    env.clock.advance(1)
+    await env.enqueue("reply", kind="reply.job")
+    handler, _ = handler_raising()
+    worker = Worker(
+        env.writer,
+        {"crm.job": handler, "reply.job": handler},
+        clock=env.clock,
+        first_kinds=frozenset({"reply.job"}),
+    )
+    first = await worker.claim(2)
+    # The reply came last but goes first; the rest in due order.
+    assert [j.key for j in first] == ["crm-0", "reply"]  # sorted by id; "reply" is in it
+    assert {j.kind for j in first} == {"crm.job", "reply.job"}
+    rest = await worker.claim(10)
+    assert [j.key for j in rest] == ["crm-1", "crm-2", "crm-3", "crm-4"]

@@ -60,6 +60,7 @@ class Session:
         return Worker(
             self.runtime.writer,
             self.jobs.handlers,
+            first_kinds=self.jobs.first_kinds,
             concurrency=concurrency or settings.worker_concurrency,
             lease_seconds=settings.worker_lease_seconds,
             poll_seconds=settings.worker_poll_seconds,

@@ -76,6 +76,9 @@ class Worker:
     # that the jobs finishing meanwhile share one claim (a write transaction) instead of one
     # each; new work announced with ``wake`` is claimed at once.
     gather_seconds: float = 0.02
+    # Kinds claimed before any other when both are due: what a customer is waiting for (the
+    # automatic first reply) goes ahead of CRM bookkeeping when the queue is long.
+    first_kinds: frozenset[str] = frozenset()
     backoff: Backoff = field(default_factory=Backoff)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -131,7 +134,10 @@ class Worker:
         now = self.clock()
         until = now + timedelta(seconds=self.lease_seconds)
         kinds = sorted(self.handlers)
-        return await self.writer.run(lambda conn: _claim(conn, self.name, kinds, limit, now, until))
+        first = [k for k in kinds if k in self.first_kinds]
+        return await self.writer.run(
+            lambda conn: _claim(conn, self.name, kinds, limit, now, until, first=first)
+        )
 
     async def drain(self) -> int:
         """Run every due job to its next state, then return how many attempts ran (for tests
@@ -221,7 +227,23 @@ def _claim(
     limit: int,
     now: datetime,
     until: datetime,
+    *,
+    first: list[str] | None = None,
 ) -> list[Job]:
+    rows = _claim_rows(conn, worker, first, limit, now, until) if first else []
+    if len(rows) < limit:
+        rows += _claim_rows(conn, worker, kinds, limit - len(rows), now, until)
+    tried = _tried_before(conn, {r.id: r.attempts for r in rows})
+    jobs = [
+        Job(r.id, r.kind, r.idempotency_key, r.payload, r.attempts, r.created_at, r.id in tried)
+        for r in rows
+    ]
+    return sorted(jobs, key=lambda j: j.id)
+
+
+def _claim_rows(
+    conn: Connection, worker: str, kinds: list[str], limit: int, now: datetime, until: datetime
+) -> list[Any]:
     due = (
         select(outbox.c.id)
         .where(
@@ -254,12 +276,7 @@ def _claim(
             outbox.c.created_at,
         )
     ).all()
-    tried = _tried_before(conn, {r.id: r.attempts for r in rows})
-    jobs = [
-        Job(r.id, r.kind, r.idempotency_key, r.payload, r.attempts, r.created_at, r.id in tried)
-        for r in rows
-    ]
-    return sorted(jobs, key=lambda j: j.id)
+    return list(rows)
 
 
 def _tried_before(conn: Connection, attempts: dict[int, int]) -> set[int]:
