@@ -147,16 +147,25 @@ class CrmJobs:
 
     async def message(self, job: Job) -> None:
         message_id = str(job.payload["messageID"])
-        found = self._read(lambda conn: _message(conn, message_id))
+
+        def read(conn: Connection) -> tuple[MessageReceived | None, Any, Any]:
+            # One connection for all this job reads: the message, its business's destination,
+            # and what is known of its lead there.
+            found = _message(conn, message_id)
+            if found is None or found.lead_id is None:
+                return found, None, None
+            business = found.business_id or business_of(conn, found.lead_id)
+            config = store.destination_for(conn, business, self.settings, self.box)
+            return found, config, _known(conn, found.lead_id)
+
+        found, config, known = self._read(read)
         if found is None:
             raise PermanentError(f"message {message_id} is not in the store")
         if found.lead_id is None:
             raise NotReadyError(f"message {message_id} has no lead yet")
-        config, destination = self._destination(
-            found.business_id or self._business_of(found.lead_id)
-        )
         lead_id = found.lead_id
-        link, customer_name, lead_waiting = self._read(lambda conn: _known(conn, lead_id))
+        destination = self.destinations.get(config)
+        link, customer_name, lead_waiting = known
         if link is None and lead_waiting:
             # The lead's own job has not delivered it yet (a first reply is often faster):
             # asking the destination now would only spend requests finding nothing. The usual
