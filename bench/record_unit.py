@@ -21,10 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import PLACEHOLDER, lead_template
 
-from tackbridge.inbound.events import Delivery
+from tackbridge.flows import REACTIONS
+from tackbridge.inbound.http import decode_json
 from tackbridge.inbound.parse import parse_legacy_lead
 from tackbridge.inbound.record import InboundRequest, record_delivery
-from tackbridge.inbound.routes import decode_json
+from tackbridge.leads.models import Delivery
 from tackbridge.store import migrate
 from tackbridge.store.database import open_database
 
@@ -62,7 +63,7 @@ def main() -> None:
             for start in range(0, len(items), args.batch):
                 with db.writer.begin() as conn:
                     for request, delivery in items[start : start + args.batch]:
-                        record_delivery(conn, request, delivery)
+                        record_delivery(conn, request, delivery, REACTIONS)
 
         write([parse(b) for b in bodies[:200]])  # warm the statement caches
         bodies = bodies[200:]

@@ -132,8 +132,8 @@ def seed_jobs(db_url: str, count: int, batch: int) -> None:
                 outbox.insert(),
                 [
                     {
-                        "kind": REPLY_KIND,
-                        "idempotency_key": f"{REPLY_KIND}:reply-bench-{i}",
+                        "kind": REPLY_KIND.name,
+                        "idempotency_key": f"{REPLY_KIND.name}:reply-bench-{i}",
                         "payload": {
                             "messageID": f"reply-bench-{i}",
                             "leadID": str(1_000_000 + i),
@@ -156,26 +156,42 @@ def seed_jobs(db_url: str, count: int, batch: int) -> None:
 class NoCall:
     """The reply handler without its HTTP call (a plain 20 ms wait): the outbox alone."""
 
-    def __init__(self, real: Any, latency: float) -> None:
-        self.settle = getattr(real, "settle", None)
+    def __init__(self, latency: float) -> None:
         self.latency = latency
 
     async def __call__(self, job: Any) -> None:
         await asyncio.sleep(self.latency)
 
 
+def thumbtack_kinds(services: Any) -> dict[str, Any]:
+    """The Thumbtack-bound kinds as the product binds them, with a sent reply's reactions."""
+    from tackbridge import flows
+    from tackbridge.conversations.replies import REPLY, REPLY_KIND
+    from tackbridge.jobstatus.push import PUSH
+    from tackbridge.outbox.kinds import Registry
+    from tackbridge.targeting.service import TARGETING
+
+    registry = Registry.of([REPLY, PUSH, TARGETING])
+    registry.react(REPLY_KIND, flows.reply_sent)
+    return registry.bind(services)
+
+
 async def run_worker(
-    db: Any, outbound: Any, count: int, concurrency: int, no_call: float | None = None
+    db: Any, services: Any, count: int, concurrency: int, no_call: float | None = None
 ) -> float:
-    from tackbridge.delivery.outbound import outbound_handlers
-    from tackbridge.delivery.worker import Worker
+    import dataclasses
+
+    from tackbridge.outbox.worker import Worker
     from tackbridge.store.writer import Writer
 
     writer = Writer(db.writer)
     writer.start()
-    handlers: dict[str, Any] = dict(outbound_handlers(outbound))
+    handlers: dict[str, Any] = thumbtack_kinds(services)
     if no_call is not None:
-        handlers = {kind: NoCall(h, no_call) for kind, h in handlers.items()}
+        handlers = {
+            kind: dataclasses.replace(bound, handler=NoCall(no_call))
+            for kind, bound in handlers.items()
+        }
     worker = Worker(writer, handlers, concurrency=concurrency, poll_seconds=0.05)
     started = time.perf_counter()
     task = asyncio.create_task(worker.run())
@@ -223,7 +239,11 @@ def check_done(db_url: str, expected: int) -> tuple[int, int]:
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     import logging
 
-    from tackbridge.delivery.outbound import OutboundSettings, ShardedTransport, open_outbound
+    from pydantic import SecretStr
+
+    from tackbridge.core.http import ShardedTransport
+    from tackbridge.services import Services, open_http, open_thumbtack
+    from tackbridge.settings import Settings
     from tackbridge.store import migrate
     from tackbridge.store.database import open_database
 
@@ -233,15 +253,16 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     db_url = f"sqlite:///{scratch.name}/outbox.db"
     db = open_database(db_url, sqlite_synchronous=args.synchronous)
     migrate.upgrade(db.writer)
-    outbound = open_outbound(
-        OutboundSettings(
-            thumbtack_environment="sandbox",
-            thumbtack_base_url=url,
-            thumbtack_api_username="bench",
-            thumbtack_api_password="bench-password",  # type: ignore[arg-type]
-        ),
-        transport=ShardedTransport(connections=args.concurrency, shards=args.shards),
+    settings = Settings(
+        thumbtack_environment="sandbox",
+        thumbtack_base_url=url,
+        thumbtack_api_username="bench",
+        thumbtack_api_password=SecretStr("bench-password"),
     )
+    transport = ShardedTransport(connections=args.concurrency, shards=args.shards)
+    thumbtack = open_thumbtack(settings, transport=transport)
+    # The worker writes through its own writer (run_worker); Services needs one for its type.
+    outbound = Services(settings, db, None, thumbtack, open_http())  # type: ignore[arg-type]
     result: dict[str, Any] = {
         "jobs": args.jobs,
         "concurrency": args.concurrency,

@@ -11,18 +11,19 @@ from fastapi.openapi.utils import get_openapi
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tackbridge import __version__, health
+from tackbridge import __version__, flows, health
 from tackbridge.autoreply import routes as autoreply_routes
 from tackbridge.connections import routes as connection_routes
 from tackbridge.conversations import routes as conversation_routes
+from tackbridge.core.problems import install_handlers
 from tackbridge.crm import routes as crm_routes
-from tackbridge.delivery import routes as delivery_routes
+from tackbridge.inbound import coperniq as coperniq_webhook
 from tackbridge.inbound import log_api
 from tackbridge.inbound import routes as inbound_routes
 from tackbridge.insights import routes as insight_routes
 from tackbridge.jobstatus import routes as job_status_routes
 from tackbridge.leads import routes as lead_routes
-from tackbridge.problems import install_handlers
+from tackbridge.outbox import routes as outbox_routes
 from tackbridge.runtime import Runtime
 from tackbridge.settings import Settings
 
@@ -36,18 +37,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         rt = runtime or Runtime.open(settings)
         rt.start()
         app.state.runtime = rt
-        jobs = None
+        app.state.services = rt.services
+        app.state.connections = rt.connections
+        app.state.registry = rt.registry
         if settings.run_worker and own:
-            from tackbridge.handlers import open_handlers
-
-            jobs = open_handlers(rt)
-            rt.start_worker(jobs.handlers, first_kinds=jobs.first_kinds)
+            rt.start_worker()
         try:
             yield
         finally:
             await rt.stop_worker()
-            if jobs is not None:
-                await jobs.aclose()
             if own:
                 await rt.aclose()
                 rt.close()
@@ -62,14 +60,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
     )
     install_handlers(app)
-    app.include_router(inbound_routes.router())
+    app.include_router(inbound_routes.router(flows.REACTIONS))
+    app.include_router(coperniq_webhook.router)
     app.include_router(lead_routes.router)
     app.include_router(conversation_routes.router)
     app.include_router(job_status_routes.router)
-    app.include_router(delivery_routes.router)
+    app.include_router(outbox_routes.router)
     app.include_router(log_api.router)
     app.include_router(connection_routes.router)
-    app.include_router(crm_routes.router)
     app.include_router(crm_routes.operator)
     app.include_router(autoreply_routes.router)
     app.include_router(insight_routes.router)

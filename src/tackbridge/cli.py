@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tackbridge import logs
+from tackbridge import commands as outbound_commands
 from tackbridge.connections.cli import connect_command, connections_app, disconnect_command
-from tackbridge.delivery import commands as outbound_commands
+from tackbridge.core import logs
 from tackbridge.sandbox.cli import sandbox_command
 from tackbridge.settings import MissingSecretsError, Mode, Settings
 
@@ -129,7 +129,7 @@ def leads_list(
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
 ) -> None:
     """List the newest leads."""
-    from tackbridge.leads.queries import list_leads
+    from tackbridge.leads.service import list_leads
     from tackbridge.store.database import open_database
 
     settings = _settings()

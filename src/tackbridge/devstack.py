@@ -164,8 +164,8 @@ async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
     """Runs both servers until Ctrl-C (or SIGTERM), connecting the demo business first."""
     from rich.console import Console
 
-    from tackbridge import logs
     from tackbridge.app import create_app
+    from tackbridge.core import logs
     from tackbridge.sandbox import create_app as create_sandbox
 
     console = Console()

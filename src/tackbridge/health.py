@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 from starlette.responses import JSONResponse
 
-from tackbridge.runtime import Runtime
+from tackbridge.services import services
 from tackbridge.store import migrate
 
 router = APIRouter(tags=["health"])
@@ -23,11 +23,11 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "Not ready"}},
 )
 def readyz(request: Request) -> JSONResponse:
-    runtime: Runtime = request.app.state.runtime
+    svc = services(request)
     try:
-        with runtime.db.reader.connect() as conn:
+        with svc.db.reader.connect() as conn:
             conn.execute(text("SELECT 1"))
-        current = migrate.current_revision(runtime.db.reader)
+        current = migrate.current_revision(svc.db.reader)
     except Exception as exc:
         return JSONResponse(
             {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},

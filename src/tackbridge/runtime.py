@@ -1,79 +1,84 @@
-"""The long-lived parts one tackbridge process shares: settings, database, writer, auth, and
+"""One tackbridge process, assembled: the services every feature shares, the connections
+feature (whose TokenManager is the process's grant source), the registry of job kinds, and
 (when it runs one) the outbox worker."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
-from tackbridge.delivery.backoff import backoff_from
-from tackbridge.delivery.worker import Handler, Worker
-from tackbridge.inbound.auth import PartnerAuth
+from tackbridge.connections.service import Connections, open_connections
+from tackbridge.outbox.backoff import backoff_from
+from tackbridge.outbox.kinds import Bound, Registry
+from tackbridge.outbox.worker import Worker
+from tackbridge.registry import build_registry
+from tackbridge.services import Services, open_http, open_thumbtack
 from tackbridge.settings import Settings
 from tackbridge.store import migrate
-from tackbridge.store.database import Database, open_database
+from tackbridge.store.database import open_database
 from tackbridge.store.writer import Writer
 
-if TYPE_CHECKING:
-    from tackbridge.connections.service import Connections
-    from tackbridge.connections.tokens import TokenManager
-    from tackbridge.thumbtack import ThumbtackClient
+__all__ = ["Runtime"]
 
 
 @dataclass
 class Runtime:
-    settings: Settings
-    db: Database
-    writer: Writer
-    partner_auth: PartnerAuth
+    services: Services
+    connections: Connections
+    registry: Registry
     worker: Worker | None = None
-    # OAuth connections: the shared Thumbtack client and the TokenManager live in here.
-    connections: Connections | None = None
     _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _bound: dict[str, Bound[Any]] | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, settings: Settings, *, upgrade: bool = True) -> Runtime:
+    def open(
+        cls, settings: Settings, *, upgrade: bool = True, registry: Registry | None = None
+    ) -> Runtime:
         db = open_database(
             settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
         if upgrade:
             migrate.upgrade(db.writer)
         writer = Writer(db.writer, batch_size=settings.write_batch_size)
-        runtime = cls(settings=settings, db=db, writer=writer, partner_auth=PartnerAuth(settings))
-        from tackbridge.connections.service import open_connections
-
-        runtime.connections = open_connections(settings, db, writer)
-        runtime.connections.wake = runtime.wake_worker
+        thumbtack = open_thumbtack(settings)
+        services = Services(settings, db, writer, thumbtack, open_http())
+        connections = open_connections(settings, db, writer, thumbtack=thumbtack)
+        services.grants = connections.tokens
+        services.box_loader = connections.tokens.box
+        runtime = cls(services, connections, registry or build_registry())
+        services.wake = runtime.wake_worker
+        connections.wake = runtime.wake_worker
         return runtime
 
     @property
-    def thumbtack(self) -> ThumbtackClient | None:
-        """The process's shared Thumbtack client."""
-        return None if self.connections is None else self.connections.thumbtack
-
-    @property
-    def tokens(self) -> TokenManager | None:
-        """Access tokens per business (refreshed single-flight)."""
-        return None if self.connections is None else self.connections.tokens
+    def settings(self) -> Settings:
+        return self.services.settings
 
     def start(self) -> None:
-        self.writer.start()
+        self.services.writer.start()
 
-    def start_worker(
-        self, handlers: dict[str, Handler], *, first_kinds: frozenset[str] = frozenset()
-    ) -> Worker:
-        """Run the outbox worker in this process's event loop."""
+    def bound(self) -> dict[str, Bound[Any]]:
+        """Every kind with its handler built for this process (once)."""
+        if self._bound is None:
+            self._bound = self.registry.bind(self.services)
+        return self._bound
+
+    def new_worker(self, concurrency: int | None = None) -> Worker:
+        """A worker for every registered kind, configured by the settings."""
         settings = self.settings
-        self.worker = Worker(
-            self.writer,
-            handlers,
-            first_kinds=first_kinds,
-            concurrency=settings.worker_concurrency,
+        return Worker(
+            self.services.writer,
+            self.bound(),
+            concurrency=concurrency or settings.worker_concurrency,
             lease_seconds=settings.worker_lease_seconds,
             poll_seconds=settings.worker_poll_seconds,
             backoff=backoff_from(settings),
         )
+
+    def start_worker(self) -> Worker:
+        """Run the outbox worker in this process's event loop."""
+        self.worker = self.new_worker()
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
         return self.worker
 
@@ -89,9 +94,8 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Close the network clients (before ``close``)."""
-        if self.connections is not None:
-            await self.connections.aclose()
+        await self.services.aclose()
 
     def close(self) -> None:
-        self.writer.stop()
-        self.db.dispose()
+        self.services.writer.stop()
+        self.services.db.dispose()

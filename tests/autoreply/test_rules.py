@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tackbridge.autoreply.rules import RuleSetError, choose_reply, validate_rule_set
-from tackbridge.crm.lead import LeadInput
 from tackbridge.inbound.parse import parse_legacy_lead
+from tackbridge.leads.models import LeadInput
 from tests.fixtures import doc_payload
 
 LEAD = LeadInput.from_event(parse_legacy_lead(doc_payload("v2_lead")))

@@ -17,7 +17,7 @@ from tackbridge.autoreply.templates import (
     render,
     variables_for,
 )
-from tackbridge.crm.lead import Detail, LeadInput
+from tackbridge.leads.models import Detail, LeadInput
 
 LEAD = LeadInput(
     lead_id="1",

@@ -7,19 +7,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tackbridge.connections import ConnectionUnavailableError
-from tackbridge.connections.flow import PURGE_KIND, REGISTER_WEBHOOK_KIND
+from tackbridge.connections.kinds import PURGE_KIND, REGISTER_WEBHOOK_KIND
 from tackbridge.connections.service import Connections
-from tackbridge.delivery.worker import Worker
+from tackbridge.outbox.worker import Worker
 from tackbridge.store.schema import inbound_log, outbox
+from tackbridge.thumbtack.grants import ConnectionUnavailableError
 from tests.connections.conftest import Stack
+from tests.connections.helpers import connection_kinds
 from tests.support.sandbox import wait_until
 from tests.support.store import count, outbox_keys
 
 
 def _worker(local: Connections, *, days_later: float = 0.0) -> Worker:
     later = timedelta(days=days_later)
-    return Worker(local.writer, local.handlers(), clock=lambda: datetime.now(UTC) + later)
+    return Worker(local.writer, connection_kinds(local), clock=lambda: datetime.now(UTC) + later)
 
 
 def _live_hooks(stack: Stack, business_id: str) -> list[dict[str, object]]:
@@ -39,7 +40,7 @@ def _lead(stack: Stack, business_id: str) -> str:
 async def test_a_v4_connection_registers_our_webhook_once(stack: Stack, local: Connections) -> None:
     business_id = stack.sandbox.business_ids()[0]
     stack.connect(business_id)
-    assert [k for k in outbox_keys(stack.settings) if k.startswith(REGISTER_WEBHOOK_KIND)] == [
+    assert [k for k in outbox_keys(stack.settings) if k.startswith(REGISTER_WEBHOOK_KIND.name)] == [
         f"{REGISTER_WEBHOOK_KIND}:{business_id}:1"
     ]
     assert await _worker(local).drain() == 1
@@ -72,7 +73,7 @@ async def test_a_v4_connection_registers_our_webhook_once(stack: Stack, local: C
 
 async def test_legacy_connections_register_no_webhook(stack: Stack, local: Connections) -> None:
     stack.connect(stack.sandbox.business_ids()[0], api="legacy")
-    assert not [k for k in outbox_keys(stack.settings) if k.startswith(REGISTER_WEBHOOK_KIND)]
+    assert not [k for k in outbox_keys(stack.settings) if k.startswith(REGISTER_WEBHOOK_KIND.name)]
     assert await _worker(local).drain() == 0
 
 
@@ -101,11 +102,11 @@ async def test_disconnect_v4_forgets_tokens_removes_webhook_and_schedules_purge(
     assert _live_hooks(stack, business_id) == []
     with pytest.raises(ConnectionUnavailableError):
         await local.tokens.access_token(business_id)
-    assert [k for k in outbox_keys(stack.settings) if k.startswith(PURGE_KIND)]
+    assert [k for k in outbox_keys(stack.settings) if k.startswith(PURGE_KIND.name)]
 
     again = stack.operator.post(f"/api/connections/{business_id}/disconnect")
     assert again.json()["alreadyDisconnected"] is True
-    assert len([k for k in outbox_keys(stack.settings) if k.startswith(PURGE_KIND)]) == 1
+    assert len([k for k in outbox_keys(stack.settings) if k.startswith(PURGE_KIND.name)]) == 1
     missing = stack.operator.post("/api/connections/404404/disconnect")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")

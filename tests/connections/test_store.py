@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import Connection, create_engine
 
 from tackbridge.connections import store
-from tackbridge.connections.crypto import KEY_FILE, MissingSecretKeyError, load_box
 from tackbridge.connections.tokens import seal_tokens
 from tackbridge.settings import Settings
 from tackbridge.store.schema import metadata
+from tackbridge.store.secrets import KEY_FILE, MissingSecretKeyError, load_box
 from tackbridge.thumbtack import TokenSet
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

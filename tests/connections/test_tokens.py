@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from tackbridge.connections import ConnectionUnavailableError
 from tackbridge.connections.service import Connections
+from tackbridge.thumbtack.grants import ConnectionUnavailableError
 from tests.connections.conftest import Stack, refreshes
 from tests.connections.helpers import expire_access_token
 from tests.support.sandbox import bearer

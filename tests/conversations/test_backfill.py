@@ -38,14 +38,14 @@ async def test_backfill_then_webhook_is_a_duplicate(server: RunningServer, fresh
     async with worker_side(server.settings, fresh, tokens) as side:
         result = await backfill(
             side.writer,
-            side.outbound.thumbtack,
+            side.thumbtack,
             tokens,
             business,
             on_lead=lambda r: seen.append(r.seen),
         )
         assert (result.seen, result.imported, result.duplicates) == (3, 3, 0)
         assert seen == [1, 2, 3]
-        again = await backfill(side.writer, side.outbound.thumbtack, tokens, business)
+        again = await backfill(side.writer, side.thumbtack, tokens, business)
         assert (again.imported, again.duplicates) == (0, 3)
 
     stored = server.lead(created[0]["leadID"])
@@ -69,7 +69,7 @@ async def test_webhook_then_backfill_skips_it(server: RunningServer, fresh: Sand
     fresh.new_lead(business)
     tokens = SandboxTokens.connect(fresh, business, "v4")
     async with worker_side(server.settings, fresh, tokens) as side:
-        result = await backfill(side.writer, side.outbound.thumbtack, tokens, business)
+        result = await backfill(side.writer, side.thumbtack, tokens, business)
     assert (result.imported, result.duplicates) == (1, 1)
 
 
@@ -96,4 +96,4 @@ async def test_404_means_not_available(server: RunningServer, no_listing: str) -
 
     async with worker_side(server.settings, no_listing) as side:
         with pytest.raises(BackfillNotAvailableError):
-            await backfill(side.writer, side.outbound.thumbtack, Tokens(), "123")
+            await backfill(side.writer, side.thumbtack, Tokens(), "123")

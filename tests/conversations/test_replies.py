@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tackbridge.delivery.worker import Job
+from tackbridge.outbox.kinds import Job
 from tests.delivery.outbound_support import (
     SandboxTokens,
     import_lead,
@@ -99,11 +99,12 @@ async def test_a_rerun_does_not_repeat_a_reply_that_got_through(
     reply(server, lead_id, "Sent before the crash")
     async with worker_side(server.settings, sandbox, tokens) as side:
         job = side.job("thumbtack.message:")
-        first = Job(job.id, job.kind, job.idempotencyKey, job.payload, 1, job.createdAt)
-        handler = side.worker().handlers[job.kind]
-        await handler(first)  # the attempt whose outcome was lost
+        bound = side.worker().kinds[job.kind]
+        payload = bound.kind.parse(job.payload)
+        first = Job(job.id, job.kind, job.idempotencyKey, payload, 1, job.createdAt)
+        await bound.handler(first)  # the attempt whose outcome was lost
         assert len(sandbox_messages(sandbox, lead_id)) == 1
-        await handler(Job(job.id, job.kind, job.idempotencyKey, job.payload, 2, job.createdAt))
+        await bound.handler(Job(job.id, job.kind, job.idempotencyKey, payload, 2, job.createdAt))
     assert len(sandbox_messages(sandbox, lead_id)) == 1
 
 

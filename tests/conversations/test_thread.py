@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, create_engine, insert
 
-from tackbridge.conversations.thread import thread
-from tackbridge.leads.queries import get_lead
+from tackbridge.leads.service import get_lead
+from tackbridge.leads.thread import thread
 from tackbridge.store.schema import attachments, leads, messages, metadata
 from tests.fixtures import doc_payload
 from tests.support.tackbridge import RunningServer

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from tackbridge.connections.service import Connections
-from tackbridge.delivery.outbound import OutboundSettings, open_outbound, outbound_handlers
-from tackbridge.delivery.worker import Worker
+from tackbridge.outbox.worker import Worker
 from tackbridge.store.database import open_database
 from tackbridge.store.writer import Writer
 from tests.connections.conftest import Stack, local, stack
-from tests.delivery.outbound_support import sandbox_messages
+from tests.delivery.outbound_support import sandbox_messages, side_services, thumbtack_kinds
 from tests.support.sandbox import wait_until
 
 __all__ = ["local", "stack"]
@@ -40,14 +39,11 @@ async def test_v4_reply_and_job_status_with_the_token_store(
     db = open_database(stack.settings.resolved_database_url, sqlite_synchronous="NORMAL")
     writer = Writer(db.writer)
     writer.start()
-    outbound = open_outbound(
-        OutboundSettings(thumbtack_environment="sandbox", thumbtack_base_url=stack.sandbox.url),
-        tokens=local.tokens,
-    )
+    services = side_services(stack.settings, stack.sandbox, db, writer, local.tokens, v1=False)
     try:
-        await Worker(writer, outbound_handlers(outbound)).drain()
+        await Worker(writer, thumbtack_kinds(services)).drain()
     finally:
-        await outbound.aclose()
+        await services.aclose()
         writer.stop()
         db.dispose()
 

@@ -12,9 +12,8 @@ import pytest
 
 from tackbridge.crm.coperniq import CoperniqDestination, CoperniqSettings
 from tackbridge.crm.errors import CrmRetryableError, NotReadyError
-from tackbridge.crm.lead import Detail, LeadInput
 from tackbridge.crm.opportunity import CustomFieldKeys, OpportunityMapping
-from tackbridge.inbound.events import LeadUpdated, MessageReceived, ReviewReceived
+from tackbridge.leads.models import Detail, LeadInput, LeadUpdated, MessageReceived, ReviewReceived
 from tests.crm.conftest import client_for
 from tests.support.sandbox import COPERNIQ_KEY, Sandbox
 

@@ -9,8 +9,8 @@ from pydantic import SecretStr
 
 from tackbridge.crm.coperniq import CoperniqDestination
 from tackbridge.crm.destination import DestinationConfig, NoDestination, build_destination
-from tackbridge.crm.lead import LeadInput
 from tackbridge.crm.webhook import WebhookDestination
+from tackbridge.leads.models import LeadInput
 
 SECRET = SecretStr("whsec_" + base64.b64encode(b"k" * 32).decode())
 

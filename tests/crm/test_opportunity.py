@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tackbridge.crm.lead import LeadInput
 from tackbridge.crm.opportunity import (
     DEFAULT_TRADES,
     CustomFieldKeys,
@@ -20,13 +19,19 @@ from tackbridge.crm.opportunity import (
     review_patch,
     trades_for,
 )
-from tackbridge.inbound.events import LeadReceived, LeadUpdated, MessageReceived, ReviewReceived
 from tackbridge.inbound.parse import (
     parse_legacy_lead,
     parse_legacy_lead_update,
     parse_legacy_message,
     parse_legacy_review,
     parse_v4,
+)
+from tackbridge.leads.models import (
+    LeadInput,
+    LeadReceived,
+    LeadUpdated,
+    MessageReceived,
+    ReviewReceived,
 )
 from tackbridge.leads.views import LeadView
 from tackbridge.payloads.coperniq import Property

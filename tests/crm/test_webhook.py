@@ -13,10 +13,9 @@ import pytest
 from standardwebhooks import Webhook
 
 from tackbridge.crm.errors import CrmNetworkError, CrmRetryableError, WebhookRejectedError
-from tackbridge.crm.events import JobStatusChange
-from tackbridge.crm.lead import LeadInput
 from tackbridge.crm.webhook import WebhookDestination, decode_secret, sign, signature_headers
-from tackbridge.inbound.events import LeadUpdated, MessageReceived, ReviewReceived
+from tackbridge.jobstatus.from_crm import CrmStatusChange
+from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
 from tackbridge.thumbtack.models import JobStatus
 from tests.support.sandbox import Partner, partner_app
 from tests.support.servers import free_port, serve
@@ -68,7 +67,7 @@ async def test_every_event_kind_is_signed_and_verifies(receiver: Partner) -> Non
             ReviewReceived(review_id="r", source="v2", rating=5), idempotency_key="review:r"
         )
         await destination.deliver_status(
-            JobStatusChange("9", JobStatus.JOB_COMPLETE, now, "e1", "DEAL_STATUS_MOVEMENT"),
+            CrmStatusChange("9", JobStatus.JOB_COMPLETE, now, "e1", "DEAL_STATUS_MOVEMENT"),
             idempotency_key="status:e1",
         )
     finally:

@@ -11,30 +11,34 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx2
+from pydantic import SecretStr
 from sqlalchemy import select
 
-from tackbridge.delivery.grants import ConnectionUnavailableError
-from tackbridge.delivery.jobs import JobDetail, get_job
-from tackbridge.delivery.outbound import (
-    Outbound,
-    OutboundSettings,
-    open_outbound,
-    outbound_handlers,
-)
-from tackbridge.delivery.worker import Worker
+from tackbridge import flows
+from tackbridge.conversations.replies import REPLY, REPLY_KIND
+from tackbridge.jobstatus.push import PUSH
+from tackbridge.outbox.kinds import Bound, Registry
+from tackbridge.outbox.service import JobDetail, get_job
+from tackbridge.outbox.worker import Worker
+from tackbridge.services import Services, open_http, open_thumbtack
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database, open_database
 from tackbridge.store.schema import outbox
 from tackbridge.store.writer import Writer
+from tackbridge.targeting.service import TARGETING
+from tackbridge.thumbtack.grants import ConnectionUnavailableError, Grant
 from tests.support.sandbox import CLIENT, Sandbox, legacy_tokens, v4_tokens
 from tests.support.tackbridge import RunningServer
 
+AccessGrant = Grant
 
-@dataclass(frozen=True)
-class AccessGrant:
-    business_id: str
-    api: Literal["legacy", "v4"]
-    access_token: str
+
+def thumbtack_kinds(services: Services) -> dict[str, Bound[Any]]:
+    """The Thumbtack-bound kinds (replies, job status, targeting) as a worker runs them, with
+    what a sent reply sets in motion."""
+    registry = Registry.of([REPLY, PUSH, TARGETING])
+    registry.react(REPLY_KIND, flows.reply_sent)
+    return registry.bind(services)
 
 
 @dataclass
@@ -93,11 +97,15 @@ class WorkerSide:
 
     db: Database
     writer: Writer
-    outbound: Outbound
+    services: Services
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    @property
+    def thumbtack(self) -> Any:
+        return self.services.thumbtack
+
     def worker(self, **kw: Any) -> Worker:
-        return Worker(self.writer, outbound_handlers(self.outbound), **kw)
+        return Worker(self.writer, thumbtack_kinds(self.services), **kw)
 
     async def drain(self, **kw: Any) -> int:
         return await self.worker(**kw).drain()
@@ -126,21 +134,34 @@ async def worker_side(
     db = open_database(settings.resolved_database_url, sqlite_synchronous="NORMAL")
     writer = Writer(db.writer)
     writer.start()
-    outbound = open_outbound(
-        OutboundSettings(
-            thumbtack_environment="sandbox",
-            thumbtack_base_url=sb if isinstance(sb, str) else sb.url,
-            thumbtack_api_username="tackbridge-dev" if v1 else None,
-            thumbtack_api_password="dev-api-password" if v1 else None,  # type: ignore[arg-type]
-        ),
-        tokens=tokens,
-    )
+    services = side_services(settings, sb, db, writer, tokens, v1=v1)
     try:
-        yield WorkerSide(db, writer, outbound)
+        yield WorkerSide(db, writer, services)
     finally:
-        await outbound.aclose()
+        await services.aclose()
         writer.stop()
         db.dispose()
+
+
+def side_services(
+    settings: Settings,
+    sb: Sandbox | str,
+    db: Database,
+    writer: Writer,
+    tokens: Any = None,
+    *,
+    v1: bool = True,
+) -> Services:
+    """Services over the sandbox as Thumbtack (v1 credentials too, unless ``v1=False``)."""
+    local = settings.model_copy(
+        update={
+            "thumbtack_environment": "sandbox",
+            "thumbtack_base_url": sb if isinstance(sb, str) else sb.url,
+            "thumbtack_api_username": "tackbridge-dev" if v1 else None,
+            "thumbtack_api_password": SecretStr("dev-api-password") if v1 else None,
+        }
+    )
+    return Services(local, db, writer, open_thumbtack(local), open_http(), grants=tokens)
 
 
 def import_lead(server: RunningServer, sb: Sandbox, business_id: str) -> str:

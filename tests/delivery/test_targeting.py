@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tackbridge.delivery.targeting import queue_targeting
+from tackbridge.targeting.service import queue_targeting
 from tests.delivery.outbound_support import SandboxTokens, worker_side
 from tests.support.sandbox import Sandbox
 from tests.support.tackbridge import RunningServer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tackbridge.delivery.errors import PermanentError, RetryableError
-from tackbridge.delivery.thumbtack_errors import classify
+from tackbridge.outbox.errors import PermanentError, RetryableError
+from tackbridge.outbox.thumbtack import classify
 from tackbridge.thumbtack.errors import (
     BadRequestError,
     ChallengeError,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tackbridge.delivery.backoff import Backoff
-from tackbridge.delivery.worker import Worker
+from tackbridge.outbox.backoff import Backoff
+from tackbridge.outbox.worker import Worker
 from tests.delivery.outbound_support import (
     AccessGrant,
     SandboxTokens,

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 
-from tackbridge.delivery.backoff import Backoff
-from tackbridge.delivery.errors import NotYetError, PermanentError, RetryableError
-from tackbridge.delivery.jobs import get_job, retry_job
-from tackbridge.delivery.outbox import enqueue
-from tackbridge.delivery.worker import Handler, Job, Worker
+from tackbridge.outbox.backoff import Backoff
+from tackbridge.outbox.errors import NotYetError, PermanentError, RetryableError
+from tackbridge.outbox.kinds import Handler, Job, JobKind
+from tackbridge.outbox.queue import enqueue
+from tackbridge.outbox.service import get_job, retry_job
+from tackbridge.outbox.worker import Worker
 from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
 from tackbridge.store.writer import Writer
@@ -42,7 +43,8 @@ class Env:
 
     async def enqueue(self, key: str, kind: str = "test.job") -> None:
         def unit(conn: Connection) -> None:
-            enqueue(conn, kind=kind, key=key, payload={"key": key}, now=self.clock())
+            raw = JobKind(kind, lambda p: str(p["key"]), dict, dict)
+            enqueue(conn, raw, {"key": key}, now=self.clock())
 
         await self.writer.run(unit)
 

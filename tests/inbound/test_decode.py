@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tackbridge.inbound.routes import decode_json
+from tackbridge.inbound.http import decode_json
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tackbridge.inbound.events import InvalidPayloadError, LeadReceived, MessageReceived
 from tackbridge.inbound.parse import event_family, parse_legacy_lead, parse_legacy_message, parse_v4
+from tackbridge.leads.models import InvalidPayloadError, LeadReceived, MessageReceived
 
 
 def test_category_as_object_or_string() -> None:
@@ -93,7 +93,7 @@ def test_missing_id_names_the_field() -> None:
 
 
 def test_integer_identifiers_beyond_64_bits_keep_their_digits() -> None:
-    from tackbridge.inbound.routes import decode_json
+    from tackbridge.inbound.http import decode_json
 
     body = (
         b'{"leadID": 123456789012345678901234567890, "leadPrice": 1.5e30,'

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tackbridge.inbound.events import Delivery
+from tackbridge.flows import REACTIONS
 from tackbridge.inbound.parse import (
     parse_legacy_lead,
     parse_legacy_lead_update,
     parse_legacy_message,
 )
 from tackbridge.inbound.record import InboundRequest, Outcome, record_delivery
+from tackbridge.leads.models import Delivery
 from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
 from tackbridge.store.schema import (
@@ -55,7 +56,9 @@ def _lead(lead_id: str, **fields: Any) -> Delivery:
 def _record(db: Database, *deliveries: Delivery) -> list[Outcome]:
     with db.writer.begin() as conn:
         return [
-            record_delivery(conn, InboundRequest("/v1/lead", "POST", {}, b"{}", 2, NOW), d)
+            record_delivery(
+                conn, InboundRequest("/v1/lead", "POST", {}, b"{}", 2, NOW), d, REACTIONS
+            )
             for d in deliveries
         ]
 

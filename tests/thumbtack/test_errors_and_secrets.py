@@ -115,7 +115,7 @@ async def test_httpx_request_log_hides_code_and_refresh_token(
 ) -> None:
     recorder.json({"access_token": "a", "token_type": "bearer", "expires_in": 1})
     recorder.json({"access_token": "a", "token_type": "bearer", "expires_in": 1})
-    # httpx2's own logger too: tackbridge.logs quiets it in the server, not here.
+    # httpx2's own logger too: tackbridge.core.logs quiets it in the server, not here.
     with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="httpx2"):
         await client.legacy.exchange_code(AUTH_CODE, redirect_uri=REDIRECT_URI)
         await client.legacy.refresh_token(REFRESH_TOKEN)

@@ -12,28 +12,57 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select
 
 from tackbridge.autoreply.rules import RuleSetError, choose_reply
 from tackbridge.autoreply.store import rules_for
 from tackbridge.conversations.replies import queue_reply
-from tackbridge.crm.lead import LeadInput
-from tackbridge.delivery.errors import PermanentError
-from tackbridge.delivery.outbox import enqueue
-from tackbridge.delivery.worker import Handler, Job
-from tackbridge.leads.queries import get_lead
+from tackbridge.core.clock import now as utc_now
+from tackbridge.leads.models import LeadInput
+from tackbridge.leads.service import get_lead
+from tackbridge.outbox.errors import PermanentError
+from tackbridge.outbox.kinds import FIRST, Job, JobKind, Payload, Registration
+from tackbridge.outbox.queue import enqueue
+from tackbridge.services import Services
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
-from tackbridge.store.schema import messages, outbox
+from tackbridge.store.schema import messages
 from tackbridge.store.writer import Writer
 
 log = logging.getLogger("tackbridge.autoreply")
 
-PLAN_KIND = "autoreply.plan"
-SEND_KIND = "autoreply.send"
+__all__ = [
+    "PLAN",
+    "PLAN_KIND",
+    "SEND",
+    "SEND_KIND",
+    "AutoReplyJobs",
+    "PlanJob",
+    "SendJob",
+    "already_replied",
+    "reply_id",
+]
+
+
+class PlanJob(Payload):
+    leadID: str
+
+
+class SendJob(Payload):
+    leadID: str
+    text: str
+    rule: str | None = None
+
+
+# Both on the reply path, claimed first: the customer is waiting.
+PLAN_KIND = JobKind.of(
+    "autoreply.plan", PlanJob, lambda p: f"autoreply.plan:{p.leadID}", priority=FIRST
+)
+SEND_KIND = JobKind.of(
+    "autoreply.send", SendJob, lambda p: f"autoreply.send:{p.leadID}", priority=FIRST
+)
 # A reply due within this is sent now rather than scheduled.
 _NOW_WINDOW = timedelta(seconds=1)
 
@@ -60,23 +89,16 @@ _REPLIED = (
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class AutoReplyJobs:
     settings: Settings
     db: Database
     writer: Writer
     wake: Callable[[], None] = lambda: None
-    clock: Callable[[], datetime] = _now
+    clock: Callable[[], datetime] = utc_now
 
-    def handlers(self) -> dict[str, Handler]:
-        return {PLAN_KIND: self.plan, SEND_KIND: self.send}
-
-    async def plan(self, job: Job) -> None:
-        lead_id = str(job.payload["leadID"])
+    async def plan(self, job: Job[PlanJob]) -> None:
+        lead_id = job.payload.leadID
         now = self.clock()
         with self.db.reader.connect() as conn:
             view = get_lead(conn, lead_id, related=False)
@@ -95,7 +117,7 @@ class AutoReplyJobs:
         )
         if planned is None:
             return
-        payload = {"leadID": lead_id, "text": planned.text, "rule": planned.rule}
+        payload = SendJob(leadID=lead_id, text=planned.text, rule=planned.rule)
         if planned.send_at - now <= _NOW_WINDOW:
             await self.writer.run(lambda conn: _queue(conn, lead_id, planned.text, now))
         else:
@@ -103,9 +125,9 @@ class AutoReplyJobs:
             await self.writer.run(lambda conn: _schedule(conn, payload, now, send_at))
         self.wake()
 
-    async def send(self, job: Job) -> None:
-        lead_id = str(job.payload["leadID"])
-        text = str(job.payload["text"])
+    async def send(self, job: Job[SendJob]) -> None:
+        lead_id = job.payload.leadID
+        text = job.payload.text
         now = self.clock()
         await self.writer.run(lambda conn: _queue(conn, lead_id, text, now))
         self.wake()
@@ -121,9 +143,18 @@ def _queue(conn: Connection, lead_id: str, text: str, now: datetime) -> bool:
     ).created
 
 
-def _schedule(conn: Connection, payload: dict[str, Any], now: datetime, send_at: datetime) -> None:
-    key = f"{SEND_KIND}:{payload['leadID']}"
-    if enqueue(conn, kind=SEND_KIND, key=key, payload=payload, now=now):
-        conn.execute(
-            update(outbox).where(outbox.c.idempotency_key == key).values(next_attempt_at=send_at)
-        )
+def _schedule(conn: Connection, payload: SendJob, now: datetime, send_at: datetime) -> None:
+    enqueue(conn, SEND_KIND, payload, now=now, due=send_at)
+
+
+def _jobs(services: Services) -> AutoReplyJobs:
+    return services.shared(
+        "autoreply.jobs",
+        lambda: AutoReplyJobs(
+            services.settings, services.db, services.writer, wake=services.wake_worker
+        ),
+    )
+
+
+PLAN = Registration(PLAN_KIND, lambda services: _jobs(services).plan)
+SEND = Registration(SEND_KIND, lambda services: _jobs(services).send)

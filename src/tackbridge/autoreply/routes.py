@@ -12,9 +12,8 @@ from starlette.responses import Response
 from tackbridge.autoreply.rules import RuleSet, RuleSetError, validate_rule_set
 from tackbridge.autoreply.store import default_rules, own_rules
 from tackbridge.autoreply.store import save_rules as store_rules
-from tackbridge.operator_auth import require_operator
-from tackbridge.problems import problem
-from tackbridge.runtime import Runtime
+from tackbridge.core.problems import problem
+from tackbridge.services import require_operator, services
 
 router = APIRouter(
     prefix="/api/businesses", tags=["businesses"], dependencies=[Depends(require_operator)]
@@ -30,11 +29,11 @@ class RulesOut(BaseModel):
 
 @router.get("/{business_id}/autoreply", response_model=RulesOut, summary="Auto-reply rules")
 def get_rules(request: Request, business_id: BusinessID) -> RulesOut | Response:
-    runtime: Runtime = request.app.state.runtime
-    with runtime.db.reader.connect() as conn:
+    svc = services(request)
+    with svc.db.reader.connect() as conn:
         own = own_rules(conn, business_id)
     try:
-        rules = validate_rule_set(own) if own is not None else default_rules(runtime.settings)
+        rules = validate_rule_set(own) if own is not None else default_rules(svc.settings)
     except (RuleSetError, ValueError) as exc:
         return problem(500, f"the stored rules cannot be read: {exc}", slug="invalid-rules")
     return RulesOut(businessID=business_id, inherited=own is None, rules=rules)
@@ -49,7 +48,7 @@ def get_rules(request: Request, business_id: BusinessID) -> RulesOut | Response:
 async def save_rules(
     request: Request, business_id: BusinessID, body: Annotated[Any, Body()] = None
 ) -> RulesOut | Response:
-    runtime: Runtime = request.app.state.runtime
+    svc = services(request)
     rules: RuleSet | None = None
     if body is not None:
         try:
@@ -57,5 +56,5 @@ async def save_rules(
         except RuleSetError as exc:
             return problem(422, str(exc), slug="invalid-rules", errors=exc.errors)
     now = datetime.now(UTC)
-    await runtime.writer.run(lambda conn: store_rules(conn, business_id, rules, now))
+    await svc.writer.run(lambda conn: store_rules(conn, business_id, rules, now))
     return get_rules(request, business_id)

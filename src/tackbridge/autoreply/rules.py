@@ -22,7 +22,7 @@ from tackbridge.autoreply.templates import (
     render,
     variables_for,
 )
-from tackbridge.crm.lead import LeadInput
+from tackbridge.leads.models import LeadInput
 
 __all__ = [
     "BusinessHours",

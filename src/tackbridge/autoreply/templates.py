@@ -17,7 +17,7 @@ from jinja2 import Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from tackbridge.crm.lead import LeadInput
+from tackbridge.leads.models import LeadInput
 
 __all__ = [
     "ENVIRONMENT",

@@ -13,9 +13,12 @@ from rich.table import Table
 
 from tackbridge.connections import flow
 from tackbridge.connections.config import NotConfiguredError, callback_url
-from tackbridge.connections.crypto import MissingSecretKeyError
-from tackbridge.connections.service import Connections
+from tackbridge.connections.service import Connections, open_connections
 from tackbridge.settings import Settings
+from tackbridge.store import migrate
+from tackbridge.store.database import open_database
+from tackbridge.store.secrets import MissingSecretKeyError
+from tackbridge.store.writer import Writer
 
 __all__ = ["connect_command", "connections_app", "disconnect_command"]
 
@@ -26,18 +29,20 @@ console = Console()
 
 
 def _run(work: Callable[[Connections], Awaitable[T]]) -> T:
-    from tackbridge.runtime import Runtime
-
-    runtime = Runtime.open(Settings())
-    runtime.start()
-    assert runtime.connections is not None
-    service = runtime.connections
+    settings = Settings()
+    db = open_database(
+        settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
+    )
+    migrate.upgrade(db.writer)
+    writer = Writer(db.writer, batch_size=settings.write_batch_size)
+    writer.start()
 
     async def main() -> T:
+        service = open_connections(settings, db, writer)
         try:
             return await work(service)
         finally:
-            await runtime.aclose()
+            await service.aclose()
 
     try:
         return asyncio.run(main())
@@ -45,7 +50,8 @@ def _run(work: Callable[[Connections], Awaitable[T]]) -> T:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     finally:
-        runtime.close()
+        writer.stop()
+        db.dispose()
 
 
 def connect_command(

@@ -13,15 +13,21 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from tackbridge.connections import store
 from tackbridge.connections.config import Api, scopes_for
+from tackbridge.connections.kinds import (
+    PURGE_KIND,
+    REGISTER_WEBHOOK_KIND,
+    PurgeJob,
+    RegisterWebhookJob,
+)
+from tackbridge.connections.service import Connections
 from tackbridge.connections.tokens import error_record, seal_tokens
-from tackbridge.delivery.outbox import enqueue
-from tackbridge.store.schema import outbox
+from tackbridge.outbox.queue import enqueue
 from tackbridge.thumbtack import (
     InvalidGrantError,
     NotFoundError,
@@ -31,12 +37,7 @@ from tackbridge.thumbtack import (
     generate_state,
 )
 
-if TYPE_CHECKING:
-    from tackbridge.connections.service import Connections
-
 __all__ = [
-    "PURGE_KIND",
-    "REGISTER_WEBHOOK_KIND",
     "STATE_TTL",
     "ConnectError",
     "Connected",
@@ -48,8 +49,6 @@ __all__ = [
 
 #: How long a pro has between opening the connect link and coming back.
 STATE_TTL = timedelta(minutes=15)
-PURGE_KIND = "connection.purge"
-REGISTER_WEBHOOK_KIND = "connection.register_webhook"
 
 
 class ConnectError(Exception):
@@ -179,13 +178,8 @@ async def finish(
             now=now,
         )
         if api == "v4":
-            enqueue(
-                conn,
-                kind=REGISTER_WEBHOOK_KIND,
-                key=f"{REGISTER_WEBHOOK_KIND}:{business_id}:{version}",
-                payload={"business_id": business_id},
-                now=now,
-            )
+            job = RegisterWebhookJob(business_id=business_id, version=version)
+            enqueue(conn, REGISTER_WEBHOOK_KIND, job, now=now)
         return version
 
     await service.writer.run(save)
@@ -221,22 +215,11 @@ async def disconnect(service: Connections, business_id: str) -> Disconnected:
         remote_error = error_record(exc, service.clock(), during="disconnect")
     now = service.clock()
     purge_at = now + timedelta(days=service.settings.purge_delay_days)
-    key = f"{PURGE_KIND}:{business_id}:{now.isoformat()}"
+    job = PurgeJob(business_id=business_id, disconnected_at=now.isoformat())
 
     def save(conn: Connection) -> None:
         store.save_disconnected(conn, business_id, error=remote_error, now=now)
-        enqueue(
-            conn,
-            kind=PURGE_KIND,
-            key=key,
-            payload={"business_id": business_id, "disconnected_at": now.isoformat()},
-            now=now,
-        )
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.idempotency_key == key, outbox.c.attempts == 0)
-            .values(next_attempt_at=purge_at)
-        )
+        enqueue(conn, PURGE_KIND, job, now=now, due=purge_at)
 
     await service.writer.run(save)
     return Disconnected(business_id, False, purge_at, remote_error)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, and_, delete, or_, select
 
 from tackbridge.connections import store
-from tackbridge.delivery.errors import PermanentError
-from tackbridge.delivery.worker import Job
+from tackbridge.connections.kinds import PURGE_KIND, PurgeJob
+from tackbridge.outbox.errors import PermanentError
+from tackbridge.outbox.kinds import Job, Registration
 from tackbridge.store.schema import (
     attachments,
     customers,
@@ -28,7 +28,7 @@ from tackbridge.store.schema import (
 )
 from tackbridge.store.writer import Writer
 
-__all__ = ["PurgeHandler", "Purged", "purge_business"]
+__all__ = ["PURGE", "PurgeHandler", "Purged", "purge_business"]
 
 
 @dataclass(frozen=True)
@@ -137,20 +137,15 @@ class PurgeHandler:
         self._writer = writer
         self.last: Purged | None = None
 
-    async def __call__(self, job: Job) -> None:
-        business_id, disconnected_at = _payload(job.payload)
+    async def __call__(self, job: Job[PurgeJob]) -> None:
+        business_id = job.payload.business_id
+        try:
+            disconnected_at = datetime.fromisoformat(job.payload.disconnected_at)
+        except ValueError:
+            raise PermanentError(f"bad disconnected_at {job.payload.disconnected_at!r}") from None
         self.last = await self._writer.run(
             lambda conn: purge_business(conn, business_id, disconnected_at)
         )
 
 
-def _payload(payload: dict[str, Any]) -> tuple[str, datetime]:
-    business_id = payload.get("business_id")
-    raw = payload.get("disconnected_at")
-    if not isinstance(business_id, str) or not isinstance(raw, str):
-        raise PermanentError("a purge job needs business_id and disconnected_at")
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise PermanentError(f"bad disconnected_at {raw!r}") from None
-    return business_id, moment
+PURGE = Registration(PURGE_KIND, lambda services: PurgeHandler(services.writer))

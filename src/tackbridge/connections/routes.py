@@ -14,11 +14,10 @@ from starlette.responses import Response
 
 from tackbridge.connections import flow, store
 from tackbridge.connections.config import NotConfiguredError, callback_url
-from tackbridge.connections.crypto import MissingSecretKeyError
-from tackbridge.connections.service import Connections
-from tackbridge.operator_auth import require_operator
-from tackbridge.problems import problem
-from tackbridge.runtime import Runtime
+from tackbridge.connections.service import Connections, connections_of
+from tackbridge.core.problems import problem
+from tackbridge.services import require_operator
+from tackbridge.store.secrets import MissingSecretKeyError
 
 __all__ = ["ConnectionPage", "ConnectionView", "router"]
 
@@ -80,9 +79,7 @@ class DisconnectResult(BaseModel):
 
 
 def _connections(request: Request) -> Connections:
-    runtime: Runtime = request.app.state.runtime
-    assert runtime.connections is not None
-    return runtime.connections
+    return connections_of(request)
 
 
 def _problem(exc: flow.ConnectError) -> Response:

@@ -1,30 +1,25 @@
-"""Wiring: the connections feature of one process (settings, store, the shared Thumbtack client
-and the TokenManager), and the outbox handlers it contributes."""
+"""The connections feature of one process: settings, store, the process's Thumbtack client and
+the TokenManager that hands out each business's grant."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+
+from starlette.requests import Request
 
 from tackbridge.connections import store
-from tackbridge.connections.config import open_thumbtack
-from tackbridge.connections.crypto import load_box
-from tackbridge.connections.flow import PURGE_KIND, REGISTER_WEBHOOK_KIND
-from tackbridge.connections.purge import PurgeHandler
 from tackbridge.connections.tokens import TokenManager
-from tackbridge.connections.webhooks import RegisterWebhookHandler
-from tackbridge.delivery.worker import Handler
+from tackbridge.core.clock import now as utc_now
+from tackbridge.services import open_thumbtack
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
+from tackbridge.store.secrets import load_box
 from tackbridge.store.writer import Writer
 from tackbridge.thumbtack import ThumbtackClient
 
-__all__ = ["Connections", "open_connections"]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["Connections", "connections_of", "open_connections"]
 
 
 @dataclass
@@ -34,7 +29,7 @@ class Connections:
     writer: Writer
     thumbtack: ThumbtackClient
     tokens: TokenManager
-    clock: Callable[[], datetime] = _now
+    clock: Callable[[], datetime] = utc_now
     wake: Callable[[], None] = field(default=lambda: None)
 
     def wake_worker(self) -> None:
@@ -43,13 +38,6 @@ class Connections:
     def list(self) -> list[store.ConnectionRow]:
         with self.db.reader.connect() as conn:
             return store.load_all(conn)
-
-    def handlers(self) -> dict[str, Handler]:
-        """The outbox handlers to merge into the worker."""
-        return {
-            PURGE_KIND: PurgeHandler(self.writer),
-            REGISTER_WEBHOOK_KIND: RegisterWebhookHandler(self),
-        }
 
     async def aclose(self) -> None:
         await self.thumbtack.aclose()
@@ -61,8 +49,16 @@ def open_connections(
     writer: Writer,
     *,
     thumbtack: ThumbtackClient | None = None,
-    clock: Callable[[], datetime] = _now,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Connections:
+    """The feature over ``thumbtack`` (default: a client of its own, for tools and tests; the
+    runtime passes the process's one client)."""
     client = thumbtack or open_thumbtack(settings)
     tokens = TokenManager(db, writer, client, lambda: load_box(settings), clock=clock)
     return Connections(settings, db, writer, client, tokens, clock)
+
+
+def connections_of(request: Request) -> Connections:
+    """The process's connections feature, as the application holds it."""
+    found: Connections = request.app.state.connections
+    return found

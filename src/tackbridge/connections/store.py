@@ -1,7 +1,7 @@
 """Rows of ``connections`` and ``oauth_states`` to and from domain objects, and the small write
 units (functions of a connection, run through the group-commit writer) that change them.
 
-Token columns hold Fernet tokens (see :mod:`tackbridge.connections.crypto`); this module never
+Token columns hold Fernet tokens (see :mod:`tackbridge.store.secrets`); this module never
 sees plaintext. Every unit that changes tokens is a compare-and-swap on ``token_version`` and,
 for refreshes, on ``refresh_owner``: that is what makes refresh single-flight across processes.
 """
@@ -9,12 +9,13 @@ for refreshes, on ``refresh_owner``: that is what makes refresh single-flight ac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.engine import RowMapping
 
+from tackbridge.core.clock import utc
 from tackbridge.store.schema import connections, oauth_states
 from tackbridge.store.upsert import insert_ignore
 
@@ -34,17 +35,9 @@ __all__ = [
     "save_refreshed",
     "save_state",
     "set_webhook",
-    "utc",
 ]
 
 State = Literal["active", "needs_reconnect", "disconnected"]
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every one we wrote was UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -19,21 +19,20 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection
 
 from tackbridge.connections import store
-from tackbridge.connections.crypto import InvalidSecretError, MissingSecretKeyError, SecretBox
+from tackbridge.core.clock import now as utc_now
 from tackbridge.store.database import Database
+from tackbridge.store.secrets import InvalidSecretError, MissingSecretKeyError, SecretBox
 from tackbridge.store.writer import Writer
 from tackbridge.thumbtack import InvalidGrantError, ThumbtackClient, TokenSet
+from tackbridge.thumbtack.grants import Api, ConnectionUnavailableError, Grant
 
 __all__ = [
-    "AccessGrant",
-    "ConnectionUnavailableError",
     "TokenManager",
     "error_record",
     "seal_tokens",
@@ -41,24 +40,11 @@ __all__ = [
 
 log = logging.getLogger("tackbridge.connections")
 
-Api = Literal["legacy", "v4"]
-
 #: How long a refresh token lives from its issue (api-notes.md); shown to operators only.
 REFRESH_LIFETIME: dict[Api, timedelta] = {
     "legacy": timedelta(hours=720),
     "v4": timedelta(days=180),
 }
-
-
-@dataclass(frozen=True)
-class AccessGrant:
-    business_id: str
-    api: Literal["legacy", "v4"]
-    access_token: str = field(repr=False)  # plaintext, in memory only
-
-
-class ConnectionUnavailableError(Exception):
-    """No connection, disconnected, or ``needs_reconnect``: only the pro can fix it."""
 
 
 def error_record(exc: BaseException, now: datetime, *, during: str) -> dict[str, Any]:
@@ -92,10 +78,6 @@ def seal_tokens(box: SecretBox, answer: TokenSet, api: Api, now: datetime) -> st
     )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class TokenManager:
     """Hands out each business's access token, refreshing it when it is about to expire.
 
@@ -113,7 +95,7 @@ class TokenManager:
         thumbtack: ThumbtackClient,
         box_loader: Callable[[], SecretBox],
         *,
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = utc_now,
         refresh_ahead: timedelta = timedelta(minutes=5),
         lease: timedelta = timedelta(seconds=45),
         poll_seconds: float = 0.05,
@@ -142,7 +124,7 @@ class TokenManager:
 
     # ------------------------------------------------------------------ public surface
 
-    async def access_token(self, business_id: str) -> AccessGrant:
+    async def access_token(self, business_id: str) -> Grant:
         """The business's access token, refreshed first if it expires soon."""
         row = self._usable(business_id, await self._read(business_id))
         if not self._expires_within(row, self._refresh_ahead):
@@ -158,7 +140,7 @@ class TokenManager:
                 return self._grant(row)
             raise
 
-    async def refreshed_after_401(self, business_id: str, rejected: str) -> AccessGrant:
+    async def refreshed_after_401(self, business_id: str, rejected: str) -> Grant:
         """Thumbtack refused ``rejected``: refresh once, unless someone already replaced it."""
         row = self._usable(business_id, await self._read(business_id))
         current = self._grant(row)
@@ -172,7 +154,7 @@ class TokenManager:
 
     # ------------------------------------------------------------------ refresh
 
-    async def _refresh(self, business_id: str, version: int) -> AccessGrant:
+    async def _refresh(self, business_id: str, version: int) -> Grant:
         """Move the tokens past ``version``: by refreshing, or by waiting for whoever is."""
         lock = self._locks.setdefault(business_id, asyncio.Lock())
         async with lock:
@@ -195,7 +177,7 @@ class TokenManager:
             )
         )
 
-    async def _spend(self, row: store.ConnectionRow, owner: str) -> AccessGrant:
+    async def _spend(self, row: store.ConnectionRow, owner: str) -> Grant:
         business_id, version = row.business_id, row.token_version
         if row.refresh_token is None:
             raise await self._give_up(
@@ -231,7 +213,7 @@ class TokenManager:
         )
         if not stored_it:
             log.warning("refresh lease on business %s was taken over mid-refresh", business_id)
-        return AccessGrant(business_id, row.api, answer.access_token.get_secret_value())
+        return Grant(business_id, row.api, answer.access_token.get_secret_value())
 
     async def _call_refresh(self, api: Api, refresh_token: str) -> TokenSet:
         self.refreshes += 1
@@ -291,9 +273,9 @@ class TokenManager:
             return False
         return row.access_expires_at - margin <= self._clock()
 
-    def _grant(self, row: store.ConnectionRow) -> AccessGrant:
+    def _grant(self, row: store.ConnectionRow) -> Grant:
         assert row.access_token is not None
-        return AccessGrant(row.business_id, row.api, self._open(row.access_token))
+        return Grant(row.business_id, row.api, self._open(row.access_token))
 
     def _open(self, sealed: str) -> str:
         try:

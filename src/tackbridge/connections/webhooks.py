@@ -8,20 +8,13 @@ exists is one created. A business that is no longer connected needs no webhook.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tackbridge.connections import store
-from tackbridge.connections.config import (
-    WEBHOOK_EVENT_TYPES,
-    WEBHOOK_PATH,
-    NotConfiguredError,
-    public_base,
-    secret_value,
-)
-from tackbridge.connections.tokens import ConnectionUnavailableError
-from tackbridge.delivery.errors import PermanentError
-from tackbridge.delivery.grants import Grant, with_refresh
-from tackbridge.delivery.worker import Job
+from tackbridge.connections.config import WEBHOOK_EVENT_TYPES, WEBHOOK_PATH, public_base
+from tackbridge.connections.kinds import REGISTER_WEBHOOK_KIND, RegisterWebhookJob
+from tackbridge.outbox.errors import PermanentError
+from tackbridge.outbox.kinds import Job, Registration
+from tackbridge.outbox.thumbtack import call_with_refresh
+from tackbridge.services import NotConfiguredError, Services, secret_value
 from tackbridge.settings import Settings
 from tackbridge.thumbtack import (
     WebhookBasicAuth,
@@ -29,11 +22,9 @@ from tackbridge.thumbtack import (
     WebhookHeaderAuth,
     WebhookUpdate,
 )
+from tackbridge.thumbtack.grants import ConnectionUnavailableError, Grant
 
-if TYPE_CHECKING:
-    from tackbridge.connections.service import Connections
-
-__all__ = ["RegisterWebhookHandler", "webhook_auth", "webhook_url"]
+__all__ = ["REGISTER_WEBHOOK", "RegisterWebhookHandler", "webhook_auth", "webhook_url"]
 
 
 def webhook_url(settings: Settings) -> str:
@@ -53,21 +44,22 @@ def webhook_auth(settings: Settings) -> WebhookBasicAuth | WebhookHeaderAuth:
 
 
 class RegisterWebhookHandler:
-    def __init__(self, service: Connections) -> None:
-        self._service = service
+    def __init__(self, services: Services) -> None:
+        self._services = services
 
-    async def __call__(self, job: Job) -> None:
-        business_id = job.payload.get("business_id")
-        if not isinstance(business_id, str):
-            raise PermanentError("a webhook registration job needs business_id")
-        service = self._service
+    async def __call__(self, job: Job[RegisterWebhookJob]) -> None:
+        business_id = job.payload.business_id
+        service = self._services
         try:
             url = webhook_url(service.settings)
             auth = webhook_auth(service.settings)
         except NotConfiguredError as exc:
             raise PermanentError(str(exc)) from None
+        grants = service.grants
+        if grants is None:
+            raise PermanentError("webhook registration needs the connections' token store")
         try:
-            grant = await service.tokens.access_token(business_id)
+            grant = await grants.access_token(business_id)
         except ConnectionUnavailableError:
             return  # disconnected or waiting for the pro: a new connection enqueues a new job
         if grant.api != "v4":
@@ -99,7 +91,10 @@ class RegisterWebhookHandler:
                 )
             return keep.webhookID
 
-        webhook_id = await with_refresh(service.tokens, grant, register)
+        webhook_id = await call_with_refresh(grants, grant, register)
         await service.writer.run(
             lambda conn: store.set_webhook(conn, business_id, webhook_id, None)
         )
+
+
+REGISTER_WEBHOOK = Registration(REGISTER_WEBHOOK_KIND, RegisterWebhookHandler)

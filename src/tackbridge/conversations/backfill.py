@@ -13,18 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 from sqlalchemy import Connection
 
-from tackbridge.delivery.errors import PermanentError
-from tackbridge.delivery.grants import Grant, TokenManager, grant_for, with_refresh
-from tackbridge.delivery.thumbtack_errors import classify
 from tackbridge.inbound import parse
+from tackbridge.inbound.reactions import QUEUE_ONLY, Reactions
+from tackbridge.inbound.record import InboundRequest, Outcome, record_delivery
+from tackbridge.leads.models import Delivery
+from tackbridge.outbox.errors import PermanentError
+from tackbridge.outbox.thumbtack import call_with_refresh, classify, grant_for
 from tackbridge.store.writer import Writer
 from tackbridge.thumbtack import ThumbtackClient
 from tackbridge.thumbtack.errors import NotAvailableError, ThumbtackError
+from tackbridge.thumbtack.grants import Grant, GrantSource
 from tackbridge.thumbtack.models import Negotiation
 
 ROUTE = "backfill"
@@ -61,17 +63,14 @@ def envelope(negotiation: Negotiation, business_id: str) -> bytes:
 async def backfill(
     writer: Writer,
     thumbtack: ThumbtackClient,
-    tokens: TokenManager,
+    tokens: GrantSource,
     business_id: str,
     *,
     on_lead: Callable[[BackfillResult], None] | None = None,
     page_size: int | None = None,
+    reactions: Reactions = QUEUE_ONLY,
 ) -> BackfillResult:
-    from tackbridge.inbound.record import (  # the inbound package's public recording API
-        InboundRequest,
-        record_delivery,
-    )
-
+    """``reactions``: what each new lead sets in motion (the runtime's, ``flows.REACTIONS``)."""
     result = BackfillResult()
     grant = await grant_for(tokens, business_id)
     if grant.api != "v4":
@@ -84,7 +83,7 @@ async def backfill(
         await thumbtack.v4.list_negotiations(business_id, limit=page_size, token=g.access_token)
 
     try:
-        await with_refresh(tokens, grant, first_page)
+        await call_with_refresh(tokens, grant, first_page)
     except PermanentError as exc:
         if exc.status_code == 404:
             raise BackfillNotAvailableError(exc.detail) from None
@@ -103,7 +102,7 @@ async def backfill(
             request = InboundRequest(ROUTE, "GET", {}, body, len(body), datetime.now(UTC))
             try:
                 delivery = parse.parse_v4(orjson.loads(body))
-                outcome = await writer.run(_recorder(record_delivery, request, delivery))
+                outcome = await writer.run(_recorder(request, delivery, reactions))
             except Exception:
                 result.failed.append(negotiation.negotiationID)
             else:
@@ -120,8 +119,10 @@ async def backfill(
     return result
 
 
-def _recorder(record: Any, request: Any, delivery: Any) -> Callable[[Connection], Any]:
-    def unit(conn: Connection) -> Any:
-        return record(conn, request, delivery)
+def _recorder(
+    request: InboundRequest, delivery: Delivery, reactions: Reactions
+) -> Callable[[Connection], Outcome]:
+    def unit(conn: Connection) -> Outcome:
+        return record_delivery(conn, request, delivery, reactions)
 
     return unit

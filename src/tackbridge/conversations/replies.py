@@ -21,17 +21,42 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from tackbridge.delivery.errors import PermanentError, RetryableError
-from tackbridge.delivery.grants import Grant, is_unavailable, with_refresh
-from tackbridge.delivery.outbound import Outbound
-from tackbridge.delivery.outbox import enqueue
-from tackbridge.delivery.thumbtack_errors import classify
-from tackbridge.delivery.worker import Job
-from tackbridge.leads.views import utc
+from tackbridge.core.clock import utc
+from tackbridge.outbox.errors import PermanentError, RetryableError
+from tackbridge.outbox.kinds import FIRST, Job, JobKind, Payload, Registration
+from tackbridge.outbox.queue import enqueue
+from tackbridge.outbox.thumbtack import call_with_refresh, classify
+from tackbridge.services import Services
 from tackbridge.store.schema import leads, messages
+from tackbridge.thumbtack import ThumbtackClient
 from tackbridge.thumbtack.errors import ForbiddenError, ThumbtackError
+from tackbridge.thumbtack.grants import ConnectionUnavailableError, Grant, GrantSource
 
-REPLY_KIND = "thumbtack.message"
+__all__ = [
+    "AUTHORS",
+    "MAX_TEXT",
+    "REPLY",
+    "REPLY_KIND",
+    "LeadNotFoundError",
+    "QueuedReply",
+    "ReplyHandler",
+    "ReplyJob",
+    "queue_reply",
+]
+
+
+class ReplyJob(Payload):
+    messageID: str
+    leadID: str
+    businessID: str | None = None
+    leadSource: str | None = None
+    text: str
+
+
+# Claimed first: it is what the customer is waiting for.
+REPLY_KIND = JobKind.of(
+    "thumbtack.message", ReplyJob, lambda p: f"thumbtack.message:{p.messageID}", priority=FIRST
+)
 AUTHORS = ("person", "auto")
 MAX_TEXT = 10_000
 # Clocks differ: look a little before the job's creation for a reply that already arrived.
@@ -74,7 +99,14 @@ def queue_reply(
     if lead is None:
         raise LeadNotFoundError(lead_id)
     message_id = message_id or f"reply-{uuid.uuid4().hex}"
-    key = f"{REPLY_KIND}:{message_id}"
+    job = ReplyJob(
+        messageID=message_id,
+        leadID=lead.lead_id,
+        businessID=lead.business_id,
+        leadSource=lead.source,
+        text=text,
+    )
+    key = REPLY_KIND.key_of(job)
     exists = conn.execute(select(messages.c.id).where(messages.c.message_id == message_id)).first()
     if exists is not None:
         return QueuedReply(message_id, key, created=False)
@@ -93,54 +125,46 @@ def queue_reply(
             received_at=now,
         )
     )
-    enqueue(
-        conn,
-        kind=REPLY_KIND,
-        key=key,
-        payload={
-            "messageID": message_id,
-            "leadID": lead.lead_id,
-            "businessID": lead.business_id,
-            "leadSource": lead.source,
-            "text": text,
-        },
-        now=now,
-    )
+    enqueue(conn, REPLY_KIND, job, now=now)
     return QueuedReply(message_id, key, created=True)
 
 
-def requeued(conn: Connection, payload: dict[str, Any]) -> None:
+def requeued(conn: Connection, job: ReplyJob) -> None:
     """An operator retried or replayed the job: the reply is queued again."""
     conn.execute(
         update(messages)
-        .where(messages.c.message_id == payload.get("messageID"))
+        .where(messages.c.message_id == job.messageID)
         .values(delivery_state="queued")
     )
 
 
 class ReplyHandler:
-    """Sends one reply; ``settle`` records its fate on the message."""
+    """Sends one reply."""
 
-    def __init__(self, outbound: Outbound) -> None:
-        self.outbound = outbound
+    def __init__(
+        self, thumbtack: ThumbtackClient, grants: GrantSource | None, *, has_v1: bool
+    ) -> None:
+        self.thumbtack = thumbtack
+        self.grants = grants
+        self.has_v1 = has_v1
 
-    async def __call__(self, job: Job) -> None:
+    async def __call__(self, job: Job[ReplyJob]) -> None:
         payload = job.payload
-        lead_id = str(payload["leadID"])
-        text = str(payload["text"])
-        business_id = payload.get("businessID")
+        lead_id = payload.leadID
+        text = payload.text
+        business_id = payload.businessID
         if not business_id:
             raise PermanentError(f"lead {lead_id} has no business: nowhere to send a reply")
-        grant = await self._grant(str(business_id))
-        thumbtack = self.outbound.thumbtack
+        grant = await self._grant(business_id)
+        thumbtack = self.thumbtack
         if grant is None:
             try:
                 await thumbtack.legacy.send_message_v1(business_id, lead_id, text)
             except ThumbtackError as exc:
                 raise classify(exc) from None
             return
-        tokens = self.outbound.tokens
-        assert tokens is not None
+        grants = self.grants
+        assert grants is not None
         if grant.api == "v4":
             if job.attempt > 1 and await self._already_sent(grant, job, lead_id, text):
                 return
@@ -148,7 +172,7 @@ class ReplyHandler:
             async def v4(g: Grant) -> None:
                 await thumbtack.v4.send_message(lead_id, text, token=g.access_token)
 
-            await with_refresh(tokens, grant, v4)
+            await call_with_refresh(grants, grant, v4)
         else:
 
             async def v2(g: Grant) -> None:
@@ -156,43 +180,42 @@ class ReplyHandler:
                     business_id, lead_id, text, token=g.access_token
                 )
 
-            await with_refresh(tokens, grant, v2)
+            await call_with_refresh(grants, grant, v2)
 
     async def _grant(self, business_id: str) -> Grant | None:
         """The business's grant, or None to send with v1 Basic."""
-        tokens = self.outbound.tokens
-        if tokens is not None:
+        if self.grants is not None:
             try:
-                return await tokens.access_token(business_id)
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    raise
-                if not self.outbound.has_v1:
+                return await self.grants.access_token(business_id)
+            except ConnectionUnavailableError as exc:
+                if not self.has_v1:
                     raise RetryableError(
                         f"business {business_id} has no usable connection ({exc}) and no v1 "
                         "credentials are configured"
                     ) from None
                 return None
-        if not self.outbound.has_v1:
+        if not self.has_v1:
             raise RetryableError(
                 f"business {business_id} has no connection and no v1 credentials are configured"
             )
         return None
 
-    async def _already_sent(self, grant: Grant, job: Job, lead_id: str, text: str) -> bool:
+    async def _already_sent(
+        self, grant: Grant, job: Job[ReplyJob], lead_id: str, text: str
+    ) -> bool:
         """Did an earlier attempt of this job get through? Looked up in the lead's messages."""
-        tokens = self.outbound.tokens
-        assert tokens is not None
+        grants = self.grants
+        assert grants is not None
         since = utc(job.created_at) - _LOOKBACK
 
         async def look(g: Grant) -> bool:
-            page = await self.outbound.thumbtack.v4.list_messages(
+            page = await self.thumbtack.v4.list_messages(
                 lead_id, limit=20, sent_after=since, token=g.access_token
             )
             return any(m.sender == "Business" and m.text == text for m in page.data)
 
         try:
-            return await with_refresh(tokens, grant, look)
+            return await call_with_refresh(grants, grant, look)
         except PermanentError as exc:
             if exc.status_code == 403:  # no messages.read scope: cannot look, send
                 return False
@@ -200,29 +223,19 @@ class ReplyHandler:
         except ForbiddenError:
             return False
 
-    def settle(self, conn: Connection, job: Job, outcome: str, at: datetime) -> None:
-        message_id = job.payload.get("messageID")
-        params: dict[str, Any] = {"key_message_id": message_id}
-        if outcome == "done":
-            params.update(delivery_state="sent", sent_at=at)
-        else:
-            params.update(delivery_state="failed")
-        conn.execute(_SETTLE, params)
-        if outcome == "done" and message_id:
-            _sent(conn, str(message_id), str(job.payload["leadID"]), at)
+
+def settle_reply(conn: Connection, job: Job[ReplyJob], outcome: str, at: datetime) -> None:
+    """The message's delivery state follows its job, in the transaction that settles it."""
+    params: dict[str, Any] = {"key_message_id": job.payload.messageID}
+    if outcome == "done":
+        params.update(delivery_state="sent", sent_at=at)
+    else:
+        params.update(delivery_state="failed")
+    conn.execute(_SETTLE, params)
 
 
-def _sent(conn: Connection, message_id: str, lead_id: str, at: datetime) -> None:
-    """A reply reached the customer: it may be the lead's first, and it belongs in the CRM."""
-    from tackbridge.crm.jobs import MESSAGE_KIND
-    from tackbridge.insights.first_reply import stamp_first_reply
+def _handler(services: Services) -> ReplyHandler:
+    return ReplyHandler(services.thumbtack, services.grants, has_v1=services.has_v1)
 
-    author = conn.execute(select(messages.c.author).where(messages.c.message_id == message_id))
-    stamp_first_reply(conn, lead_id, at, author.scalar() or "person")
-    enqueue(
-        conn,
-        kind=MESSAGE_KIND,
-        key=f"{MESSAGE_KIND}:{message_id}",
-        payload={"messageID": message_id},
-        now=at,
-    )
+
+REPLY = Registration(REPLY_KIND, _handler, settle=settle_reply, on_requeue=requeued)

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field, field_validator
 
 from tackbridge.conversations.replies import MAX_TEXT, LeadNotFoundError, queue_reply
-from tackbridge.conversations.thread import Thread, ThreadMessage, get_message, thread
-from tackbridge.leads.queries import get_lead
-from tackbridge.operator_auth import require_operator
-from tackbridge.runtime import Runtime
+from tackbridge.leads.service import get_lead
+from tackbridge.leads.thread import Thread, ThreadMessage, get_message, thread
+from tackbridge.services import require_operator, services
 
 router = APIRouter(
     prefix="/api/leads", tags=["conversations"], dependencies=[Depends(require_operator)]
@@ -48,19 +47,19 @@ class ReplyIn(BaseModel):
     responses=_ERRORS,
 )
 async def reply(request: Request, lead_id: LeadID, body: ReplyIn) -> ThreadMessage:
-    runtime: Runtime = request.app.state.runtime
+    svc = services(request)
     now = datetime.now(UTC)
     message_id = f"reply-{body.messageID}" if body.messageID else None
     try:
-        queued = await runtime.writer.run(
+        queued = await svc.writer.run(
             lambda conn: queue_reply(
                 conn, lead_id, body.text, now=now, author=body.author, message_id=message_id
             )
         )
     except LeadNotFoundError:
         raise HTTPException(404, f"no lead {lead_id!r}") from None
-    runtime.wake_worker()
-    with runtime.db.reader.connect() as conn:
+    svc.wake_worker()
+    with svc.db.reader.connect() as conn:
         found = get_message(conn, queued.message_id)
     assert found is not None
     return found
@@ -73,8 +72,8 @@ async def reply(request: Request, lead_id: LeadID, body: ReplyIn) -> ThreadMessa
     responses=_ERRORS,
 )
 def messages_index(request: Request, lead_id: LeadID) -> Thread:
-    runtime: Runtime = request.app.state.runtime
-    with runtime.db.reader.connect() as conn:
+    svc = services(request)
+    with svc.db.reader.connect() as conn:
         if get_lead(conn, lead_id) is None:
             raise HTTPException(404, f"no lead {lead_id!r}")
         return thread(conn, lead_id)

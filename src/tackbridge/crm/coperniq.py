@@ -16,8 +16,6 @@ from dataclasses import dataclass, field, replace
 
 from tackbridge.crm.coperniq_client import ContactCreate, CoperniqClient, SearchFilter, digits
 from tackbridge.crm.errors import CoperniqNotFoundError, CrmPermanentError, NotReadyError
-from tackbridge.crm.events import JobStatusChange
-from tackbridge.crm.lead import LeadInput
 from tackbridge.crm.opportunity import (
     CustomFieldKeys,
     OpportunityMapping,
@@ -30,7 +28,8 @@ from tackbridge.crm.opportunity import (
     review_patch,
 )
 from tackbridge.crm.receipt import DeliveryReceipt
-from tackbridge.inbound.events import LeadUpdated, MessageReceived, ReviewReceived
+from tackbridge.jobstatus.from_crm import CrmStatusChange
+from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
 from tackbridge.leads.views import INBOX_LINK
 from tackbridge.payloads.coperniq import MatchBy, MatchFoundStrategy, Opportunity, Property
 
@@ -262,7 +261,7 @@ class CoperniqDestination:
         return await self.deliver_lead_update(update, idempotency_key=idempotency_key)
 
     async def deliver_status(
-        self, change: JobStatusChange, *, idempotency_key: str
+        self, change: CrmStatusChange, *, idempotency_key: str
     ) -> DeliveryReceipt:
         # Job statuses come from Coperniq itself; echoing them back would loop.
         return DeliveryReceipt(self.kind, change.opportunity_id, "skipped")

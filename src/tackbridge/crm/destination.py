@@ -11,12 +11,11 @@ from pydantic import SecretStr
 
 from tackbridge.crm.coperniq import CoperniqDestination, CoperniqSettings
 from tackbridge.crm.coperniq_client import DEFAULT_BASE_URL, CoperniqClient
-from tackbridge.crm.events import JobStatusChange
-from tackbridge.crm.lead import LeadInput
 from tackbridge.crm.limiter import PER_DAY, PER_SECOND, shared_limiter
 from tackbridge.crm.receipt import DeliveryReceipt
 from tackbridge.crm.webhook import WebhookDestination
-from tackbridge.inbound.events import LeadUpdated, MessageReceived, ReviewReceived
+from tackbridge.jobstatus.from_crm import CrmStatusChange
+from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
 
 __all__ = [
     "DESTINATION_KINDS",
@@ -66,7 +65,7 @@ class Destination(Protocol):
     ) -> DeliveryReceipt: ...
 
     async def deliver_status(
-        self, change: JobStatusChange, *, idempotency_key: str
+        self, change: CrmStatusChange, *, idempotency_key: str
     ) -> DeliveryReceipt: ...
 
 
@@ -105,7 +104,7 @@ class NoDestination:
         return self._skip()
 
     async def deliver_status(
-        self, change: JobStatusChange, *, idempotency_key: str
+        self, change: CrmStatusChange, *, idempotency_key: str
     ) -> DeliveryReceipt:
         return self._skip()
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tackbridge.delivery.errors import DeliveryError, NotYetError, PermanentError, RetryableError
+from tackbridge.outbox.errors import JobError, NotYetError, PermanentError, RetryableError
 
 
-class CrmError(DeliveryError):
+class CrmError(JobError):
     retryable = False
 
     def __init__(
@@ -43,7 +43,7 @@ class CrmError(DeliveryError):
         problem: dict[str, Any] | None = None
         if code is not None or field is not None:
             problem = {"code": code, "field": field}
-        DeliveryError.__init__(self, message, status_code=status, problem=problem)
+        JobError.__init__(self, message, status_code=status, problem=problem)
         self.message = message
         self.status = status
         self.code = code

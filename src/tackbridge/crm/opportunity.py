@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tackbridge.crm.lead import LeadInput
-from tackbridge.inbound.events import LeadUpdated, MessageReceived, ReviewReceived
+from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
 from tackbridge.payloads.coperniq import OpportunityCreate, Property
 
 __all__ = [

@@ -15,12 +15,12 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from sqlalchemy import Connection, select, update
 
-from tackbridge.connections.crypto import SecretBox
 from tackbridge.crm.coperniq import CoperniqSettings
 from tackbridge.crm.destination import DestinationConfig, DestinationKind
 from tackbridge.settings import Settings
 from tackbridge.store import business_settings
 from tackbridge.store.schema import crm_events, crm_links
+from tackbridge.store.secrets import SecretBox
 from tackbridge.store.upsert import insert_ignore
 
 MatchBy = Literal["title", "primaryEmail", "primaryPhone", "address"]
@@ -232,38 +232,6 @@ def lead_of_record(conn: Connection, external_id: str) -> str | None:
         .limit(1)
     ).first()
     return None if row is None else str(row.lead_id)
-
-
-def record_event(
-    conn: Connection,
-    *,
-    event_id: str,
-    trigger_key: str,
-    record_id: str | None,
-    fired_at: datetime | None,
-    payload: dict[str, Any],
-    outcome: str,
-    now: datetime,
-) -> int | None:
-    """Store an automation event once; its row ID, or None when it was stored before."""
-    inserted = insert_ignore(
-        conn,
-        crm_events,
-        {
-            "event_id": event_id,
-            "trigger_key": trigger_key,
-            "record_id": record_id,
-            "fired_at": fired_at,
-            "payload": payload,
-            "outcome": outcome,
-            "received_at": now,
-        },
-        ["event_id"],
-    )
-    if not inserted:
-        return None
-    row = conn.execute(select(crm_events.c.id).where(crm_events.c.event_id == event_id)).one()
-    return int(row.id)
 
 
 def get_event(conn: Connection, event_row_id: int) -> Any:

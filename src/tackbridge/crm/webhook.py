@@ -31,10 +31,9 @@ from tackbridge.crm.errors import (
     CrmServerError,
     WebhookRejectedError,
 )
-from tackbridge.crm.events import JobStatusChange
-from tackbridge.crm.lead import LeadInput
 from tackbridge.crm.receipt import DeliveryReceipt
-from tackbridge.inbound.events import LeadUpdated, MessageReceived, ReviewReceived
+from tackbridge.jobstatus.from_crm import CrmStatusChange
+from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
 from tackbridge.thumbtack.errors import parse_retry_after
 
 __all__ = [
@@ -196,7 +195,7 @@ class WebhookDestination:
         return await self.send("review.received", _plain(review), idempotency_key=idempotency_key)
 
     async def deliver_status(
-        self, change: JobStatusChange, *, idempotency_key: str
+        self, change: CrmStatusChange, *, idempotency_key: str
     ) -> DeliveryReceipt:
         data = _plain(change)
         return await self.send("job_status.changed", data, idempotency_key=idempotency_key)

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from tackbridge.leads.views import utc
-from tackbridge.operator_auth import require_operator
-from tackbridge.runtime import Runtime
+from tackbridge.core.clock import utc
+from tackbridge.services import require_operator, services
 from tackbridge.store.schema import inbound_log
 
 router = APIRouter(
@@ -73,7 +72,7 @@ def inbound_index(
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="From nextCursor")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> InboundPage:
-    runtime: Runtime = request.app.state.runtime
+    svc = services(request)
     columns = [c for c in inbound_log.c if c.name not in {"body", "headers"}]
     query = select(*columns).order_by(inbound_log.c.id.desc()).limit(limit + 1)
     if outcome:
@@ -84,7 +83,7 @@ def inbound_index(
         query = query.where(inbound_log.c.route == route)
     if before:
         query = query.where(inbound_log.c.id < before)
-    with runtime.db.reader.connect() as conn:
+    with svc.db.reader.connect() as conn:
         rows = conn.execute(query).all()
     items = [InboundEntry(**_entry(row)) for row in rows[:limit]]
     return InboundPage(items=items, nextCursor=rows[limit - 1].id if len(rows) > limit else None)
@@ -94,8 +93,8 @@ def inbound_index(
 def inbound_show(
     request: Request, entry_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
 ) -> InboundDetail:
-    runtime: Runtime = request.app.state.runtime
-    with runtime.db.reader.connect() as conn:
+    svc = services(request)
+    with svc.db.reader.connect() as conn:
         row = conn.execute(select(inbound_log).where(inbound_log.c.id == entry_id)).first()
     if row is None:
         raise HTTPException(status_code=404, detail=f"no inbound entry {entry_id}")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tackbridge.inbound import normalize as n
-from tackbridge.inbound.events import (
+from tackbridge.leads.models import (
     TEST_BUSINESS_NAME,
     AttachmentInfo,
     BusinessInfo,

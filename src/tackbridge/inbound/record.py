@@ -13,9 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, select, update
 
-from tackbridge.delivery.outbox import enqueue
-from tackbridge.followups import lead_followups
-from tackbridge.inbound.events import (
+from tackbridge.inbound.reactions import QUEUE_ONLY, Reactions
+from tackbridge.leads.models import (
     AttachmentInfo,
     Delivery,
     LeadReceived,
@@ -23,9 +22,11 @@ from tackbridge.inbound.events import (
     MessageReceived,
     ReviewReceived,
 )
+from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
 from tackbridge.store.schema import (
     attachments,
     businesses,
+    crm_events,
     customers,
     inbound_log,
     lead_details,
@@ -118,19 +119,32 @@ class Outcome:
     inbound_id: int
 
 
-def record_delivery(conn: Connection, request: InboundRequest, delivery: Delivery) -> Outcome:
+def record_delivery(
+    conn: Connection,
+    request: InboundRequest,
+    delivery: Delivery,
+    reactions: Reactions = QUEUE_ONLY,
+) -> Outcome:
     record = delivery.record
     now = request.received_at
     kind: str | None
     record_id: str | None
     if isinstance(record, LeadReceived):
-        kind, record_id, outcome = "lead", record.lead_id, _lead(conn, record, now)
+        kind, record_id, outcome = "lead", record.lead_id, _lead(conn, record, now, reactions)
     elif isinstance(record, MessageReceived):
-        kind, record_id, outcome = "message", record.message_id, _message(conn, record, now)
+        kind, record_id, outcome = (
+            "message",
+            record.message_id,
+            _message(conn, record, now, reactions),
+        )
     elif isinstance(record, LeadUpdated):
-        kind, record_id, outcome = "lead_update", record.lead_id, _lead_update(conn, record, now)
+        kind, record_id, outcome = (
+            "lead_update",
+            record.lead_id,
+            _lead_update(conn, record, now, reactions),
+        )
     elif isinstance(record, ReviewReceived):
-        kind, record_id, outcome = "review", record.review_id, _review(conn, record, now)
+        kind, record_id, outcome = "review", record.review_id, _review(conn, record, now, reactions)
     else:
         kind, record_id, outcome = None, None, IGNORED
     status = _STATUS[outcome]
@@ -184,7 +198,7 @@ def _lead_exists(conn: Connection, lead_id: str) -> bool:
     return conn.execute(_LEAD_EXISTS, {"lead_id": lead_id}).first() is not None
 
 
-def _lead(conn: Connection, lead: LeadReceived, now: datetime) -> str:
+def _lead(conn: Connection, lead: LeadReceived, now: datetime, reactions: Reactions) -> str:
     known, updates_waiting = conn.execute(_LEAD_STATE, {"lead_id": lead.lead_id}).one()
     if known:
         return DUPLICATE
@@ -247,8 +261,7 @@ def _lead(conn: Connection, lead: LeadReceived, now: datetime) -> str:
     )
     if updates_waiting:
         _apply_pending_updates(conn, lead.lead_id, now)
-    for kind, key, payload in lead_followups(lead.lead_id):
-        enqueue(conn, kind=kind, key=key, payload=payload, now=now)
+    reactions.lead_stored(conn, LeadRef(leadID=lead.lead_id), now)
     return ACCEPTED
 
 
@@ -328,7 +341,9 @@ def _attachments(
     )
 
 
-def _message(conn: Connection, message: MessageReceived, now: datetime) -> str:
+def _message(
+    conn: Connection, message: MessageReceived, now: datetime, reactions: Reactions
+) -> str:
     inserted = insert_ignore(
         conn,
         messages,
@@ -348,12 +363,8 @@ def _message(conn: Connection, message: MessageReceived, now: datetime) -> str:
     if not inserted:
         return DUPLICATE
     _attachments(conn, "message", message.message_id, message.attachments)
-    enqueue(
-        conn,
-        kind="message.received",
-        key=f"message.received:{message.message_id}",
-        payload={"messageID": message.message_id, "leadID": message.lead_id},
-        now=now,
+    reactions.message_stored(
+        conn, MessageRef(messageID=message.message_id, leadID=message.lead_id), now
     )
     if message.lead_id is None or not _lead_exists(conn, message.lead_id):
         return PENDING
@@ -367,7 +378,7 @@ _UPDATE_FIELDS = {
 }
 
 
-def _lead_update(conn: Connection, change: LeadUpdated, now: datetime) -> str:
+def _lead_update(conn: Connection, change: LeadUpdated, now: datetime, reactions: Reactions) -> str:
     values = {
         "lead_price": change.lead_price,
         "lead_price_cents": change.lead_price_cents,
@@ -398,28 +409,51 @@ def _lead_update(conn: Connection, change: LeadUpdated, now: datetime) -> str:
         _set_lead(conn, change.lead_id, changes, now)
     key = result.inserted_primary_key
     assert key is not None
-    enqueue(
-        conn,
-        kind="lead.updated",
-        key=f"lead.updated:{change.lead_id}:{key[0]}",
-        payload={"leadID": change.lead_id, **{k: values[k] for k in sorted(carried)}},
-        now=now,
+    update = LeadUpdateRef(
+        leadID=change.lead_id, updateID=key[0], **{k: values[k] for k in sorted(carried)}
     )
+    reactions.lead_updated(conn, update, now)
     return ACCEPTED
 
 
-def _review(conn: Connection, review: ReviewReceived, now: datetime) -> str:
+def _review(conn: Connection, review: ReviewReceived, now: datetime, reactions: Reactions) -> str:
     row = asdict(review)
     row.pop("photos")
     inserted = insert_ignore(conn, reviews, {**row, "received_at": now}, ("review_id",))
     if not inserted:
         return DUPLICATE
     _attachments(conn, "review", review.review_id, review.photos)
-    enqueue(
-        conn,
-        kind="review.received",
-        key=f"review.received:{review.review_id}",
-        payload={"reviewID": review.review_id, "leadID": review.lead_id},
-        now=now,
-    )
+    reactions.review_stored(conn, ReviewRef(reviewID=review.review_id, leadID=review.lead_id), now)
     return ACCEPTED
+
+
+def record_crm_event(
+    conn: Connection,
+    *,
+    event_id: str,
+    trigger_key: str,
+    record_id: str | None,
+    fired_at: datetime | None,
+    payload: dict[str, Any],
+    outcome: str,
+    now: datetime,
+) -> int | None:
+    """Store a Coperniq automation event once; its row ID, or None when it was stored before."""
+    inserted = insert_ignore(
+        conn,
+        crm_events,
+        {
+            "event_id": event_id,
+            "trigger_key": trigger_key,
+            "record_id": record_id,
+            "fired_at": fired_at,
+            "payload": payload,
+            "outcome": outcome,
+            "received_at": now,
+        },
+        ["event_id"],
+    )
+    if not inserted:
+        return None
+    row = conn.execute(select(crm_events.c.id).where(crm_events.c.event_id == event_id)).one()
+    return int(row.id)

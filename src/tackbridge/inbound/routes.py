@@ -7,21 +7,22 @@ and only then answered. Refusals are answered as problem+json and kept in the in
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
+from pydantic.json_schema import models_json_schema
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tackbridge.core.problems import problem, problem_body
 from tackbridge.inbound import parse
 from tackbridge.inbound.auth import CHALLENGE, PartnerAuth
-from tackbridge.inbound.events import Delivery, InvalidPayloadError
+from tackbridge.inbound.http import decode_json, is_json, read_body, safe_headers
+from tackbridge.inbound.reactions import Reactions
 from tackbridge.inbound.record import (
     ACCEPTED,
     FAILED,
@@ -32,31 +33,12 @@ from tackbridge.inbound.record import (
     log_request,
     record_delivery,
 )
+from tackbridge.leads.models import Delivery, InvalidPayloadError
 from tackbridge.payloads import thumbtack as wire
-from tackbridge.problems import problem, problem_body
-from tackbridge.runtime import Runtime
+from tackbridge.services import Services, services
 from tackbridge.store.writer import WriterClosedError
 
-# orjson reads integers beyond 64 bits as floats, which would change an identifier's digits
-# (leadID 12345678901234567890123 -> 1.2345678901234568e22); such bodies take the slower path.
-_BIG_INTEGER = re.compile(rb"(?<![\d.eE])-?\d{20,}(?![\d.eE])")
-# The regex costs ~50 us on a typical lead, half as much as its parse; a run of 20 digits, which it
-# needs, is found in ~2 us by mapping every digit to "1" and everything else to NUL.
-_DIGITS_AS_ONES = bytes(0x31 if 0x30 <= i <= 0x39 else 0 for i in range(256))
-_TWENTY_DIGITS = b"1" * 20
-
-
-def decode_json(body: bytes) -> Any:
-    """Parse a delivery; ``ValueError`` (orjson's error is one) if it is not valid JSON."""
-    decoded = orjson.loads(body)
-    if _TWENTY_DIGITS in body.translate(_DIGITS_AS_ONES) and _BIG_INTEGER.search(body):
-        return json.loads(body)
-    return decoded
-
-
 log = logging.getLogger("tackbridge.inbound")
-
-_SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
 
 Parser = Callable[[Any], Delivery]
 
@@ -83,43 +65,9 @@ _PARSERS: dict[str, Parser] = {
 }
 
 
-def is_json(content_type: str | None) -> bool:
-    """Whether a Content-Type is JSON (``application/json``, ``application/*+json``, or none)."""
-    if not content_type:
-        return True  # Thumbtack's own examples sometimes omit it; the body decides.
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
-
-
-def safe_headers(request: Request, secret_header: str | None) -> dict[str, str]:
-    """The request's headers as the inbound log keeps them: credentials redacted."""
-    hidden = _SECRET_HEADERS | ({secret_header} if secret_header else set())
-    return {
-        name: ("[redacted]" if name in hidden else value) for name, value in request.headers.items()
-    }
-
-
-async def read_body(request: Request, limit: int) -> tuple[bytes, int, bool]:
-    """The body up to ``limit`` bytes, its size as far as read, and whether it was cut."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return b"", int(declared), True
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            kept = b"".join(chunks)
-            return kept, size, True
-        chunks.append(chunk)
-    return b"".join(chunks), size, False
-
-
-async def handle(request: Request, route: str) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    auth: PartnerAuth = runtime.partner_auth
+async def handle(request: Request, route: str, reactions: Reactions) -> Response:
+    svc = services(request)
+    auth = svc.shared("inbound.partner_auth", lambda: PartnerAuth(svc.settings))
     received_at = datetime.now(UTC)
     headers = safe_headers(request, auth.header_name)
 
@@ -130,7 +78,7 @@ async def handle(request: Request, route: str) -> Response:
     if refusal is not None:
         log.warning("refused %s %s from %s: %s", request.method, route, _client(request), refusal)
         entry = inbound(None, 0)
-        await _log_refusal(runtime, entry, 401, UNAUTHORIZED, {"detail": refusal})
+        await _log_refusal(svc, entry, 401, UNAUTHORIZED, {"detail": refusal})
         return problem(
             401,
             "valid partner credentials are required",
@@ -138,7 +86,7 @@ async def handle(request: Request, route: str) -> Response:
             headers={"WWW-Authenticate": CHALLENGE},
         )
 
-    limit = runtime.settings.max_body_bytes
+    limit = svc.settings.max_body_bytes
     body, size, cut = b"", 0, False
     try:
         if not is_json(request.headers.get("content-type")):
@@ -162,7 +110,7 @@ async def handle(request: Request, route: str) -> Response:
         )
         log.info("rejected %s %s: %s", request.method, route, refused.detail)
         inbound_id = await _log_refusal(
-            runtime, inbound(body, size, cut), refused.status, REJECTED, body_problem
+            svc, inbound(body, size, cut), refused.status, REJECTED, body_problem
         )
         return problem(
             refused.status,
@@ -173,8 +121,8 @@ async def handle(request: Request, route: str) -> Response:
         )
 
     try:
-        outcome = await runtime.writer.run(
-            lambda conn: record_delivery(conn, inbound(body, size), delivery)
+        outcome = await svc.writer.run(
+            lambda conn: record_delivery(conn, inbound(body, size), delivery, reactions)
         )
     except WriterClosedError:
         return problem(503, "shutting down; deliver again", headers={"Retry-After": "1"})
@@ -183,7 +131,7 @@ async def handle(request: Request, route: str) -> Response:
         # an operator can replay it; the sender is asked to deliver again all the same.
         log.exception("could not store %s %s", request.method, route)
         await _log_refusal(
-            runtime,
+            svc,
             inbound(body, size),
             503,
             FAILED,
@@ -193,7 +141,7 @@ async def handle(request: Request, route: str) -> Response:
             503, "could not store the delivery; deliver again", headers={"Retry-After": "5"}
         )
     if outcome.outcome in (ACCEPTED, PENDING):
-        runtime.wake_worker()  # its follow-up jobs are due now
+        svc.wake_worker()  # its follow-up jobs are due now
     payload: dict[str, Any] = {"status": outcome.outcome, "inboundID": outcome.inbound_id}
     if outcome.record_kind:
         payload[outcome.record_kind + "ID"] = outcome.record_id
@@ -203,14 +151,14 @@ async def handle(request: Request, route: str) -> Response:
 
 
 async def _log_refusal(
-    runtime: Runtime,
+    svc: Services,
     entry: InboundRequest,
     status: int,
     outcome: str,
     problem_detail: dict[str, Any],
 ) -> int | None:
     try:
-        return await runtime.writer.run(
+        return await svc.writer.run(
             lambda conn: log_request(
                 conn, entry, status_code=status, outcome=outcome, problem=problem_detail
             )
@@ -255,7 +203,8 @@ PARTNER_MODELS: tuple[type[Any], ...] = (
 )
 
 
-def router() -> APIRouter:
+def router(reactions: Reactions) -> APIRouter:
+    """The partner endpoints; ``reactions`` say what a new record sets in motion."""
     api = APIRouter(tags=["partner endpoints"])
     routes = [
         ("/v1/lead", "POST", wire.LegacyLead, "Receive a lead (legacy v1/v2)"),
@@ -271,7 +220,7 @@ def router() -> APIRouter:
         api.routes.append(
             Route(
                 path,
-                _endpoint(path),
+                _endpoint(path, reactions),
                 methods=[method],
                 name="serve:" + path,
                 include_in_schema=False,
@@ -280,7 +229,7 @@ def router() -> APIRouter:
     for path, method, model, summary in routes:
         api.add_api_route(
             path,
-            _endpoint(path),
+            _endpoint(path, reactions),
             methods=[method],
             openapi_extra=_body_doc(model, summary),
             name=path,
@@ -289,9 +238,9 @@ def router() -> APIRouter:
     return api
 
 
-def _endpoint(path: str) -> Callable[[Request], Any]:
+def _endpoint(path: str, reactions: Reactions) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        return await handle(request, path)
+        return await handle(request, path, reactions)
 
     endpoint.__name__ = "partner_" + path.strip("/").replace("/", "_")
     return endpoint
@@ -300,8 +249,6 @@ def _endpoint(path: str) -> Callable[[Request], Any]:
 def add_schemas(app: FastAPI, schema: dict[str, Any]) -> None:
     """Put the partner payload models into the OpenAPI components they are referenced from."""
     del app
-    from pydantic.json_schema import models_json_schema
-
     _, defs = models_json_schema(
         [(model, "validation") for model in PARTNER_MODELS],
         ref_template="#/components/schemas/{model}",

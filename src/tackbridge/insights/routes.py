@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
+from tackbridge.core.clock import utc
 from tackbridge.insights.response_times import LeadResponse, ResponseTimeSummary, summarize
-from tackbridge.leads.views import utc
-from tackbridge.operator_auth import require_operator
-from tackbridge.runtime import Runtime
+from tackbridge.services import require_operator, services
 from tackbridge.store.schema import leads
 
 router = APIRouter(prefix="/api/stats", tags=["insights"], dependencies=[Depends(require_operator)])
@@ -32,7 +31,7 @@ def response_times(
     since: Annotated[datetime | None, Query(description="Leads received at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Leads received before.")] = None,
 ) -> ResponseTimeSummary:
-    runtime: Runtime = request.app.state.runtime
+    svc = services(request)
     query = select(leads.c.received_at, leads.c.first_reply_at, leads.c.first_reply_by).where(
         leads.c.is_test.is_(False)
     )
@@ -42,7 +41,7 @@ def response_times(
         query = query.where(leads.c.received_at >= _as_utc(since))
     if until is not None:
         query = query.where(leads.c.received_at < _as_utc(until))
-    with runtime.db.reader.connect() as conn:
+    with svc.db.reader.connect() as conn:
         rows = conn.execute(query).all()
     return summarize(
         LeadResponse(utc(r.received_at), utc(r.first_reply_at), r.first_reply_by) for r in rows

@@ -12,17 +12,58 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from tackbridge.delivery.errors import PermanentError
-from tackbridge.delivery.grants import Grant, grant_for, with_refresh
-from tackbridge.delivery.outbound import Outbound
-from tackbridge.delivery.outbox import enqueue
-from tackbridge.delivery.worker import Job
-from tackbridge.jobstatus.rules import PUSH_KIND, JobStatusChange
-from tackbridge.leads.views import utc
+from tackbridge.core.clock import utc
+from tackbridge.jobstatus.rules import JobStatusChange
+from tackbridge.outbox.errors import PermanentError
+from tackbridge.outbox.kinds import Job, JobKind, Payload, Registration
+from tackbridge.outbox.queue import enqueue
+from tackbridge.outbox.thumbtack import call_with_refresh, grant_for
+from tackbridge.services import Services
 from tackbridge.store.schema import lead_status_history, leads
+from tackbridge.thumbtack import ThumbtackClient
+from tackbridge.thumbtack.grants import Grant, GrantSource
 from tackbridge.thumbtack.models import JobStatus, JobStatusUpdate
 
-__all__ = ["PUSH_KIND", "JobStatusHandler", "LeadNotFoundError", "Recorded", "record_change"]
+__all__ = [
+    "PUSH",
+    "PUSH_KIND",
+    "JobStatusHandler",
+    "JobStatusJob",
+    "LeadNotFoundError",
+    "Recorded",
+    "push_key",
+    "record_change",
+]
+
+
+class JobStatusJob(Payload):
+    """A change as it is pushed: the body of the call, with its lead and business."""
+
+    leadID: str
+    businessID: str | None = None
+    status: str
+    partnerStatusChangedAt: str  # RFC 3339, fixed at the change
+    invoiceAmountInCents: int | None = None
+
+
+def _key(job: JobStatusJob) -> str:
+    # The same change recorded twice (a double click, a re-run CLI) is one push.
+    cents = "" if job.invoiceAmountInCents is None else str(job.invoiceAmountInCents)
+    return f"thumbtack.job_status:{job.leadID}:{job.status}:{job.partnerStatusChangedAt}:{cents}"
+
+
+PUSH_KIND = JobKind.of("thumbtack.job_status", JobStatusJob, _key)
+
+
+def _job(change: JobStatusChange, business_id: str | None) -> JobStatusJob:
+    return JobStatusJob.model_validate(
+        {"leadID": change.lead_id, "businessID": business_id, **change.wire()}
+    )
+
+
+def push_key(change: JobStatusChange) -> str:
+    """The idempotency key of ``change``'s push."""
+    return PUSH_KIND.key_of(_job(change, None))
 
 
 class LeadNotFoundError(LookupError):
@@ -41,13 +82,9 @@ def record_change(conn: Connection, change: JobStatusChange, *, now: datetime) -
     ).first()
     if lead is None:
         raise LeadNotFoundError(change.lead_id)
-    key = change.idempotency_key()
-    payload = {
-        "leadID": lead.lead_id,
-        "businessID": lead.business_id,
-        **change.wire(),
-    }
-    if not enqueue(conn, kind=PUSH_KIND, key=key, payload=payload, now=now):
+    job = _job(change, lead.business_id)
+    key = PUSH_KIND.key_of(job)
+    if not enqueue(conn, PUSH_KIND, job, now=now):
         return Recorded(key, created=False)
     conn.execute(
         lead_status_history.insert().values(
@@ -82,24 +119,25 @@ def record_change(conn: Connection, change: JobStatusChange, *, now: datetime) -
 class JobStatusHandler:
     """``POST /api/v4/negotiations/{id}/job-status``: a v4-only call."""
 
-    def __init__(self, outbound: Outbound) -> None:
-        self.outbound = outbound
+    def __init__(self, thumbtack: ThumbtackClient, grants: GrantSource | None) -> None:
+        self.thumbtack = thumbtack
+        self.grants = grants
 
-    async def __call__(self, job: Job) -> None:
+    async def __call__(self, job: Job[JobStatusJob]) -> None:
         payload = job.payload
-        lead_id = str(payload["leadID"])
-        business_id = payload.get("businessID")
+        lead_id = payload.leadID
+        business_id = payload.businessID
         if not business_id:
             raise PermanentError(f"lead {lead_id} has no business: no token to send with")
-        tokens = self.outbound.tokens
-        if tokens is None:
+        grants = self.grants
+        if grants is None:
             raise PermanentError("job status needs a v4 connection; no token store is configured")
         update_ = JobStatusUpdate(
-            status=JobStatus(payload["status"]),
-            partnerStatusChangedAt=utc(datetime.fromisoformat(payload["partnerStatusChangedAt"])),
-            invoiceAmountInCents=payload.get("invoiceAmountInCents"),
+            status=JobStatus(payload.status),
+            partnerStatusChangedAt=utc(datetime.fromisoformat(payload.partnerStatusChangedAt)),
+            invoiceAmountInCents=payload.invoiceAmountInCents,
         )
-        grant = await grant_for(tokens, str(business_id))
+        grant = await grant_for(grants, business_id)
         if grant.api != "v4":
             raise PermanentError(
                 f"business {business_id} is connected through the legacy API, which has no "
@@ -107,8 +145,13 @@ class JobStatusHandler:
             )
 
         async def push(g: Grant) -> None:
-            await self.outbound.thumbtack.v4.update_job_status(
-                lead_id, update_, token=g.access_token
-            )
+            await self.thumbtack.v4.update_job_status(lead_id, update_, token=g.access_token)
 
-        await with_refresh(tokens, grant, push)
+        await call_with_refresh(grants, grant, push)
+
+
+def _handler(services: Services) -> JobStatusHandler:
+    return JobStatusHandler(services.thumbtack, services.grants)
+
+
+PUSH = Registration(PUSH_KIND, _handler)

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.responses import Response
 
+from tackbridge.core.problems import problem
 from tackbridge.jobstatus.push import LeadNotFoundError, record_change
 from tackbridge.jobstatus.rules import STATUSES, InvalidJobStatusError, validate
-from tackbridge.operator_auth import require_operator
-from tackbridge.problems import problem
-from tackbridge.runtime import Runtime
+from tackbridge.services import require_operator, services
 
 router = APIRouter(
     prefix="/api/leads", tags=["job status"], dependencies=[Depends(require_operator)]
@@ -56,7 +55,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def job_status(
     request: Request, lead_id: Annotated[str, Path(max_length=64)], body: JobStatusIn
 ) -> JobStatusOut | Response:
-    runtime: Runtime = request.app.state.runtime
+    svc = services(request)
     now = datetime.now(UTC)
     try:
         change = validate(
@@ -74,10 +73,10 @@ async def job_status(
             errors=[{"field": exc.field, "detail": exc.detail}],
         )
     try:
-        recorded = await runtime.writer.run(lambda conn: record_change(conn, change, now=now))
+        recorded = await svc.writer.run(lambda conn: record_change(conn, change, now=now))
     except LeadNotFoundError:
         raise HTTPException(404, f"no lead {lead_id!r}") from None
-    runtime.wake_worker()
+    svc.wake_worker()
     return JobStatusOut(
         leadID=lead_id,
         status=change.status,

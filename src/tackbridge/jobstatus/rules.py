@@ -15,7 +15,6 @@ from tackbridge.thumbtack.models import JobStatus, format_rfc3339
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
 INVOICE_STATUSES = frozenset({JobStatus.JOB_COMPLETE.value, JobStatus.INVOICE_PAID.value})
-PUSH_KIND = "thumbtack.job_status"
 
 
 class InvalidJobStatusError(ValueError):
@@ -43,11 +42,6 @@ class JobStatusChange:
         if self.invoice_amount_cents is not None:
             body["invoiceAmountInCents"] = self.invoice_amount_cents
         return body
-
-    def idempotency_key(self) -> str:
-        # The same change recorded twice (a double click, a re-run CLI) is one push.
-        cents = "" if self.invoice_amount_cents is None else str(self.invoice_amount_cents)
-        return f"{PUSH_KIND}:{self.lead_id}:{self.status}:{format_rfc3339(self.changed_at)}:{cents}"
 
 
 def validate(

@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from tackbridge.leads.queries import InvalidCursorError, get_lead, list_leads
+from tackbridge.leads.service import InvalidCursorError, get_lead, list_leads
 from tackbridge.leads.views import LeadPage, LeadView
-from tackbridge.operator_auth import require_operator
-from tackbridge.runtime import Runtime
+from tackbridge.services import require_operator, services
 
 router = APIRouter(prefix="/api/leads", tags=["leads"], dependencies=[Depends(require_operator)])
 
@@ -26,9 +25,9 @@ def leads_index(
     cursor: Annotated[str | None, Query(max_length=128, description="From nextCursor")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> LeadPage:
-    runtime: Runtime = request.app.state.runtime
+    svc = services(request)
     try:
-        with runtime.db.reader.connect() as conn:
+        with svc.db.reader.connect() as conn:
             return list_leads(
                 conn, business_id=business, status=status, since=since, cursor=cursor, limit=limit
             )
@@ -46,8 +45,8 @@ def leads_index(
 def leads_show(
     request: Request, lead_id: Annotated[str, Path(max_length=64, alias="lead_id")]
 ) -> LeadView:
-    runtime: Runtime = request.app.state.runtime
-    with runtime.db.reader.connect() as conn:
+    svc = services(request)
+    with svc.db.reader.connect() as conn:
         lead = get_lead(conn, lead_id)
     if lead is None:
         raise HTTPException(status_code=404, detail=f"no lead {lead_id!r}")

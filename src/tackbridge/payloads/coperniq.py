@@ -5,9 +5,10 @@ webhook payload. Names are Coperniq's own; unknown fields are kept.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 OpportunityStatus = Literal["ACTIVE", "ON_HOLD", "CANCELLED", "COMPLETED"]
 MatchBy = Literal["title", "primaryEmail", "primaryPhone", "address"]
@@ -161,3 +162,23 @@ class Webhook(Wire):
 
     event: WebhookEvent
     record: WebhookRecord
+
+
+class CoperniqEventError(ValueError):
+    """The webhook body (or the opportunity given with it) cannot be read."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+
+
+def parse_webhook(payload: Any) -> Webhook:
+    if not isinstance(payload, Mapping):
+        raise CoperniqEventError("body", "must be a JSON object")
+    try:
+        return Webhook.model_validate(dict(payload))
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise CoperniqEventError(where, first["msg"]) from None

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select
 
-from tackbridge.conversations.thread import thread
+from tackbridge.core.clock import utc
+from tackbridge.leads.thread import thread
 from tackbridge.leads.views import (
     INBOX_LINK,
     AttachmentView,
@@ -26,7 +27,6 @@ from tackbridge.leads.views import (
     RequestView,
     ReviewView,
     StatusChangeView,
-    utc,
 )
 from tackbridge.store.schema import (
     attachments,

@@ -23,16 +23,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for start-up time, this command-line module imports the product lazily
     from sqlalchemy import Connection
 
-    from tackbridge.delivery.outbound import Outbound
-    from tackbridge.delivery.worker import Worker
-    from tackbridge.handlers import JobHandlers
+    from tackbridge.outbox.worker import Worker
     from tackbridge.runtime import Runtime
+    from tackbridge.services import Services
 
 console = Console()
-log = logging.getLogger("tackbridge.delivery")
+log = logging.getLogger("tackbridge.outbox")
 T = TypeVar("T")
 
 deliveries_app = typer.Typer(help="The outbox: every outbound effect.", no_args_is_help=True)
@@ -42,37 +41,22 @@ request_app = typer.Typer(help="Demand side: the Requests API.", no_args_is_help
 @dataclass
 class Session:
     runtime: Runtime
-    outbound: Outbound
-    jobs: JobHandlers | None = None
+
+    @property
+    def services(self) -> Services:
+        return self.runtime.services
 
     async def write(self, unit: Callable[[Connection], T]) -> T:
-        return await self.runtime.writer.run(unit)
+        return await self.runtime.services.writer.run(unit)
 
     def worker(self, concurrency: int | None = None) -> Worker:
         """A worker for every job kind (the CLI's effects, and what ``serve`` would run)."""
-        from tackbridge.delivery.backoff import backoff_from
-        from tackbridge.delivery.worker import Worker
-        from tackbridge.handlers import open_handlers
-
-        settings = self.runtime.settings
-        if self.jobs is None:
-            self.jobs = open_handlers(self.runtime, outbound=self.outbound)
-        return Worker(
-            self.runtime.writer,
-            self.jobs.handlers,
-            first_kinds=self.jobs.first_kinds,
-            concurrency=concurrency or settings.worker_concurrency,
-            lease_seconds=settings.worker_lease_seconds,
-            poll_seconds=settings.worker_poll_seconds,
-            backoff=backoff_from(settings),
-        )
+        return self.runtime.new_worker(concurrency)
 
 
 @asynccontextmanager
 async def session() -> AsyncIterator[Session]:
-    from tackbridge import logs
-    from tackbridge.delivery.outbound import open_outbound
-    from tackbridge.handlers import outbound_settings
+    from tackbridge.core import logs
     from tackbridge.runtime import Runtime
     from tackbridge.settings import Settings
 
@@ -81,19 +65,9 @@ async def session() -> AsyncIterator[Session]:
     runtime = Runtime.open(settings)
     runtime.start()
     try:
-        outbound = open_outbound(outbound_settings(settings), tokens=runtime.tokens)
-        found = Session(runtime, outbound)
-        try:
-            yield found
-        finally:
-            if found.jobs is not None:
-                await found.jobs.aclose()
-            else:
-                await outbound.aclose()
+        yield Session(runtime)
     finally:
-        aclose = getattr(runtime, "aclose", None)  # the connections' HTTP clients
-        if aclose is not None:
-            await aclose()
+        await runtime.aclose()
         runtime.close()
 
 
@@ -106,7 +80,7 @@ def _job_line(session_: Session, key: str) -> str:
 
     from tackbridge.store.schema import outbox
 
-    with session_.runtime.db.reader.connect() as conn:
+    with session_.services.db.reader.connect() as conn:
         row = conn.execute(select(outbox).where(outbox.c.idempotency_key == key)).first()
     if row is None:
         return "no job"
@@ -163,7 +137,7 @@ def deliveries_list(
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
 ) -> None:
     """List outbox jobs, newest first."""
-    from tackbridge.delivery.jobs import STATES, list_jobs
+    from tackbridge.outbox.service import STATES, list_jobs
     from tackbridge.settings import Settings
     from tackbridge.store.database import open_database
 
@@ -201,13 +175,14 @@ def deliveries_retry(
     job_id: Annotated[int, typer.Argument(help="The job's id (see `deliveries list`).")],
 ) -> None:
     """Retry a dead job now, or replay a done one (the worker picks it up)."""
-    from tackbridge.delivery.jobs import RetryRefusedError, retry_job
+    from tackbridge.outbox.service import RetryRefusedError, retry_job
 
     async def main() -> None:
         async with session() as s:
             now = datetime.now(UTC)
             try:
-                found = await s.write(lambda conn: retry_job(conn, job_id, now))
+                kinds = s.runtime.registry.requeue_hooks()
+                found = await s.write(lambda conn: retry_job(conn, job_id, now, kinds))
             except RetryRefusedError as exc:
                 console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(1) from None
@@ -305,7 +280,7 @@ def targeting_command(
     queue_only: Annotated[bool, typer.Option("--queue-only", help=_NOW_HELP)] = False,
 ) -> None:
     """Turn targeting on or off for a service, or one of its categories (legacy v3)."""
-    from tackbridge.delivery.targeting import queue_targeting
+    from tackbridge.targeting.service import queue_targeting
 
     if state not in ("on", "off"):
         console.print("[red]the state must be on or off[/red]")
@@ -335,7 +310,7 @@ def _only_legacy_business(s: Session) -> str:
 
     from tackbridge.store.schema import connections
 
-    with s.runtime.db.reader.connect() as conn:
+    with s.services.db.reader.connect() as conn:
         found = list(
             conn.execute(
                 select(connections.c.business_id).where(
@@ -358,11 +333,13 @@ def backfill_command(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from tackbridge.conversations.backfill import BackfillNotAvailableError, backfill
-    from tackbridge.delivery.errors import DeliveryError
+    from tackbridge.flows import REACTIONS
+    from tackbridge.outbox.errors import JobError
 
     async def main() -> None:
         async with session() as s:
-            if s.outbound.tokens is None:
+            grants = s.services.grants
+            if grants is None:
                 console.print("[red]backfill needs a v4 connection; no token store[/red]")
                 raise typer.Exit(1)
             with Progress(
@@ -375,11 +352,12 @@ def backfill_command(
                 task = progress.add_task(f"business {business}", total=None)
                 try:
                     result = await backfill(
-                        s.runtime.writer,
-                        s.outbound.thumbtack,
-                        s.outbound.tokens,
+                        s.services.writer,
+                        s.services.thumbtack,
+                        grants,
                         business,
                         on_lead=lambda r: progress.update(task, completed=r.seen),
+                        reactions=REACTIONS,
                     )
                 except BackfillNotAvailableError:
                     progress.stop()
@@ -388,7 +366,7 @@ def backfill_command(
                         "arrive through webhooks only[/yellow]"
                     )
                     raise typer.Exit(3) from None
-                except DeliveryError as exc:
+                except JobError as exc:
                     progress.stop()
                     console.print(f"[red]{exc.detail}[/red]")
                     raise typer.Exit(1) from None
@@ -415,8 +393,9 @@ def request_create(
     search_id: Annotated[str | None, typer.Option(help="searchID from a business search.")] = None,
 ) -> None:
     """Submit a request for a customer to businesses (``POST /api/v4/requests``)."""
-    from tackbridge.delivery.errors import DeliveryError
-    from tackbridge.delivery.grants import Grant, grant_for, with_refresh
+    from tackbridge.outbox.errors import JobError
+    from tackbridge.outbox.thumbtack import call_with_refresh, grant_for
+    from tackbridge.thumbtack.grants import Grant
     from tackbridge.thumbtack.models import RequestCreate, RequestResult
 
     extra: dict[str, Any] = {}
@@ -428,17 +407,19 @@ def request_create(
 
     async def main() -> None:
         async with session() as s:
-            tokens = s.outbound.tokens
+            tokens = s.services.grants
             if tokens is None:
                 console.print("[red]requests need a demand connection; no token store[/red]")
                 raise typer.Exit(1)
 
             async def create(g: Grant) -> RequestResult:
-                return await s.outbound.thumbtack.v4.create_request(body, token=g.access_token)
+                return await s.services.thumbtack.v4.create_request(body, token=g.access_token)
 
             try:
-                result = await with_refresh(tokens, await grant_for(tokens, connection), create)
-            except DeliveryError as exc:
+                result = await call_with_refresh(
+                    tokens, await grant_for(tokens, connection), create
+                )
+            except JobError as exc:
                 console.print(f"[red]{exc.detail}[/red]")
                 raise typer.Exit(1) from None
             console.print(f"request {result.request.requestID} created")

@@ -1,4 +1,6 @@
-"""Typed Thumbtack errors mapped to what the outbox does next: retry later, or give up.
+"""Thumbtack calls as outbox jobs make them: typed Thumbtack errors mapped to what the outbox
+does next (retry later, or give up), and the grant of a business fetched and refreshed the way
+every Thumbtack-bound job needs.
 
 429 and 5xx, timeouts, dropped connections and the firewall's 202 challenge are retried (a 429's
 ``Retry-After`` sets the delay); a 401 has already had its one refresh when it gets here; every
@@ -8,10 +10,12 @@ client's errors, which never carry a token.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from tackbridge.delivery.errors import DeliveryError, PermanentError, RetryableError
+from tackbridge.outbox.errors import JobError, PermanentError, RetryableError
 from tackbridge.thumbtack.errors import (
+    AuthError,
     ChallengeError,
     NetworkError,
     ProblemError,
@@ -19,6 +23,11 @@ from tackbridge.thumbtack.errors import (
     ThumbtackError,
     UnexpectedResponseError,
 )
+from tackbridge.thumbtack.grants import ConnectionUnavailableError, Grant, GrantSource, with_refresh
+
+__all__ = ["call_with_refresh", "classify", "grant_for", "problem_of"]
+
+T = TypeVar("T")
 
 
 def problem_of(exc: ProblemError) -> dict[str, Any]:
@@ -37,8 +46,8 @@ def problem_of(exc: ProblemError) -> dict[str, Any]:
     return found
 
 
-def classify(exc: ThumbtackError) -> DeliveryError:
-    """The DeliveryError the worker should see for ``exc``."""
+def classify(exc: ThumbtackError) -> JobError:
+    """The JobError the worker should see for ``exc``."""
     if isinstance(exc, ProblemError):
         problem = problem_of(exc)
         if exc.retryable:
@@ -55,3 +64,30 @@ def classify(exc: ThumbtackError) -> DeliveryError:
         # repeat it. An operator decides (retry from /api/deliveries).
         return PermanentError(exc.message, status_code=exc.status)
     return RetryableError(exc.message, status_code=exc.status)
+
+
+async def grant_for(grants: GrantSource, business_id: str) -> Grant:
+    """The business's current grant; no connection is worth retrying (it may be reconnected)."""
+    try:
+        return await grants.access_token(business_id)
+    except ConnectionUnavailableError as exc:
+        raise RetryableError(f"business {business_id} has no usable connection: {exc}") from None
+
+
+async def call_with_refresh(
+    grants: GrantSource, grant: Grant, call: Callable[[Grant], Awaitable[T]]
+) -> T:
+    """``call(grant)`` with the one refresh a 401 earns (``thumbtack.with_refresh``); what still
+    fails becomes the JobError the worker expects."""
+    try:
+        return await with_refresh(grants, grant, call)
+    except AuthError as exc:
+        raise PermanentError(
+            f"refused after a token refresh: {exc.message}", status_code=401
+        ) from None
+    except ConnectionUnavailableError as exc:
+        raise RetryableError(
+            f"business {grant.business_id} must be reconnected: {exc}", status_code=401
+        ) from None
+    except ThumbtackError as exc:
+        raise classify(exc) from None

@@ -25,18 +25,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tackbridge.payloads.coperniq import Opportunity, Webhook
+from tackbridge.payloads.coperniq import CoperniqEventError, Opportunity, Webhook, parse_webhook
 from tackbridge.thumbtack.models import JobStatus, JobStatusUpdate
 
 __all__ = [
     "DEFAULT_STATUS_MAPPING",
-    "CoperniqEventError",
-    "JobStatusChange",
+    "CrmStatusChange",
     "PhaseRule",
     "StatusMapping",
     "job_status_change",
     "needs_opportunity",
-    "parse_webhook",
 ]
 
 # Both mean "an appointment is booked": ``StatusMapping.appointment`` says what that is.
@@ -45,15 +43,6 @@ STATUS_TRIGGER = "DEAL_STATUS_MOVEMENT"
 PHASE_TRIGGERS = frozenset({"REQUEST_PHASE_STARTED", "REQUEST_PHASE_COMPLETED"})
 OPPORTUNITY_TYPES = frozenset({"opportunity", "request", "deal"})
 _INVOICED = frozenset({JobStatus.JOB_COMPLETE, JobStatus.INVOICE_PAID})
-
-
-class CoperniqEventError(ValueError):
-    """The webhook body (or the opportunity given with it) cannot be read."""
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"{field}: {detail}")
-        self.field = field
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -95,7 +84,9 @@ DEFAULT_STATUS_MAPPING = StatusMapping()
 
 
 @dataclass(frozen=True)
-class JobStatusChange:
+class CrmStatusChange:
+    """The job status a CRM event means for one opportunity (not yet tied to a lead)."""
+
     opportunity_id: str
     status: JobStatus
     changed_at: datetime
@@ -111,17 +102,6 @@ class JobStatusChange:
             partnerStatusChangedAt=self.changed_at,
             invoiceAmountInCents=self.invoice_amount_cents,
         )
-
-
-def parse_webhook(payload: Any) -> Webhook:
-    if not isinstance(payload, Mapping):
-        raise CoperniqEventError("body", "must be a JSON object")
-    try:
-        return Webhook.model_validate(dict(payload))
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise CoperniqEventError(where, first["msg"]) from None
 
 
 def _opportunity(value: Opportunity | Mapping[str, Any] | None) -> Opportunity | None:
@@ -239,7 +219,7 @@ def job_status_change(
     opportunity: Opportunity | Mapping[str, Any] | None = None,
     *,
     lead_id_key: str = "thumbtack_lead_id",
-) -> JobStatusChange | None:
+) -> CrmStatusChange | None:
     webhook = parse_webhook(payload)
     fetched = _opportunity(opportunity)
     if not _is_opportunity(webhook):
@@ -258,7 +238,7 @@ def job_status_change(
         raw_lead = fetched.custom.get(lead_id_key)
         if isinstance(raw_lead, str | int) and not isinstance(raw_lead, bool) and str(raw_lead):
             lead_id = str(raw_lead)
-    return JobStatusChange(
+    return CrmStatusChange(
         opportunity_id=str(webhook.record.id if webhook.record.id != "" else event.recordId),
         status=status,
         changed_at=_fired_at(event.firedAt),

@@ -12,52 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
-from tackbridge.delivery.backoff import Backoff
-from tackbridge.delivery.errors import DeliveryError, NotYetError, PermanentError, RetryableError
+from tackbridge.outbox.backoff import Backoff
+from tackbridge.outbox.errors import JobError, NotYetError, PermanentError, RetryableError
+from tackbridge.outbox.kinds import Bound, Handler, Job, JobKind
 from tackbridge.store.schema import delivery_attempts, outbox
 from tackbridge.store.writer import Writer
 
 log = logging.getLogger("tackbridge.delivery")
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    kind: str
-    key: str
-    payload: dict[str, Any]
-    attempt: int  # 1 for the first attempt
-    created_at: datetime
-    # Whether an earlier attempt may have acted (see ``_tried_before``); None: not known, and
-    # only a first attempt is taken for a first try.
-    tried_before: bool | None = None
-
-    @property
-    def first_try(self) -> bool:
-        """No earlier attempt of this job can have done anything: handlers may skip the
-        look-ups that make a repeat safe. Attempts that were deferred (``NotYetError``) do not
-        count; a crash mid-attempt does (the claim counted that attempt)."""
-        if self.tried_before is None:
-            return self.attempt == 1
-        return not self.tried_before
-
-
-Handler = Callable[[Job], Awaitable[None]]
-#: Optional ``handler.settle(conn, job, outcome, at)``: runs in the transaction that settles the
-#: job as ``done`` or ``dead`` (and only if this worker still held the lease), so state that
-#: mirrors the job (a reply's delivery state) can never disagree with it.
-Settle = Callable[[Connection, Job, str, datetime], None]
 
 
 def worker_name() -> str:
@@ -67,7 +41,9 @@ def worker_name() -> str:
 @dataclass
 class Worker:
     writer: Writer
-    handlers: Mapping[str, Handler]
+    # Every kind this worker runs: bound by the registry, or (tests, tools) a bare handler that
+    # gets the stored JSON as its payload.
+    handlers: Mapping[str, Bound[Any] | Handler[Any]]
     name: str = field(default_factory=worker_name)
     concurrency: int = 32
     lease_seconds: float = 60.0
@@ -83,12 +59,28 @@ class Worker:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def __post_init__(self) -> None:
+        self._kinds_of: Mapping[str, Any] | None = None
+        self._kinds: dict[str, Bound[Any]] = {}
+        self.first_kinds = self.first_kinds | {
+            name for name, bound in self.kinds.items() if bound.kind.priority > 0
+        }
         self._wake = asyncio.Event()
         self._announced = False
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
         self._refill_at = max(1, self.concurrency // 4)
         self.completed = 0
+
+    @property
+    def kinds(self) -> dict[str, Bound[Any]]:
+        """``handlers`` with each bare handler bound to an untyped kind (rebuilt if replaced)."""
+        if self._kinds_of is not self.handlers:
+            self._kinds = {
+                name: found if isinstance(found, Bound) else Bound(JobKind.untyped(name), found)
+                for name, found in self.handlers.items()
+            }
+            self._kinds_of = self.handlers
+        return self._kinds
 
     def wake(self) -> None:
         """New work may be due (called after an in-process enqueue)."""
@@ -130,7 +122,7 @@ class Worker:
         self._stopping = True
         self._wake.set()
 
-    async def claim(self, limit: int) -> list[Job]:
+    async def claim(self, limit: int) -> list[Job[Any]]:
         now = self.clock()
         until = now + timedelta(seconds=self.lease_seconds)
         kinds = sorted(self.handlers)
@@ -148,14 +140,17 @@ class Worker:
             ran += len(claimed)
         return ran
 
-    async def _attempt(self, job: Job) -> None:
+    async def _attempt(self, job: Job[Any]) -> None:
         started = self.clock()
-        handler = self.handlers[job.kind]
-        settle: Settle | None = getattr(handler, "settle", None)
+        bound = self.kinds[job.kind]
         outcome, status, error, retry_after = "done", None, None, None
         deferred = False
         try:
-            await handler(job)
+            try:
+                job = dataclasses.replace(job, payload=bound.kind.parse(job.payload))
+            except ValidationError as exc:
+                raise PermanentError(f"the job's payload is not a {job.kind}: {exc}") from None
+            await bound.handler(job)
         except PermanentError as exc:
             outcome, status, error = "dead", exc.status_code, _error(exc)
         except RetryableError as exc:
@@ -192,7 +187,7 @@ class Worker:
                 started,
                 finished,
                 next_at,
-                settle,
+                bound.settle,
                 attempt_outcome="deferred" if deferred and outcome == "retry" else outcome,
             )
         )
@@ -200,7 +195,7 @@ class Worker:
             self.completed += 1
 
 
-def _error(exc: DeliveryError) -> dict[str, Any]:
+def _error(exc: JobError) -> dict[str, Any]:
     error: dict[str, Any] = {"detail": exc.detail}
     if exc.status_code is not None:
         error["status"] = exc.status_code
@@ -229,7 +224,7 @@ def _claim(
     until: datetime,
     *,
     first: list[str] | None = None,
-) -> list[Job]:
+) -> list[Job[Any]]:
     rows = _claim_rows(conn, worker, first, limit, now, until) if first else []
     if len(rows) < limit:
         rows += _claim_rows(conn, worker, kinds, limit - len(rows), now, until)
@@ -302,7 +297,7 @@ def _tried_before(conn: Connection, attempts: dict[int, int]) -> set[int]:
 
 def _finish(
     conn: Connection,
-    job: Job,
+    job: Job[Any],
     worker: str,
     outcome: str,
     status: int | None,
@@ -310,7 +305,7 @@ def _finish(
     started: datetime,
     finished: datetime,
     next_at: datetime | None,
-    settle: Settle | None = None,
+    settle: Callable[[Connection, Job[Any], str, datetime], None] | None = None,
     *,
     attempt_outcome: str | None = None,
 ) -> None:

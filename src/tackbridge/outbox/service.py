@@ -1,14 +1,20 @@
-"""Outbox jobs as operators see them: list, inspect, retry or replay."""
+"""Outbox jobs as operators see them: list, inspect, retry or replay.
+
+A retry runs the kind's ``on_requeue`` hooks (``kinds.Bound.requeue``) in the same transaction,
+so state that mirrors a job (a reply's delivery state) follows it back to ``queued``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, select, update
 
-from tackbridge.leads.views import utc
+from tackbridge.core.clock import utc
+from tackbridge.outbox.kinds import Bound
 from tackbridge.store.schema import delivery_attempts, outbox
 
 STATES = ("pending", "running", "done", "dead")
@@ -113,7 +119,9 @@ def get_job(conn: Connection, job_id: int) -> JobDetail | None:
     return JobDetail(**_view(row), history=history)
 
 
-def retry_job(conn: Connection, job_id: int, now: datetime) -> bool:
+def retry_job(
+    conn: Connection, job_id: int, now: datetime, kinds: Mapping[str, Bound[Any]] | None = None
+) -> bool:
     """Make a job due now: a dead job gets a fresh schedule, a done job is replayed.
 
     Returns False when there is no such job; raises when it is running (its lease decides).
@@ -125,10 +133,9 @@ def retry_job(conn: Connection, job_id: int, now: datetime) -> bool:
         return False
     if row.state == "running":
         raise RetryRefusedError("the job is running; wait for its attempt to finish")
-    if row.kind == "thumbtack.message":
-        from tackbridge.conversations.replies import requeued
-
-        requeued(conn, row.payload)
+    bound = (kinds or {}).get(row.kind)
+    if bound is not None:
+        bound.requeue(conn, row.payload)
     conn.execute(
         update(outbox)
         .where(outbox.c.id == job_id)

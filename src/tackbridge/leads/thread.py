@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Row, select
 
-from tackbridge.leads.views import utc
+from tackbridge.core.clock import utc
 from tackbridge.store.schema import messages
 
 

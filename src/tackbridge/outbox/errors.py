@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class DeliveryError(Exception):
+class JobError(Exception):
     """Base of the errors a handler raises; anything else counts as retryable."""
 
     def __init__(
@@ -17,7 +17,7 @@ class DeliveryError(Exception):
         self.problem = problem
 
 
-class RetryableError(DeliveryError):
+class RetryableError(JobError):
     """Try again later: 5xx, 429, timeouts, a dependency not ready yet."""
 
     def __init__(
@@ -38,5 +38,5 @@ class NotYetError(RetryableError):
     first try (``Job.first_try``)."""
 
 
-class PermanentError(DeliveryError):
+class PermanentError(JobError):
     """Trying again cannot help (a 4xx other than 401/429): the job is dead at once."""

@@ -1,6 +1,5 @@
 """The outbox jobs of the CRM side: a lead, a message (either direction), a lead update or a
-review delivered to its business's destination, and a Coperniq automation event turned into a
-job status for Thumbtack.
+review delivered to its business's destination.
 
 Each handler reads what it needs from the store when it runs (the job carries only IDs), so a
 retry after an outage sends the record as it is now. Errors from the destinations are already
@@ -14,44 +13,60 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx2
 from sqlalchemy import Connection, select
 
-from tackbridge.connections.crypto import SecretBox
+from tackbridge.core.clock import now as utc_now
+from tackbridge.core.clock import utc
 from tackbridge.crm import store
 from tackbridge.crm.coperniq import CoperniqDestination
 from tackbridge.crm.coperniq_client import CoperniqClient
 from tackbridge.crm.destination import Destination, DestinationConfig, build_destination
 from tackbridge.crm.errors import NotReadyError
-from tackbridge.crm.events import (
-    DEFAULT_STATUS_MAPPING,
-    CoperniqEventError,
-    job_status_change,
-    needs_opportunity,
+from tackbridge.leads.models import (
+    AttachmentInfo,
+    LeadInput,
+    LeadUpdated,
+    MessageReceived,
+    ReviewReceived,
+    customer_name_of,
 )
-from tackbridge.crm.lead import LeadInput, customer_name_of
-from tackbridge.delivery.errors import PermanentError
-from tackbridge.delivery.worker import Handler, Job
-from tackbridge.inbound.events import AttachmentInfo, LeadUpdated, MessageReceived, ReviewReceived
-from tackbridge.jobstatus import push as job_status
-from tackbridge.jobstatus.rules import InvalidJobStatusError, validate
-from tackbridge.leads.queries import business_of, get_lead
-from tackbridge.leads.views import utc
+from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
+from tackbridge.leads.service import business_of, get_lead
+from tackbridge.outbox.errors import PermanentError
+from tackbridge.outbox.kinds import Job, JobKind, Registration
+from tackbridge.services import Services
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
 from tackbridge.store.schema import attachments, customers, leads, messages, outbox, reviews
+from tackbridge.store.secrets import SecretBox
 from tackbridge.store.writer import Writer
 
 log = logging.getLogger("tackbridge.crm")
 
-LEAD_KIND = "crm.lead"
-MESSAGE_KIND = "crm.message"
-LEAD_UPDATE_KIND = "crm.lead_update"
-REVIEW_KIND = "crm.review"
-EVENT_KIND = "crm.event"
+__all__ = [
+    "CRM_LEAD",
+    "CRM_LEAD_KIND",
+    "CRM_LEAD_UPDATE",
+    "CRM_LEAD_UPDATE_KIND",
+    "CRM_MESSAGE",
+    "CRM_MESSAGE_KIND",
+    "CRM_REVIEW",
+    "CRM_REVIEW_KIND",
+    "CrmJobs",
+    "Destinations",
+    "crm_jobs",
+]
+
+CRM_LEAD_KIND = JobKind.of("crm.lead", LeadRef, lambda p: f"crm.lead:{p.leadID}")
+CRM_MESSAGE_KIND = JobKind.of("crm.message", MessageRef, lambda p: f"crm.message:{p.messageID}")
+CRM_LEAD_UPDATE_KIND = JobKind.of(
+    "crm.lead_update", LeadUpdateRef, lambda p: f"crm.lead.updated:{p.leadID}:{p.updateID}"
+)
+CRM_REVIEW_KIND = JobKind.of("crm.review", ReviewRef, lambda p: f"crm.review:{p.reviewID}")
 
 # Thumbtack's field names in LeadUpdated.fields, by the column names lead.updated jobs carry.
 _UPDATE_FIELDS = {
@@ -60,10 +75,6 @@ _UPDATE_FIELDS = {
     "charge_state": "chargeState",
     "status": "status",
 }
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -111,16 +122,7 @@ class CrmJobs:
     writer: Writer
     box: Callable[[], SecretBox]
     destinations: Destinations
-    clock: Callable[[], datetime] = _now
-
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            LEAD_KIND: self.lead,
-            MESSAGE_KIND: self.message,
-            LEAD_UPDATE_KIND: self.lead_update,
-            REVIEW_KIND: self.review,
-            EVENT_KIND: self.event,
-        }
+    clock: Callable[[], datetime] = utc_now
 
     def _read(self, fn: Callable[[Connection], Any]) -> Any:
         with self.db.reader.connect() as conn:
@@ -132,8 +134,8 @@ class CrmJobs:
         )
         return config, self.destinations.get(config)
 
-    async def lead(self, job: Job) -> None:
-        lead_id = str(job.payload["leadID"])
+    async def lead(self, job: Job[LeadRef]) -> None:
+        lead_id = job.payload.leadID
         view = self._read(lambda conn: get_lead(conn, lead_id, related=False))
         if view is None:
             raise PermanentError(f"lead {lead_id} is not in the store")
@@ -145,8 +147,8 @@ class CrmJobs:
         now = self.clock()
         await self.writer.run(lambda conn: store.save_link(conn, link, now))
 
-    async def message(self, job: Job) -> None:
-        message_id = str(job.payload["messageID"])
+    async def message(self, job: Job[MessageRef]) -> None:
+        message_id = job.payload.messageID
 
         def read(conn: Connection) -> tuple[MessageReceived | None, Any, Any]:
             # One connection for all this job reads: the message, its business's destination,
@@ -180,24 +182,25 @@ class CrmJobs:
             customer_name=customer_name,
         )
 
-    async def lead_update(self, job: Job) -> None:
+    async def lead_update(self, job: Job[LeadUpdateRef]) -> None:
         payload = job.payload
-        lead_id = str(payload["leadID"])
-        carried = {name for column, name in _UPDATE_FIELDS.items() if column in payload}
+        lead_id = payload.leadID
+        given = payload.model_fields_set
+        carried = {name for column, name in _UPDATE_FIELDS.items() if column in given}
         change = LeadUpdated(
             lead_id=lead_id,
             source="v1",
-            lead_price=payload.get("lead_price"),
-            lead_price_cents=payload.get("lead_price_cents"),
-            charge_state=payload.get("charge_state"),
-            status=payload.get("status"),
+            lead_price=payload.lead_price,
+            lead_price_cents=payload.lead_price_cents,
+            charge_state=payload.charge_state,
+            status=payload.status,
             fields=frozenset(carried),
         )
         _, destination = self._destination(self._business_of(lead_id))
         await destination.deliver_lead_update(change, idempotency_key=job.key)
 
-    async def review(self, job: Job) -> None:
-        review_id = str(job.payload["reviewID"])
+    async def review(self, job: Job[ReviewRef]) -> None:
+        review_id = job.payload.reviewID
         found = self._read(lambda conn: _review(conn, review_id))
         if found is None:
             raise PermanentError(f"review {review_id} is not in the store")
@@ -213,66 +216,32 @@ class CrmJobs:
         found: str | None = self._read(lambda conn: business_of(conn, lead_id))
         return found
 
-    async def event(self, job: Job) -> None:
-        """A Coperniq automation event: which lead, which job status, then record the push."""
-        row_id = int(job.payload["eventRowID"])
-        row = self._read(lambda conn: store.get_event(conn, row_id))
-        if row is None:
-            raise PermanentError(f"automation event {row_id} is not in the store")
-        payload = row.payload
-        lead_id = (
-            self._read(lambda conn: store.lead_of_record(conn, str(row.record_id)))
-            if row.record_id
-            else None
-        )
-        opportunity = None
-        try:
-            if needs_opportunity(payload, DEFAULT_STATUS_MAPPING):
-                opportunity = await self._opportunity(lead_id, row.record_id)
-            change = job_status_change(payload, DEFAULT_STATUS_MAPPING, opportunity)
-        except CoperniqEventError as exc:
-            raise PermanentError(f"automation event {row.event_id}: {exc}") from None
-        if change is None:
-            await self.writer.run(lambda conn: store.settle_event(conn, row_id, "ignored"))
-            return
-        lead_id = lead_id or change.lead_id
-        if lead_id is None:
-            log.info("automation event %s: no lead for record %s", row.event_id, row.record_id)
-            await self.writer.run(lambda conn: store.settle_event(conn, row_id, "unmatched"))
-            return
-        try:
-            checked = validate(
-                lead_id,
-                change.status.value,
-                invoice_amount_cents=change.invoice_amount_cents,
-                changed_at=change.changed_at,
-                now=self.clock(),
-            )
-        except InvalidJobStatusError as exc:
-            raise PermanentError(f"automation event {row.event_id}: {exc.detail}") from None
-        now = self.clock()
-        found_lead = lead_id
+    def opportunity_client(self, business_id: str | None) -> CoperniqClient | None:
+        """The Coperniq client of the business's destination, if it goes to Coperniq."""
+        config, _ = self._destination(business_id)
+        return self.destinations.coperniq_client(config)
 
-        def apply(conn: Connection) -> None:
-            try:
-                job_status.record_change(conn, checked, now=now)
-            except job_status.LeadNotFoundError:
-                store.settle_event(conn, row_id, "unmatched", lead_id=found_lead)
-                return
-            store.settle_event(
-                conn, row_id, "applied", lead_id=found_lead, job_status=checked.status
-            )
 
-        await self.writer.run(apply)
+def crm_jobs(services: Services) -> CrmJobs:
+    """The process's CRM jobs: one destination cache (one client per Coperniq key)."""
+    return services.shared(
+        "crm.jobs",
+        lambda: CrmJobs(
+            services.settings,
+            services.db,
+            services.writer,
+            services.box,
+            Destinations(services.http),
+        ),
+    )
 
-    async def _opportunity(self, lead_id: str | None, record_id: str | None) -> Any:
-        if record_id is None or not record_id.isdigit():
-            return None
-        config, _ = self._destination(self._business_of(lead_id))
-        client = self.destinations.coperniq_client(config)
-        if client is None:
-            return None
-        return await client.get_opportunity(int(record_id))
+
+CRM_LEAD = Registration(CRM_LEAD_KIND, lambda services: crm_jobs(services).lead)
+CRM_MESSAGE = Registration(CRM_MESSAGE_KIND, lambda services: crm_jobs(services).message)
+CRM_LEAD_UPDATE = Registration(
+    CRM_LEAD_UPDATE_KIND, lambda services: crm_jobs(services).lead_update
+)
+CRM_REVIEW = Registration(CRM_REVIEW_KIND, lambda services: crm_jobs(services).review)
 
 
 def _known(conn: Connection, lead_id: str) -> tuple[store.Link | None, str | None, bool]:
@@ -291,7 +260,7 @@ def _known(conn: Connection, lead_id: str) -> tuple[store.Link | None, str | Non
     name = customer_name_of(c.name, c.display_name, c.first_name, c.last_name) if c else None
     waiting = conn.execute(
         select(outbox.c.id).where(
-            outbox.c.idempotency_key == f"{LEAD_KIND}:{lead_id}",
+            outbox.c.idempotency_key == CRM_LEAD_KIND.key_of(LeadRef(leadID=lead_id)),
             outbox.c.state.in_(("pending", "running")),
         )
     ).first()

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from tackbridge.delivery.jobs import (
+from tackbridge.outbox.kinds import Registry
+from tackbridge.outbox.service import (
     JobDetail,
     JobPage,
     RetryRefusedError,
@@ -15,8 +16,14 @@ from tackbridge.delivery.jobs import (
     list_jobs,
     retry_job,
 )
-from tackbridge.operator_auth import require_operator
-from tackbridge.runtime import Runtime
+from tackbridge.services import require_operator, services
+
+
+def registry_of(request: Request) -> Registry:
+    """The process's registry of job kinds, as the application holds it."""
+    found: Registry = request.app.state.registry
+    return found
+
 
 router = APIRouter(
     prefix="/api/deliveries", tags=["deliveries"], dependencies=[Depends(require_operator)]
@@ -35,15 +42,15 @@ def deliveries_index(
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="From nextCursor")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JobPage:
-    runtime: Runtime = request.app.state.runtime
-    with runtime.db.reader.connect() as conn:
+    svc = services(request)
+    with svc.db.reader.connect() as conn:
         return list_jobs(conn, state=state, kind=kind, before=before, limit=limit)
 
 
 @router.get("/{job_id}", response_model=JobDetail, summary="A job with every attempt")
 def deliveries_show(request: Request, job_id: JobID) -> JobDetail:
-    runtime: Runtime = request.app.state.runtime
-    with runtime.db.reader.connect() as conn:
+    svc = services(request)
+    with svc.db.reader.connect() as conn:
         job = get_job(conn, job_id)
     if job is None:
         raise HTTPException(404, f"no delivery {job_id}")
@@ -57,16 +64,17 @@ def deliveries_show(request: Request, job_id: JobID) -> JobDetail:
     responses={404: {"description": "No such job"}, 409: {"description": "Running"}},
 )
 async def deliveries_retry(request: Request, job_id: JobID) -> JobDetail:
-    runtime: Runtime = request.app.state.runtime
+    svc = services(request)
     now = datetime.now(UTC)
     try:
-        found = await runtime.writer.run(lambda conn: retry_job(conn, job_id, now))
+        kinds = registry_of(request).requeue_hooks()
+        found = await svc.writer.run(lambda conn: retry_job(conn, job_id, now, kinds))
     except RetryRefusedError as exc:
         raise HTTPException(409, str(exc)) from None
     if not found:
         raise HTTPException(404, f"no delivery {job_id}")
-    runtime.wake_worker()
-    with runtime.db.reader.connect() as conn:
+    svc.wake_worker()
+    with svc.db.reader.connect() as conn:
         job = get_job(conn, job_id)
     assert job is not None
     return job

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tackbridge.crm.events import (
+from tackbridge.jobstatus.from_crm import (
     CoperniqEventError,
     PhaseRule,
     StatusMapping,

@@ -1,1 +1,0 @@
-"""Downstream work: the outbox that every outbound effect goes through."""

@@ -1,0 +1,251 @@
+"""Reactions that cross features: what a stored record or a finished job sets in motion.
+
+- A new lead, in the transaction that stores it: its automatic first reply (``autoreply``) and
+  its delivery to the business's destination (``crm``), independent of each other, so a slow
+  or failing CRM never delays the customer's first reply; no job in between (one hop less).
+- A new message, lead update or review: the front door queues one job each; their handlers
+  here fan it out. A message goes to the destination, and a pro's own reply typed in
+  Thumbtack's app counts as the lead's first reply (``insights``). ``lead.received`` jobs
+  queued by earlier versions are still fanned out.
+- A reply sent through tackbridge (its job settles ``done``): the lead's first reply is stamped
+  and the message goes to the destination, in the settling transaction.
+- A Coperniq automation event: which lead it is about (``crm``'s records), which job status it
+  means (``jobstatus.from_crm``), then the push to Thumbtack (``jobstatus.push``).
+
+The registry (``tackbridge.registry``) takes ``REGISTRATIONS`` and ``SETTLE_REACTIONS`` from
+here; the runtime passes ``REACTIONS`` to the front door.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from tackbridge.autoreply.jobs import PLAN_KIND, PlanJob
+from tackbridge.conversations.replies import REPLY_KIND, ReplyJob
+from tackbridge.core.clock import now as utc_now
+from tackbridge.core.clock import utc
+from tackbridge.crm import store as crm_store
+from tackbridge.crm.handlers import (
+    CRM_LEAD_KIND,
+    CRM_LEAD_UPDATE_KIND,
+    CRM_MESSAGE_KIND,
+    CRM_REVIEW_KIND,
+    crm_jobs,
+)
+from tackbridge.inbound.kinds import (
+    COPERNIQ_EVENT,
+    LEAD_RECEIVED,
+    LEAD_UPDATED,
+    MESSAGE_RECEIVED,
+    REVIEW_RECEIVED,
+    CoperniqEventRef,
+)
+from tackbridge.inbound.reactions import QueueOwnJobs, Reactions
+from tackbridge.insights.first_reply import stamp_first_reply
+from tackbridge.jobstatus import push as job_status
+from tackbridge.jobstatus.from_crm import (
+    DEFAULT_STATUS_MAPPING,
+    job_status_change,
+    needs_opportunity,
+)
+from tackbridge.jobstatus.rules import InvalidJobStatusError, validate
+from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
+from tackbridge.leads.service import business_of
+from tackbridge.outbox.errors import PermanentError
+from tackbridge.outbox.kinds import Job, JobKind, Registration, Settle
+from tackbridge.outbox.queue import enqueue
+from tackbridge.payloads.coperniq import CoperniqEventError
+from tackbridge.services import Services
+from tackbridge.store.database import Database
+from tackbridge.store.schema import messages
+from tackbridge.store.writer import Writer
+
+__all__ = [
+    "REACTIONS",
+    "REGISTRATIONS",
+    "SETTLE_REACTIONS",
+    "CoperniqEvents",
+    "Followups",
+    "NewLeadReactions",
+    "lead_followups",
+    "reply_sent",
+]
+
+log = logging.getLogger("tackbridge.flows")
+
+
+def lead_followups(conn: Connection, lead_id: str, now: datetime) -> None:
+    """Queue what a new lead starts."""
+    # The reply first: it is what the customer is waiting for.
+    enqueue(conn, PLAN_KIND, PlanJob(leadID=lead_id), now=now)
+    enqueue(conn, CRM_LEAD_KIND, LeadRef(leadID=lead_id), now=now)
+
+
+class NewLeadReactions(QueueOwnJobs):
+    """The front door's reactions: a new lead's follow-ups at once, the rest fanned out."""
+
+    def lead_stored(self, conn: Connection, lead: LeadRef, now: datetime) -> None:
+        lead_followups(conn, lead.leadID, now)
+
+
+REACTIONS: Reactions = NewLeadReactions()
+
+
+@dataclass
+class Followups:
+    """The fan-out of the front door's own jobs."""
+
+    writer: Writer
+    wake: Callable[[], None] = lambda: None
+    clock: Callable[[], datetime] = utc_now
+
+    async def _run(self, unit: Callable[[Connection], None]) -> None:
+        await self.writer.run(unit)
+        self.wake()
+
+    async def lead_received(self, job: Job[LeadRef]) -> None:
+        lead_id, now = job.payload.leadID, self.clock()
+        await self._run(lambda conn: lead_followups(conn, lead_id, now))
+
+    async def message_received(self, job: Job[MessageRef]) -> None:
+        message_id = job.payload.messageID
+        now = self.clock()
+
+        def unit(conn: Connection) -> None:
+            row = conn.execute(
+                select(messages.c.lead_id, messages.c.sender, messages.c.sent_at).where(
+                    messages.c.message_id == message_id
+                )
+            ).first()
+            if row is not None and row.sender == "Business" and row.lead_id:
+                stamp_first_reply(conn, row.lead_id, utc(row.sent_at) or now, "person")
+            enqueue(conn, CRM_MESSAGE_KIND, MessageRef(messageID=message_id), now=now)
+
+        await self._run(unit)
+
+    async def lead_updated(self, job: Job[LeadUpdateRef]) -> None:
+        update = job.payload
+        if update.updateID is None:  # queued before the payload carried it: it is in the key
+            update = update.model_copy(update={"updateID": int(job.key.rsplit(":", 1)[1])})
+        now = self.clock()
+        await self._run(lambda conn: _enqueue(conn, CRM_LEAD_UPDATE_KIND, update, now))
+
+    async def review_received(self, job: Job[ReviewRef]) -> None:
+        review = ReviewRef(reviewID=job.payload.reviewID)
+        now = self.clock()
+        await self._run(lambda conn: _enqueue(conn, CRM_REVIEW_KIND, review, now))
+
+
+def _enqueue(conn: Connection, kind: JobKind[Any], payload: Any, now: datetime) -> None:
+    enqueue(conn, kind, payload, now=now)
+
+
+def reply_sent(conn: Connection, job: Job[ReplyJob], outcome: str, at: datetime) -> None:
+    """A reply reached the customer: it may be the lead's first, and it belongs in the CRM."""
+    if outcome != "done":
+        return
+    message_id = job.payload.messageID
+    author = conn.execute(select(messages.c.author).where(messages.c.message_id == message_id))
+    stamp_first_reply(conn, job.payload.leadID, at, author.scalar() or "person")
+    enqueue(conn, CRM_MESSAGE_KIND, MessageRef(messageID=message_id), now=at)
+
+
+@dataclass
+class CoperniqEvents:
+    """A Coperniq automation event: which lead, which job status, then record the push."""
+
+    services: Services
+    clock: Callable[[], datetime] = utc_now
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def _read(self, fn: Callable[[Connection], Any]) -> Any:
+        with self.db.reader.connect() as conn:
+            return fn(conn)
+
+    async def __call__(self, job: Job[CoperniqEventRef]) -> None:
+        writer = self.services.writer
+        row_id = job.payload.eventRowID
+        row = self._read(lambda conn: crm_store.get_event(conn, row_id))
+        if row is None:
+            raise PermanentError(f"automation event {row_id} is not in the store")
+        payload = row.payload
+        lead_id = (
+            self._read(lambda conn: crm_store.lead_of_record(conn, str(row.record_id)))
+            if row.record_id
+            else None
+        )
+        opportunity = None
+        try:
+            if needs_opportunity(payload, DEFAULT_STATUS_MAPPING):
+                opportunity = await self._opportunity(lead_id, row.record_id)
+            change = job_status_change(payload, DEFAULT_STATUS_MAPPING, opportunity)
+        except CoperniqEventError as exc:
+            raise PermanentError(f"automation event {row.event_id}: {exc}") from None
+        if change is None:
+            await writer.run(lambda conn: crm_store.settle_event(conn, row_id, "ignored"))
+            return
+        lead_id = lead_id or change.lead_id
+        if lead_id is None:
+            log.info("automation event %s: no lead for record %s", row.event_id, row.record_id)
+            await writer.run(lambda conn: crm_store.settle_event(conn, row_id, "unmatched"))
+            return
+        try:
+            checked = validate(
+                lead_id,
+                change.status.value,
+                invoice_amount_cents=change.invoice_amount_cents,
+                changed_at=change.changed_at,
+                now=self.clock(),
+            )
+        except InvalidJobStatusError as exc:
+            raise PermanentError(f"automation event {row.event_id}: {exc.detail}") from None
+        now = self.clock()
+        found_lead = lead_id
+
+        def apply(conn: Connection) -> None:
+            try:
+                job_status.record_change(conn, checked, now=now)
+            except job_status.LeadNotFoundError:
+                crm_store.settle_event(conn, row_id, "unmatched", lead_id=found_lead)
+                return
+            crm_store.settle_event(
+                conn, row_id, "applied", lead_id=found_lead, job_status=checked.status
+            )
+
+        await writer.run(apply)
+        self.services.wake_worker()
+
+    async def _opportunity(self, lead_id: str | None, record_id: str | None) -> Any:
+        if record_id is None or not record_id.isdigit():
+            return None
+        business = self._read(lambda conn: business_of(conn, lead_id)) if lead_id else None
+        client = crm_jobs(self.services).opportunity_client(business)
+        if client is None:
+            return None
+        return await client.get_opportunity(int(record_id))
+
+
+def _followups(services: Services) -> Followups:
+    return services.shared(
+        "flows.followups", lambda: Followups(services.writer, wake=services.wake_worker)
+    )
+
+
+REGISTRATIONS: tuple[Registration[Any], ...] = (
+    Registration(LEAD_RECEIVED, lambda services: _followups(services).lead_received),
+    Registration(MESSAGE_RECEIVED, lambda services: _followups(services).message_received),
+    Registration(LEAD_UPDATED, lambda services: _followups(services).lead_updated),
+    Registration(REVIEW_RECEIVED, lambda services: _followups(services).review_received),
+    Registration(COPERNIQ_EVENT, CoperniqEvents),
+)
+
+SETTLE_REACTIONS: tuple[tuple[JobKind[Any], Settle[Any]], ...] = ((REPLY_KIND, reply_sent),)
