@@ -3,17 +3,20 @@ second "process" (store, writer, Connections) opened on tackbridge's SQLite file
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 from cryptography.fernet import Fernet
+from fastapi import FastAPI
 
 from tackbridge.app import create_app
 from tackbridge.connections.service import Connections, open_connections
+from tackbridge.runtime import Runtime
 from tackbridge.sandbox import create_app as create_sandbox
 from tackbridge.settings import Settings
 from tackbridge.store import migrate
@@ -22,6 +25,21 @@ from tackbridge.store.writer import Writer
 from tests.support.sandbox import CLIENT, FAST, Sandbox, query_of
 from tests.support.servers import free_port, serve
 from tests.support.tackbridge import API_TOKEN, WEBHOOK_AUTH, make_settings
+
+Clock = Callable[[], datetime]
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
 
 
 @dataclass
@@ -82,8 +100,34 @@ def stack_settings(data_dir: Path, sandbox_url: str, public_url: str, **extra: A
     )
 
 
+def _clock(request: pytest.FixtureRequest) -> Clock | None:
+    """The clock of tackbridge's connections, in the served app and in ``local``: the test's
+    ``clock`` fixture when its module defines one, else None (the wall clock). Looked up rather
+    than requested, so modules that import ``stack`` and ``local`` need no ``clock``."""
+    try:
+        clock: Clock = request.getfixturevalue("clock")
+    except pytest.FixtureLookupError:
+        return None
+    return clock
+
+
+def _use_clock(app: FastAPI, clock: Clock) -> None:
+    """Give the served app's connections feature ``clock`` (same store, writer and client)."""
+    runtime: Runtime = app.state.runtime
+    served = runtime.connections
+    assert served is not None
+    timed = open_connections(
+        served.settings, served.db, served.writer, thumbtack=served.thumbtack, clock=clock
+    )
+    timed.wake = served.wake
+    runtime.connections = timed
+    app.state.connections = timed
+    runtime.services.grants = timed.tokens
+
+
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    clock = _clock(request)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     sandbox_config = replace(
@@ -99,24 +143,32 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         serve(create_sandbox(sandbox_config)) as sandbox_url,
     ):
         settings = stack_settings(tmp_path, sandbox_url, url)
+        app = create_app(settings)
         with (
-            serve(create_app(settings), port=port),
+            serve(app, port=port),
             httpx2.Client(
                 base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30
             ) as operator,
             httpx2.Client(base_url=url, timeout=30) as browser,
         ):
+            if clock is not None:  # before the first request
+                _use_clock(app, clock)
             yield Stack(Sandbox(sandbox_url, http), url, settings, operator, browser)
 
 
 @pytest.fixture
-async def local(stack: Stack) -> AsyncIterator[Connections]:
+async def local(stack: Stack, request: pytest.FixtureRequest) -> AsyncIterator[Connections]:
     """The connections feature opened on the stack's SQLite file, as another process would."""
+    clock = _clock(request)
     db = open_database(stack.settings.resolved_database_url, sqlite_synchronous="NORMAL")
     migrate.upgrade(db.writer)
     writer = Writer(db.writer)
     writer.start()
-    service = open_connections(stack.settings, db, writer)
+    service = (
+        open_connections(stack.settings, db, writer)
+        if clock is None
+        else open_connections(stack.settings, db, writer, clock=clock)
+    )
     try:
         yield service
     finally:

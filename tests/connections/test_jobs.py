@@ -1,5 +1,9 @@
 """The outbox jobs connections contribute, run with ``Worker.drain()``: v4 webhook registration
-(idempotent), and the purge a disconnect schedules; plus disconnect itself."""
+(idempotent), and the purge a disconnect schedules; plus disconnect itself.
+
+Time is a :class:`FakeClock` shared by the served app's connections, ``local`` and the workers:
+it moves only when a test advances it, so when a purge is due is exact.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,24 @@ from tackbridge.connections.service import Connections
 from tackbridge.outbox.worker import Worker
 from tackbridge.store.schema import inbound_log, outbox
 from tackbridge.thumbtack.grants import ConnectionUnavailableError
-from tests.connections.conftest import Stack
+from tests.connections.conftest import FakeClock, Stack
 from tests.connections.helpers import connection_kinds
 from tests.support.sandbox import wait_until
 from tests.support.store import count, outbox_keys
 
+START = datetime(2030, 6, 14, 9, 30, 0, 250_000, tzinfo=UTC)
+PURGE_DELAY = timedelta(days=5)  # TACKBRIDGE_PURGE_DELAY_DAYS's default
 
-def _worker(local: Connections, *, days_later: float = 0.0) -> Worker:
-    later = timedelta(days=days_later)
-    return Worker(local.writer, connection_kinds(local), clock=lambda: datetime.now(UTC) + later)
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Found by the ``stack`` and ``local`` fixtures, which run tackbridge on it."""
+    return FakeClock(START)
+
+
+def _worker(local: Connections) -> Worker:
+    """A worker on ``local``'s clock: the shared fake one."""
+    return Worker(local.writer, connection_kinds(local), clock=local.clock)
 
 
 def _live_hooks(stack: Stack, business_id: str) -> list[dict[str, object]]:
@@ -78,12 +91,13 @@ async def test_legacy_connections_register_no_webhook(stack: Stack, local: Conne
 
 
 async def test_disconnect_v4_forgets_tokens_removes_webhook_and_schedules_purge(
-    stack: Stack, local: Connections
+    stack: Stack, local: Connections, clock: FakeClock
 ) -> None:
     business_id = stack.sandbox.business_ids()[0]
     stack.connect(business_id)
     await _worker(local).drain()
-    before = datetime.now(UTC)
+    clock.advance(timedelta(hours=1))
+    disconnected_at = clock()
 
     answer = stack.operator.post(f"/api/connections/{business_id}/disconnect")
 
@@ -92,7 +106,7 @@ async def test_disconnect_v4_forgets_tokens_removes_webhook_and_schedules_purge(
     assert body["state"] == "disconnected"
     assert body["alreadyDisconnected"] is False
     purge_at = datetime.fromisoformat(body["purgeAt"])
-    assert before + timedelta(days=5) <= purge_at <= datetime.now(UTC) + timedelta(days=5)
+    assert purge_at == disconnected_at + PURGE_DELAY
     view = stack.connection(business_id)
     assert (view["state"], view["accessExpiresAt"], view["webhookID"]) == (
         "disconnected",
@@ -125,29 +139,39 @@ def test_disconnect_legacy_tells_thumbtack(stack: Stack) -> None:
 
 
 async def test_the_purge_runs_after_the_delay_and_only_for_that_business(
-    stack: Stack, local: Connections
+    stack: Stack, local: Connections, clock: FakeClock
 ) -> None:
     gone, kept = stack.sandbox.business_ids()[:2]
     stack.connect(gone, api="legacy")
     stack.connect(kept, api="legacy")
     gone_lead, kept_lead = _lead(stack, gone), _lead(stack, kept)
+    disconnected_at = clock()
     stack.operator.post(f"/api/connections/{gone}/disconnect")
 
-    assert await _worker(local, days_later=4).drain() == 0  # not due yet
+    clock.advance(timedelta(days=4))
+    assert await _worker(local).drain() == 0  # not due yet
+    assert stack.operator.get(f"/api/leads/{gone_lead}").status_code == 200
+    clock.now = disconnected_at + PURGE_DELAY - timedelta(microseconds=1)
+    assert await _worker(local).drain() == 0  # still not due, by a microsecond
     assert stack.operator.get(f"/api/leads/{gone_lead}").status_code == 200
 
-    assert await _worker(local, days_later=5.01).drain() == 1
+    clock.now = disconnected_at + PURGE_DELAY
+    assert await _worker(local).drain() == 1
     assert stack.operator.get(f"/api/leads/{gone_lead}").status_code == 404
     assert stack.operator.get(f"/api/leads/{kept_lead}").status_code == 200
     assert count(stack.settings, inbound_log, inbound_log.c.record_id == gone_lead) == 0
     assert count(stack.settings, inbound_log, inbound_log.c.record_id == kept_lead) >= 1
 
 
-async def test_a_business_that_reconnected_keeps_its_data(stack: Stack, local: Connections) -> None:
+async def test_a_business_that_reconnected_keeps_its_data(
+    stack: Stack, local: Connections, clock: FakeClock
+) -> None:
     business_id = stack.sandbox.business_ids()[0]
     stack.connect(business_id, api="legacy")
     lead_id = _lead(stack, business_id)
     stack.operator.post(f"/api/connections/{business_id}/disconnect")
+    clock.advance(timedelta(seconds=1))  # the pro comes back a moment later
     stack.connect(business_id, api="legacy")
-    assert await _worker(local, days_later=6).drain() == 1
+    clock.advance(timedelta(days=6))
+    assert await _worker(local).drain() == 1
     assert stack.operator.get(f"/api/leads/{lead_id}").status_code == 200

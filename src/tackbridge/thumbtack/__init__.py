@@ -8,7 +8,8 @@ Public surface::
         .oauth   OAuthAPI    authorize URL with PKCE, code exchange, refresh, revoke
         .v4      V4API       negotiations, messages, job status, businesses, webhooks, ...
 
-Models live in :mod:`tackbridge.thumbtack.models`, errors in :mod:`tackbridge.thumbtack.errors`.
+Models live in :mod:`tackbridge.thumbtack.models` (one module per API), errors in
+:mod:`tackbridge.thumbtack.errors`.
 """
 
 from ._http import ClientCredentials, TokenProvider, TokenSource
@@ -35,19 +36,11 @@ from .errors import (
     UnexpectedResponseError,
 )
 from .legacy import LegacyAPI
-from .models import (
-    JobStatus,
-    JobStatusUpdate,
-    Message,
-    Negotiation,
-    RequestCreate,
-    RequestResult,
-    TokenSet,
-    WebhookBasicAuth,
-    WebhookCreate,
-    WebhookHeaderAuth,
-    WebhookUpdate,
-)
+from .models.job_status import JobStatus, JobStatusUpdate
+from .models.negotiations import Message, Negotiation
+from .models.requests import RequestCreate, RequestResult
+from .models.tokens import TokenSet
+from .models.webhooks import WebhookBasicAuth, WebhookCreate, WebhookHeaderAuth, WebhookUpdate
 from .oauth import AuthorizationRequest, OAuthAPI, Pkce, generate_pkce, generate_state
 from .v4 import V4API
 

@@ -35,7 +35,8 @@ from ._http import (
 )
 from .environments import Environment
 from .errors import NetworkError, NullRefreshResponseError, ThumbtackConfigError
-from .models import DisconnectResult, StatusResult, TestLead, ThumbtackInfo, TokenSet
+from .models.legacy import DisconnectResult, StatusResult, TestLead, ThumbtackInfo
+from .models.tokens import TokenSet
 
 __all__ = ["LEGACY_SCOPES", "REFRESH_GRACE_PERIOD", "LegacyAPI"]
 

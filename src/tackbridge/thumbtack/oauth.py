@@ -25,7 +25,7 @@ from urllib.parse import quote, urlencode
 from ._http import ClientCredentials, HttpCore, expect_no_body, parse_model
 from .environments import Environment
 from .errors import ThumbtackConfigError
-from .models import TokenSet
+from .models.tokens import TokenSet
 
 __all__ = [
     "AUDIENCE",

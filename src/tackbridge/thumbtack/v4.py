@@ -33,29 +33,30 @@ from ._http import (
 )
 from .environments import Environment
 from .errors import NotAvailableError, NotFoundError
-from .models import (
-    AssociatePhoneNumber,
-    AssociatePhoneNumberCreate,
-    AssociatePhoneNumberPage,
-    AssociatePhoneNumberUpdate,
+from .models._base import format_rfc3339
+from .models.job_status import JobStatusUpdate
+from .models.negotiations import (
     BusinessPage,
-    BusinessSearch,
-    BusinessSearchResult,
-    JobStatusUpdate,
     Message,
     MessagePage,
     Negotiation,
     NegotiationPage,
-    RequestCreate,
-    RequestResult,
     User,
+)
+from .models.phone_numbers import (
+    AssociatePhoneNumber,
+    AssociatePhoneNumberCreate,
+    AssociatePhoneNumberPage,
+    AssociatePhoneNumberUpdate,
+)
+from .models.requests import BusinessSearch, BusinessSearchResult, RequestCreate, RequestResult
+from .models.webhooks import (
     Webhook,
     WebhookBasicAuth,
     WebhookCreate,
     WebhookHeaderAuth,
     WebhookPage,
     WebhookUpdate,
-    format_rfc3339,
 )
 
 __all__ = ["MESSAGES_MAX_LIMIT", "PAGE_TOKEN_PARAM", "V4API"]
