@@ -15,12 +15,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tackbridge.sandbox.clock import Clock
 from tackbridge.sandbox.errors import CoperniqError
-
-if TYPE_CHECKING:
-    from tackbridge.sandbox.state import Clock
 
 STATUSES = ("ACTIVE", "ON_HOLD", "CANCELLED", "COMPLETED")
 MATCH_BY = ("title", "primaryEmail", "primaryPhone", "address")
