@@ -60,9 +60,19 @@ def test_scenario_runs_at_the_chosen_rate(start: Callable[..., Sandbox]) -> None
     assert sb.post("/_sandbox/scenario/start", json={"rate": 1200}).json()["running"] is True
     wait_until(lambda: len(sb.inspect("leads")) >= 3)
     assert sb.post("/_sandbox/scenario/stop").json()["running"] is False
+    # The engine notes "scenario stopped" once its task has ended: no tick can come after it.
+    wait_until(lambda: "scenario stopped" in _happened(sb))
     settled = len(sb.inspect("leads"))
     assert sb.inspect("scenario") == {"running": False, "rate": 1200}
-    assert len(sb.inspect("leads")) in (settled, settled + 1)
+    assert len(sb.inspect("leads")) == settled
+    happened = _happened(sb)
+    stopped = happened.index("scenario stopped")
+    assert [t for t in happened[stopped:] if t.startswith("lead ")] == []
+    assert settled == sum(1 for t in happened[:stopped] if t.endswith("(scenario)"))
+
+
+def _happened(sb: Sandbox) -> list[str]:
+    return [h["text"] for h in sb.inspect("happenings")]
 
 
 def test_scenario_autostarts_from_config(start: Callable[..., Sandbox]) -> None:
