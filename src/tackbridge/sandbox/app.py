@@ -12,9 +12,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from tackbridge.sandbox import control, coperniq, inspect_api, legacy, oauth, page, v4
+from tackbridge.sandbox import control, inspect_api, legacy, oauth, page, v4
 from tackbridge.sandbox.config import SandboxConfig
 from tackbridge.sandbox.context import Sandbox
+from tackbridge.sandbox.coperniq import routes as coperniq
 from tackbridge.sandbox.dispatcher import Dispatcher
 from tackbridge.sandbox.errors import install_error_handlers
 from tackbridge.sandbox.faults import ApiMiddleware

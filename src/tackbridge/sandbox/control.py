@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, Request
 from tackbridge.sandbox import render
 from tackbridge.sandbox.config import Faults
 from tackbridge.sandbox.context import Sandbox, sandbox
-from tackbridge.sandbox.coperniq import opportunity_wire
-from tackbridge.sandbox.coperniq_store import STATUSES
+from tackbridge.sandbox.coperniq.records import STATUSES
+from tackbridge.sandbox.coperniq.wire import opportunity_wire
 from tackbridge.sandbox.errors import ProblemError
 from tackbridge.sandbox.httputil import iso, json_object, parse_timestamp
 from tackbridge.sandbox.inspect_json import find_lead, lead_json, message_json, review_json

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 
 from tackbridge.sandbox import render
 from tackbridge.sandbox.context import Sandbox, sandbox
-from tackbridge.sandbox.coperniq import opportunity_wire
+from tackbridge.sandbox.coperniq.wire import opportunity_wire
 from tackbridge.sandbox.httputil import iso
 from tackbridge.sandbox.inspect_json import (
     delivery_json,

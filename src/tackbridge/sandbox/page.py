@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tackbridge.sandbox.context import Sandbox, sandbox
-from tackbridge.sandbox.coperniq_store import STATUSES
+from tackbridge.sandbox.coperniq.records import STATUSES
 from tackbridge.sandbox.errors import ProblemError
 from tackbridge.sandbox.httputil import form_or_query, iso, parse_timestamp
 from tackbridge.sandbox.inspect_json import iso_or_none

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from tackbridge.sandbox.catalog import CATEGORIES
 from tackbridge.sandbox.clock import Clock
 from tackbridge.sandbox.config import Faults, SandboxConfig
-from tackbridge.sandbox.coperniq_store import CoperniqStore
+from tackbridge.sandbox.coperniq.store import CoperniqStore
 from tackbridge.sandbox.tokens import TokenStore
 
 Sender = Literal["Customer", "Business"]
