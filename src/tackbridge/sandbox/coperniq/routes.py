@@ -1,8 +1,9 @@
 """Coperniq's public API under ``/coperniq/v1`` (``https://api.coperniq.io/v1`` in production):
 ``x-api-key`` auth, the 100 requests/s and 5,000 requests/day limits with ``X-RateLimit-*``
 headers, opportunities (and the old ``/requests`` alias), contacts, accounts (alias ``/clients``),
-notes (alias comments), properties and workflows, plus the API key check and the rate limits
-(``guard``, ``RateLimiter``). Rules live in ``store`` and the modules it uses; shapes in ``wire``.
+notes (alias comments), properties and workflows. The key check and the limits are ``guard`` and
+``RateLimiter``; the rules live in ``store`` (and the modules it uses), the answers' shapes in
+``wire``.
 """
 
 from __future__ import annotations
