@@ -8,7 +8,7 @@ from itertools import count
 
 from tackbridge.sandbox.scenario import make_lead
 from tackbridge.sandbox.state import Business
-from tests.support.sandbox import API_USER, Partner, Sandbox, basic, wait_until
+from tests.support.sandbox import API_USER, Partner, Sandbox, basic, legacy_tokens, wait_until
 
 BUSINESS = Business("1", "Robert's Remodeling", ["201565295100608806"])
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
@@ -97,8 +97,6 @@ def test_customer_replies_to_the_pro(start: Callable[..., Sandbox], partner: Par
 
 
 def test_leads_go_to_connected_businesses_first(start: Callable[..., Sandbox]) -> None:
-    from tests.support.sandbox import legacy_tokens
-
     sb = start()
     chosen = sb.business_ids()[1]
     legacy_tokens(sb, chosen)
