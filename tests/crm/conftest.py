@@ -1,47 +1,21 @@
-"""A real sandbox (Thumbtack + Coperniq) on loopback, and Coperniq clients pointed at it."""
+"""A real sandbox (Thumbtack + Coperniq) on loopback, and Coperniq clients pointed at it. The
+sandbox fixtures (``sandbox``, ``start``, ``fresh``) are the shared ones of
+tests/support/sandbox_fixtures.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
-from dataclasses import replace
-from typing import Any
+from collections.abc import AsyncIterator
 
-import httpx2
 import pytest
 
 from tackbridge.crm.coperniq_client import CoperniqClient
 from tackbridge.crm.limiter import RateLimiter
-from tackbridge.sandbox import create_app
-from tests.support.sandbox import FAST, Sandbox
-from tests.support.servers import serve
+from tests.support.sandbox import Sandbox
+from tests.support.sandbox_fixtures import fresh, sandbox, start
+
+__all__ = ["client", "client_for", "fresh", "fresh_client", "sandbox", "start"]
 
 KEY = "dev-coperniq-key"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    """Shared by a module's tests, which look only at records they created."""
-    with httpx2.Client(timeout=10.0) as http, serve(create_app(FAST)) as url:
-        yield Sandbox(url, http)
-
-
-@pytest.fixture
-def start() -> Iterator[Callable[..., Sandbox]]:
-    with ExitStack() as stack:
-        http = stack.enter_context(httpx2.Client(timeout=10.0))
-
-        def run(**changes: Any) -> Sandbox:
-            url = stack.enter_context(serve(create_app(replace(FAST, **changes))))
-            return Sandbox(url, http)
-
-        yield run
-
-
-@pytest.fixture
-def fresh(start: Callable[..., Sandbox]) -> Sandbox:
-    """A sandbox of the test's own: for tests that set faults or count records."""
-    return start()
 
 
 def client_for(sb: Sandbox, key: str = KEY) -> CoperniqClient:

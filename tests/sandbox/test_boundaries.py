@@ -73,3 +73,25 @@ def test_running_the_sandbox_loads_no_other_product_module() -> None:
     assert "tackbridge.sandbox.app" in loaded
     # The package itself necessarily runs; whatever it imported would be listed too.
     assert [m for m in loaded if m != "tackbridge" and not _allowed(m)] == []
+
+
+# ``tackbridge sandbox`` starts fast: its command imports the server and the app only when run.
+LAZY_IMPORTS = {("cli.py", "uvicorn"), ("cli.py", "tackbridge.sandbox.app")}
+
+
+def test_sandbox_modules_import_at_the_top_only() -> None:
+    """No import hidden in a function or behind ``if TYPE_CHECKING:`` to dodge a cycle: a module
+    that needs another's names sits above it (``clock`` at the bottom, then the stores...)."""
+    found: set[tuple[str, str]] = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        top = set(map(id, tree.body))
+        for node in ast.walk(tree):
+            if id(node) in top:
+                continue
+            where = str(path.relative_to(PACKAGE))
+            if isinstance(node, ast.Import):
+                found.update((where, alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                found.add((where, node.module or ""))
+    assert found == LAZY_IMPORTS

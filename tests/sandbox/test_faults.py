@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx2
 import pytest
 
 from tests.support.sandbox import COPERNIQ_KEY, Sandbox, is_problem
+from tests.support.sandbox_fixtures import RunningSandbox
 
 
 def test_error_and_rate_limit_faults_answer_in_each_dialect(fresh: Sandbox) -> None:
@@ -23,11 +22,22 @@ def test_error_and_rate_limit_faults_answer_in_each_dialect(fresh: Sandbox) -> N
     assert limited.headers["retry-after"] == "7"
 
 
-def test_latency_fault(fresh: Sandbox) -> None:
+def test_latency_fault(fresh: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fault waits through the sandbox clock's ``sleep``: recorded once the wait is over,
+    so the answer having arrived proves the request was held for exactly the injected delay."""
+    clock = fresh.app.state.sandbox.state.clock
+    waited: list[float] = []
+    real_sleep = clock.sleep
+
+    async def recording_sleep(seconds: float) -> None:
+        await real_sleep(seconds)
+        waited.append(seconds)
+
+    monkeypatch.setattr(clock, "sleep", recording_sleep)
     fresh.faults(latency_ms=300)
-    began = time.monotonic()
+    assert waited == []  # /_sandbox itself is never delayed
     fresh.get("/api/v4/businesses")
-    assert time.monotonic() - began >= 0.3
+    assert waited == [0.3]
 
 
 def test_dropped_connection_fault(fresh: Sandbox) -> None:

@@ -8,7 +8,7 @@ from itertools import count
 
 from tackbridge.sandbox.scenario import make_lead
 from tackbridge.sandbox.state import Business
-from tests.support.sandbox import API_USER, Partner, Sandbox, basic, wait_until
+from tests.support.sandbox import API_USER, Partner, Sandbox, basic, legacy_tokens, wait_until
 
 BUSINESS = Business("1", "Robert's Remodeling", ["201565295100608806"])
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
@@ -60,9 +60,19 @@ def test_scenario_runs_at_the_chosen_rate(start: Callable[..., Sandbox]) -> None
     assert sb.post("/_sandbox/scenario/start", json={"rate": 1200}).json()["running"] is True
     wait_until(lambda: len(sb.inspect("leads")) >= 3)
     assert sb.post("/_sandbox/scenario/stop").json()["running"] is False
+    # The engine notes "scenario stopped" once its task has ended: no tick can come after it.
+    wait_until(lambda: "scenario stopped" in _happened(sb))
     settled = len(sb.inspect("leads"))
     assert sb.inspect("scenario") == {"running": False, "rate": 1200}
-    assert len(sb.inspect("leads")) in (settled, settled + 1)
+    assert len(sb.inspect("leads")) == settled
+    happened = _happened(sb)
+    stopped = happened.index("scenario stopped")
+    assert [t for t in happened[stopped:] if t.startswith("lead ")] == []
+    assert settled == sum(1 for t in happened[:stopped] if t.endswith("(scenario)"))
+
+
+def _happened(sb: Sandbox) -> list[str]:
+    return [h["text"] for h in sb.inspect("happenings")]
 
 
 def test_scenario_autostarts_from_config(start: Callable[..., Sandbox]) -> None:
@@ -87,8 +97,6 @@ def test_customer_replies_to_the_pro(start: Callable[..., Sandbox], partner: Par
 
 
 def test_leads_go_to_connected_businesses_first(start: Callable[..., Sandbox]) -> None:
-    from tests.support.sandbox import legacy_tokens
-
     sb = start()
     chosen = sb.business_ids()[1]
     legacy_tokens(sb, chosen)

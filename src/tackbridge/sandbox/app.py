@@ -12,9 +12,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from tackbridge.sandbox import coperniq, inspect, legacy, oauth, v4
+from tackbridge.sandbox import control, inspect_api, legacy, oauth, page, v4
 from tackbridge.sandbox.config import SandboxConfig
 from tackbridge.sandbox.context import Sandbox
+from tackbridge.sandbox.coperniq import routes as coperniq
 from tackbridge.sandbox.dispatcher import Dispatcher
 from tackbridge.sandbox.errors import install_error_handlers
 from tackbridge.sandbox.faults import ApiMiddleware
@@ -51,7 +52,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.state.coperniq_limiter = coperniq.RateLimiter()
     install_error_handlers(app)
     app.add_middleware(ApiMiddleware, state=state)
-    for module in (legacy, oauth, v4, coperniq, inspect):
+    for module in (legacy, oauth, v4, coperniq, inspect_api, control, page):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

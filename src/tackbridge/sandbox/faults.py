@@ -7,7 +7,6 @@ only the raw ASGI interface can express (the server then closes the socket).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from typing import Any
@@ -50,7 +49,7 @@ class ApiMiddleware:
             return
         faults = self.state.faults
         if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000)
+            await self.state.clock.sleep(faults.latency_ms / 1000)
         if self.state.chance(faults.drop_rate):
             self.state.note(f"dropped the connection of {scope.get('method')} {path} (fault)")
             await send(

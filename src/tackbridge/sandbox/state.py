@@ -12,37 +12,16 @@ import random
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from tackbridge.sandbox.catalog import CATEGORIES
+from tackbridge.sandbox.clock import Clock
 from tackbridge.sandbox.config import Faults, SandboxConfig
-from tackbridge.sandbox.coperniq_store import CoperniqStore
+from tackbridge.sandbox.coperniq.store import CoperniqStore
 from tackbridge.sandbox.tokens import TokenStore
 
 Sender = Literal["Customer", "Business"]
-
-
-class Clock:
-    """Wall-clock time plus an offset that tests move forward to expire codes and tokens."""
-
-    def __init__(self) -> None:
-        self._offset = timedelta(0)
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return datetime.now(UTC) + self._offset
-
-    def advance(self, seconds: float) -> datetime:
-        with self._lock:
-            self._offset += timedelta(seconds=seconds)
-        return self.now()
-
-    @property
-    def offset_seconds(self) -> float:
-        with self._lock:
-            return self._offset.total_seconds()
 
 
 class IdFactory:

@@ -15,10 +15,9 @@ import secrets
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from tackbridge.sandbox.state import Clock
+from tackbridge.sandbox.clock import Clock
 
 Api = Literal["legacy", "v4"]
 
