@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import anyio.from_thread
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 from starlette.responses import JSONResponse
 
+from tackbridge.delivery import readiness
+from tackbridge.handlers import open_handlers
 from tackbridge.runtime import Runtime
 from tackbridge.store import migrate
 
@@ -19,8 +24,9 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Readiness: the database answers and its schema is current",
-    responses={503: {"description": "Not ready"}},
+    summary="Readiness: the database answers and takes writes, its schema is current, and the "
+    "outbox can make progress",
+    responses={503: {"description": "Not ready: `reasons` names each problem"}},
 )
 def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
@@ -39,4 +45,39 @@ def readyz(request: Request) -> JSONResponse:
             {"status": "unavailable", "migrations": {"current": current, "head": head}},
             status_code=503,
         )
-    return JSONResponse({"status": "ok", "migrations": {"current": current, "head": head}})
+    worker = runtime.worker
+    settings = runtime.settings
+    reasons = readiness.outbox_reasons(
+        runtime.db,
+        kinds=_handler_kinds(request, runtime),
+        worker=None if worker is None else worker.health(),
+        now=datetime.now(UTC),
+        stall_seconds=readiness.stall_after(
+            settings.worker_stall_seconds, settings.worker_poll_seconds
+        ),
+    )
+    migrations = {"current": current, "head": head}
+    if reasons:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "reasons": [r.as_json() for r in reasons],
+                "migrations": migrations,
+            },
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "migrations": migrations})
+
+
+def _handler_kinds(request: Request, runtime: Runtime) -> frozenset[str]:
+    """The kinds this deployment's workers handle: the running worker's, or in a process
+    without one, those ``tackbridge worker`` would register (built once, clients closed)."""
+    if runtime.worker is not None:
+        return frozenset(runtime.worker.handlers)
+    kinds: frozenset[str] | None = getattr(request.app.state, "handler_kinds", None)
+    if kinds is None:
+        jobs = open_handlers(runtime)
+        kinds = frozenset(jobs.handlers)
+        anyio.from_thread.run(jobs.aclose)
+        request.app.state.handler_kinds = kinds
+    return kinds

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, upd
 
 from tackbridge.delivery.backoff import Backoff
 from tackbridge.delivery.errors import DeliveryError, NotYetError, PermanentError, RetryableError
+from tackbridge.delivery.readiness import log_unregistered, unregistered_kinds
 from tackbridge.store.schema import delivery_attempts, outbox
 from tackbridge.store.writer import Writer, WriterClosedError
 
@@ -154,6 +155,9 @@ class Worker:
         out."""
         self._running = True
         self._started_at = self.clock()
+        # Beside the loop, not before it: a store that is locked at start-up must not hold up
+        # the first claim for a look-up that only informs.
+        report = asyncio.create_task(self._report_unregistered(), name="outbox-kinds")
         try:
             while not self._stopping:
                 try:
@@ -162,10 +166,19 @@ class Worker:
                     self._failed("the worker loop", exc, claim=True)
         finally:
             try:
-                if self._in_flight:
-                    await asyncio.gather(*self._in_flight, return_exceptions=True)
+                await asyncio.gather(report, *self._in_flight, return_exceptions=True)
             finally:
                 self._running = False
+
+    async def _report_unregistered(self) -> None:
+        kinds = list(self.handlers)
+        try:
+            unknown = await self.writer.run(lambda conn: unregistered_kinds(conn, kinds))
+        except Exception:
+            # Not worth holding the worker up for: /readyz names them once the store answers.
+            log.warning("outbox worker: could not look for jobs of unregistered kinds")
+            return
+        log_unregistered(unknown)
 
     async def _step(self) -> None:
         wait = self._paused_until - time.monotonic()
