@@ -8,10 +8,9 @@ block (the write probe for up to its timeout): call them off the event loop.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, func, or_, select, text
@@ -56,12 +55,7 @@ def stall_after(configured: float | None, poll_seconds: float) -> float:
 
 
 def store_writable(db: Database, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> Reason | None:
-    """Begin a write transaction and roll it back, waiting ``timeout`` at most for the lock.
-
-    On SQLite, on a connection of its own: the writer's pooled connections wait 30 s for a
-    lock, and changing theirs could leak into the writes that follow. This finds a lock held by
-    someone else and a read-only file, not a full disk (nothing is written): the worker's
-    failures report that."""
+    """Write to the store and roll back, waiting ``timeout`` at most for the write lock."""
     try:
         if db.is_sqlite:
             _probe_sqlite(db, timeout)
@@ -73,15 +67,23 @@ def store_writable(db: Database, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> R
 
 
 def _probe_sqlite(db: Database, timeout: float) -> None:
-    path = db.writer.url.database
-    if not path or path == ":memory:":
-        return  # only this process's connections can hold its lock
-    probe = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    try:
-        probe.execute("BEGIN IMMEDIATE")
-        probe.execute("ROLLBACK")
-    finally:
-        probe.close()
+    # On a connection of the writer's, so that it is set up as the writes are (its limits, its
+    # pragmas); its 30 s lock wait is shortened for the probe and put back after.
+    with db.writer.connect() as conn:
+        raw: Any = conn.connection.driver_connection
+        (previous,) = raw.execute("PRAGMA busy_timeout").fetchone()
+        raw.execute(f"PRAGMA busy_timeout={max(1, int(timeout * 1000))}")
+        try:
+            with conn.begin() as transaction:  # BEGIN IMMEDIATE: takes the write lock
+                # Larger than a page, so that it needs pages the database may not have room
+                # for (a full disk, max_page_count); rolled back, it never reaches the file.
+                conn.execute(_PROBE_ROW)
+                transaction.rollback()
+        finally:
+            try:
+                raw.execute(f"PRAGMA busy_timeout={int(previous)}")
+            except Exception:
+                conn.invalidate()  # never back in the pool with the probe's short wait
 
 
 def _probe_postgresql(db: Database, timeout: float) -> None:
@@ -95,6 +97,18 @@ def _probe_postgresql(db: Database, timeout: float) -> None:
         conn.execute(text("SELECT txid_current()"))
         conn.execute(text("LOCK TABLE outbox IN ROW EXCLUSIVE MODE"))
         transaction.rollback()
+
+
+_PROBE_ROW = outbox.insert().values(
+    kind="readiness.probe",
+    idempotency_key="readiness.probe",
+    payload={"probe": "x" * 8192},
+    state="probe",
+    attempts=0,
+    next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC),
+    created_at=datetime(2000, 1, 1, tzinfo=UTC),
+    updated_at=datetime(2000, 1, 1, tzinfo=UTC),
+)
 
 
 def due_jobs(conn: Connection, kinds: Collection[str], now: datetime) -> int:
