@@ -163,7 +163,7 @@ class Worker:
                 try:
                     await self._step()
                 except Exception as exc:  # a bug in the loop itself: keep going, loudly
-                    self._failed("the worker loop", exc, claim=True)
+                    self._failed("the worker loop", exc, claim=True, bug=True)
         finally:
             try:
                 await asyncio.gather(report, *self._in_flight, return_exceptions=True)
@@ -219,12 +219,19 @@ class Worker:
         # Retrieved here, so that asyncio never reports it as "never retrieved"; ``_attempt``
         # handles its own failures, so one arriving here is a bug in that handling.
         if not task.cancelled() and (exc := task.exception()) is not None:
-            self._failed(f"task {task.get_name()}", exc, claim=False)
+            self._failed(f"task {task.get_name()}", exc, claim=False, bug=True)
 
     def _failed(
-        self, what: str, exc: BaseException, *, claim: bool, job: Job | None = None
+        self,
+        what: str,
+        exc: BaseException,
+        *,
+        claim: bool,
+        job: Job | None = None,
+        bug: bool = False,
     ) -> None:
-        """Note a failure of the worker's own and pause claiming for a while."""
+        """Note a failure of the worker's own and pause claiming for a while; ``bug``: one
+        that no store failure explains, logged every time."""
         if claim:
             self._claim_failures += 1
             failures = self._claim_failures
@@ -238,7 +245,7 @@ class Worker:
             self.error_backoff_cap_seconds, self.error_backoff_seconds * 2.0 ** (failures - 1)
         )
         self._paused_until = max(self._paused_until, time.monotonic() + delay)
-        if failures == 1:
+        if failures == 1 or bug:
             log.error(
                 "outbox worker: %s%s failed; pausing claims (up to %gs) until the store "
                 "accepts writes",
