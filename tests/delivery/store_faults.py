@@ -157,15 +157,17 @@ async def ready_probe(
         yield Ready(client)
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
+# Polled: what these wait for (rows in the store, another thread's commit, a worker's counters)
+# announces itself on no event; each wait is bounded.
+async def until(predicate: Callable[[], bool], within: float = 30.0) -> None:
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 
-async def until_async(predicate: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await predicate():
+async def until_async(predicate: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+    async with asyncio.timeout(within):
+        while not await predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 
