@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -233,3 +234,11 @@ async def test_a_failure_escaping_an_attempt_is_retrieved_and_logged(
 
 async def _ready(ready: Any) -> bool:
     return bool((await ready()).status_code == 200)
+
+
+def test_failures_without_end_keep_the_pause_bounded(store: FaultyStore) -> None:
+    worker = supervised(store, Recorder(), name="w-bounded", error_backoff_cap_seconds=5.0)
+    for _ in range(3000):  # every slot of a large worker failing, over and over
+        worker._failed("settling an attempt", RuntimeError("disk full"), claim=False)
+    assert worker.health().failures == 3000
+    assert worker._paused_until - time.monotonic() <= 5.0

@@ -241,9 +241,10 @@ class Worker:
         about = f" (job {job.id}, {job.kind}, attempt {job.attempt})" if job is not None else ""
         self._last_error = f"{what}{about}: {type(exc).__name__}: {exc}"[:500]
         self._last_error_at = self.clock()
-        delay = min(
-            self.error_backoff_cap_seconds, self.error_backoff_seconds * 2.0 ** (failures - 1)
-        )
+        # Every job in flight may fail at once: the exponent is bounded so that it cannot
+        # overflow a float, the delay by the cap.
+        doubling = 2.0 ** min(failures - 1, 32)
+        delay = min(self.error_backoff_cap_seconds, self.error_backoff_seconds * doubling)
         self._paused_until = max(self._paused_until, time.monotonic() + delay)
         if failures == 1 or bug:
             log.error(
@@ -391,7 +392,7 @@ class Worker:
             except Exception as exc:
                 log.debug("outbox worker: releasing job %s failed", job.id, exc_info=exc)
             else:
-                log.warning("job %s (%s) released for a retry: %s", job.id, job.kind, error)
+                log.info("job %s (%s) released for a retry: %s", job.id, job.kind, error)
                 return
             if self._stopping or (
                 job.lease_expires_at is not None and self.clock() >= job.lease_expires_at
