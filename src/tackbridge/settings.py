@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # How often an idle worker looks for due jobs. Jobs queued in this process wake its worker
     # at once; a worker in another process (``tackbridge worker``) sees them at its next look.
     worker_poll_seconds: float = Field(default=0.5, gt=0)
+    # /readyz reports a worker that has due jobs but has completed no claim for this long as
+    # stalled; unset: max(10 s, 5 poll intervals).
+    worker_stall_seconds: float | None = Field(default=None, gt=0)
     # The retry schedule (tackbridge.outbox.backoff): base * 2**(attempt-1), capped, jittered.
     worker_backoff_base_seconds: float = Field(default=2.0, gt=0)
     worker_backoff_cap_seconds: float = Field(default=3600.0, gt=0)

@@ -7,15 +7,65 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx2
+import pytest
 from sqlalchemy import create_engine, select
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tackbridge.sandbox import create_app
 from tackbridge.store.schema import delivery_attempts, outbox
 from tests.delivery.outbound_support import import_lead, sandbox_messages
-from tests.support.sandbox import Sandbox, wait_until
+from tests.support.sandbox import FAST, Sandbox, wait_until
+from tests.support.servers import serve
 from tests.support.tackbridge import RunningServer
+
+
+@dataclass
+class Calls:
+    """The messages posted to a sandbox's API (replies to leads), and how many of those it has
+    finished handling (answered, or given up on after the caller went away)."""
+
+    received: int = 0
+    finished: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def settled(self) -> bool:
+        with self.lock:
+            return self.finished == self.received
+
+
+class Counting:
+    """Counts around the whole sandbox app, ahead of its latency fault: a message counts as
+    received as soon as it reaches the sandbox."""
+
+    def __init__(self, app: ASGIApp, calls: Calls) -> None:
+        self.app = app
+        self.calls = calls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path.endswith("/message") and scope.get("method") == "POST"):
+            await self.app(scope, receive, send)
+            return
+        with self.calls.lock:
+            self.calls.received += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            with self.calls.lock:
+                self.calls.finished += 1
+
+
+@pytest.fixture
+def counted() -> Iterator[tuple[Sandbox, Calls]]:
+    calls = Calls()
+    with httpx2.Client(timeout=10.0) as http, serve(Counting(create_app(FAST), calls)) as url:
+        yield Sandbox(url, http), calls
 
 
 def start_worker(server: RunningServer, sb: Sandbox, cwd: Path) -> subprocess.Popen[bytes]:
@@ -52,8 +102,9 @@ def job_row(server: RunningServer) -> tuple[str, int, list[str]]:
 
 
 def test_killed_mid_delivery_completes_once_after_restart(
-    server: RunningServer, fresh: Sandbox, tmp_path: Path
+    server: RunningServer, counted: tuple[Sandbox, Calls], tmp_path: Path
 ) -> None:
+    fresh, calls = counted
     lead_id = import_lead(server, fresh, fresh.business_ids()[0])
     answer = server.operator.post(f"/api/leads/{lead_id}/messages", json={"text": "Once only"})
     assert answer.status_code == 202
@@ -62,8 +113,8 @@ def test_killed_mid_delivery_completes_once_after_restart(
 
     first = start_worker(server, fresh, tmp_path)
     try:
-        wait_until(lambda: job_row(server)[0] == "running", timeout=30)
-        time.sleep(0.5)  # the request is now with the sandbox, waiting out its latency
+        # The reply is with the sandbox now, waiting out the latency.
+        wait_until(lambda: calls.received == 1, timeout=30)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
@@ -84,8 +135,8 @@ def test_killed_mid_delivery_completes_once_after_restart(
 
     state, attempts, outcomes = job_row(server)
     assert (state, attempts, outcomes) == ("done", 2, ["done"])
-    # Give the sandbox time to finish anything the killed worker left in flight.
-    time.sleep(3.5)
+    # The sandbox has finished what the killed worker left in flight (its request outlives it).
+    wait_until(calls.settled, timeout=30)
     arrived = sandbox_messages(fresh, lead_id)
     assert [(m["text"], m["via"]) for m in arrived] == [("Once only", "v1")]
     thread = server.operator.get(f"/api/leads/{lead_id}/messages").json()["messages"]

@@ -20,6 +20,7 @@ from tackbridge.outbox.worker import Worker
 from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
 from tackbridge.store.writer import Writer
+from tests.delivery.store_faults import until
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -194,20 +195,26 @@ async def test_bounded_concurrency(env: Env) -> None:
         await env.enqueue(f"k{i}")
     running = 0
     peak = 0
+    started = 0
+    # Each wave of handlers holds its slots until four run at once (or no job is left to
+    # start): the bound is reached every wave, and a fifth job started meanwhile would show.
+    wave = asyncio.Event()
 
     async def handle(job: Job) -> None:
-        nonlocal running, peak
+        nonlocal running, peak, started, wave
         running += 1
+        started += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.01)
+        mine = wave
+        if running == 4 or started == 20:
+            wave = asyncio.Event()
+            mine.set()
+        await mine.wait()
         running -= 1
 
     worker = env.worker(handle, concurrency=4, poll_seconds=0.01)
     task = asyncio.create_task(worker.run())
-    for _ in range(200):
-        if worker.completed == 20:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: worker.completed == 20)
     await worker.stop()
     await task
     assert worker.completed == 20

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from tackbridge.settings import Settings
+from tackbridge.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ class Job(Generic[P]):
     # Whether an earlier attempt may have acted (see ``worker._tried_before``); None: not
     # known, and only a first attempt is taken for a first try.
     tried_before: bool | None = None
+    # When this worker's claim lapses: a release that cannot be written is given up then.
+    lease_expires_at: datetime | None = None
 
     @property
     def first_try(self) -> bool:

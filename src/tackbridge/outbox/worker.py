@@ -6,6 +6,11 @@ so every job completes; handlers pass the job's idempotency key to the far side 
 re-run after a crash has its effect once. Claims and completions are written through the
 group-commit writer, which on SQLite also serialises them; on PostgreSQL the claim query skips
 rows other workers have locked.
+
+The worker is supervised: a failure of its own (a claim or a settle that the store refused, a
+bug outside a handler) is logged once per run of failures, pauses claiming with a bounded
+backoff and never ends ``run``. An attempt that could not be recorded releases its job for a
+retry as soon as the store takes writes again, instead of leaving it to its lease.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import dataclasses
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,10 +35,11 @@ from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, upd
 from tackbridge.outbox.backoff import Backoff
 from tackbridge.outbox.errors import JobError, NotYetError, PermanentError, RetryableError
 from tackbridge.outbox.kinds import Bound, Handler, Job, JobKind
+from tackbridge.outbox.readiness import WorkerHealth, log_unregistered, unregistered_kinds
 from tackbridge.store.schema import delivery_attempts, outbox
-from tackbridge.store.writer import Writer
+from tackbridge.store.writer import Writer, WriterClosedError
 
-log = logging.getLogger("tackbridge.delivery")
+log = logging.getLogger("tackbridge.outbox")
 
 
 def worker_name() -> str:
@@ -57,6 +65,10 @@ class Worker:
     first_kinds: frozenset[str] = frozenset()
     backoff: Backoff = field(default_factory=Backoff)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # The pause after a failure of the worker's own: doubling from the first to the cap, so a
+    # store that is locked or full is not hammered, and a short outage costs a short pause.
+    error_backoff_seconds: float = 0.1
+    error_backoff_cap_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         self._kinds_of: Mapping[str, Any] | None = None
@@ -65,11 +77,34 @@ class Worker:
             name for name, bound in self.kinds.items() if bound.kind.priority > 0
         }
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._announced = False
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
         self._refill_at = max(1, self.concurrency // 4)
         self.completed = 0
+        self._running = False
+        self._started_at: datetime | None = None
+        self._last_claim_at: datetime | None = None
+        self._last_error: str | None = None
+        self._last_error_at: datetime | None = None
+        # Apart, so that claims that succeed do not hide settles that keep failing.
+        self._claim_failures = 0
+        self._settle_failures = 0
+        self._paused_until = 0.0  # time.monotonic()
+
+    def health(self) -> WorkerHealth:
+        free = self.concurrency - len(self._in_flight)
+        return WorkerHealth(
+            running=self._running,
+            started_at=self._started_at,
+            last_claim_at=self._last_claim_at,
+            last_error=self._last_error,
+            last_error_at=self._last_error_at,
+            failures=max(self._claim_failures, self._settle_failures),
+            in_flight=len(self._in_flight),
+            saturated=free < self._refill_at and bool(self._in_flight),
+        )
 
     @property
     def kinds(self) -> dict[str, Bound[Any]]:
@@ -88,48 +123,147 @@ class Worker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Claim and run jobs until ``stop``; in-flight jobs finish before it returns."""
+        """Claim and run jobs until ``stop``; in-flight jobs finish before it returns. Nothing
+        but ``stop`` (or cancelling the task) ends it: its own failures are logged and waited
+        out."""
+        self._running = True
+        self._started_at = self.clock()
+        # Beside the loop, not before it: a store that is locked at start-up must not hold up
+        # the first claim for a look-up that only informs.
+        report = asyncio.create_task(self._report_unregistered(), name="outbox-kinds")
         try:
             while not self._stopping:
-                # Cleared before claiming, so a wake-up that comes during the claim is kept.
-                self._wake.clear()
-                self._announced = False
-                free = self.concurrency - len(self._in_flight)
-                # Refill in batches: claiming one job per freed slot would cost a write
-                # transaction (and an fsync) per job on top of its settle.
-                refill = free > 0 and (free >= self._refill_at or not self._in_flight)
-                claimed = await self.claim(free) if refill and self.handlers else []
-                for job in claimed:
-                    task = asyncio.create_task(self._attempt(job), name=f"job-{job.id}")
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._done)
-                if not refill or len(claimed) < free:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-                    if self._wake.is_set() and not self._announced and not self._stopping:
-                        # Only a finished job (whose settle may have queued a follow-up):
-                        # let others finish too, then claim for all of them at once.
-                        await asyncio.sleep(self.gather_seconds)
+                try:
+                    await self._step()
+                except Exception as exc:  # a bug in the loop itself: keep going, loudly
+                    self._failed("the worker loop", exc, claim=True, bug=True)
         finally:
-            if self._in_flight:
-                await asyncio.gather(*self._in_flight, return_exceptions=True)
+            try:
+                await asyncio.gather(report, *self._in_flight, return_exceptions=True)
+            finally:
+                self._running = False
+
+    async def _report_unregistered(self) -> None:
+        kinds = list(self.handlers)
+        try:
+            unknown = await self.writer.run(lambda conn: unregistered_kinds(conn, kinds))
+        except Exception:
+            # Not worth holding the worker up for: /readyz names them once the store answers.
+            log.warning("outbox worker: could not look for jobs of unregistered kinds")
+            return
+        log_unregistered(unknown)
+
+    async def _step(self) -> None:
+        wait = self._paused_until - time.monotonic()
+        if wait > 0:
+            # Not woken by new work: the store refused the last write, hammering it won't help.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=wait)
+            return
+        # Cleared before claiming, so a wake-up that comes during the claim is kept.
+        self._wake.clear()
+        self._announced = False
+        free = self.concurrency - len(self._in_flight)
+        # Refill in batches: claiming one job per freed slot would cost a write
+        # transaction (and an fsync) per job on top of its settle.
+        refill = free > 0 and (free >= self._refill_at or not self._in_flight)
+        claimed: list[Job[Any]] = []
+        if refill and self.handlers:
+            try:
+                claimed = await self.claim(free)
+            except Exception as exc:
+                self._failed("claiming jobs", exc, claim=True)
+                return
+        for job in claimed:
+            task = asyncio.create_task(self._attempt(job), name=f"job-{job.id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+        if not refill or len(claimed) < free:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            if self._wake.is_set() and not self._announced and not self._stopping:
+                # Only a finished job (whose settle may have queued a follow-up):
+                # let others finish too, then claim for all of them at once.
+                await asyncio.sleep(self.gather_seconds)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
         self._wake.set()  # a slot is free
+        # Retrieved here, so that asyncio never reports it as "never retrieved"; ``_attempt``
+        # handles its own failures, so one arriving here is a bug in that handling.
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._failed(f"task {task.get_name()}", exc, claim=False, bug=True)
+
+    def _failed(
+        self,
+        what: str,
+        exc: BaseException,
+        *,
+        claim: bool,
+        job: Job[Any] | None = None,
+        bug: bool = False,
+    ) -> None:
+        """Note a failure of the worker's own and pause claiming for a while; ``bug``: one
+        that no store failure explains, logged every time."""
+        if claim:
+            self._claim_failures += 1
+            failures = self._claim_failures
+        else:
+            self._settle_failures += 1
+            failures = self._settle_failures
+        about = f" (job {job.id}, {job.kind}, attempt {job.attempt})" if job is not None else ""
+        self._last_error = f"{what}{about}: {type(exc).__name__}: {exc}"[:500]
+        self._last_error_at = self.clock()
+        # Every job in flight may fail at once: the exponent is bounded so that it cannot
+        # overflow a float, the delay by the cap.
+        doubling = 2.0 ** min(failures - 1, 32)
+        delay = min(self.error_backoff_cap_seconds, self.error_backoff_seconds * doubling)
+        self._paused_until = max(self._paused_until, time.monotonic() + delay)
+        if failures == 1 or bug:
+            log.error(
+                "outbox worker: %s%s failed; pausing claims (up to %gs) until the store "
+                "accepts writes",
+                what,
+                about,
+                self.error_backoff_cap_seconds,
+                exc_info=exc,
+            )
+        else:
+            # The first of a run was logged with its traceback; a locked or full store would
+            # otherwise log the same failure every few seconds for as long as it lasts.
+            log.debug("outbox worker: %s%s failed again (%d)", what, about, failures, exc_info=exc)
+
+    def _succeeded(self, *, claim: bool) -> None:
+        failures = self._claim_failures if claim else self._settle_failures
+        if not failures:
+            return
+        if claim:
+            self._claim_failures = 0
+        else:
+            self._settle_failures = 0
+        log.warning(
+            "outbox worker: %s work again after %d failure(s)",
+            "claims" if claim else "settles",
+            failures,
+        )
 
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+        self._stopped.set()
 
     async def claim(self, limit: int) -> list[Job[Any]]:
         now = self.clock()
         until = now + timedelta(seconds=self.lease_seconds)
         kinds = sorted(self.handlers)
         first = [k for k in kinds if k in self.first_kinds]
-        return await self.writer.run(
+        claimed = await self.writer.run(
             lambda conn: _claim(conn, self.name, kinds, limit, now, until, first=first)
         )
+        self._last_claim_at = now
+        if self._claim_failures:
+            self._succeeded(claim=True)
+        return claimed
 
     async def drain(self) -> int:
         """Run every due job to its next state, then return how many attempts ran (for tests
@@ -141,7 +275,15 @@ class Worker:
         return ran
 
     async def _attempt(self, job: Job[Any]) -> None:
+        """Run one attempt and record it; never raises (short of cancellation)."""
         started = self.clock()
+        try:
+            await self._attempt_and_settle(job, started)
+        except Exception as exc:  # outside the handler: the attempt could not be recorded
+            self._failed("settling an attempt", exc, claim=False, job=job)
+            await self._release(job, started, exc)
+
+    async def _attempt_and_settle(self, job: Job[Any], started: datetime) -> None:
         bound = self.kinds[job.kind]
         outcome, status, error, retry_after = "done", None, None, None
         deferred = False
@@ -191,8 +333,50 @@ class Worker:
                 attempt_outcome="deferred" if deferred and outcome == "retry" else outcome,
             )
         )
+        if self._settle_failures:
+            self._succeeded(claim=False)
         if outcome == "done":
             self.completed += 1
+
+    async def _release(self, job: Job[Any], started: datetime, cause: Exception) -> None:
+        """Hand a job whose attempt could not be recorded back for a retry now, rather than
+        after its lease: retried with backoff while the store refuses writes, given up at
+        ``stop`` or once the lease has lapsed (the lease then covers the job, as after a
+        crash). The attempt is recorded as a retry, without the handler's ``settle``, which
+        may be what failed."""
+        detail = f"the attempt could not be recorded: {type(cause).__name__}: {cause}"
+        error: dict[str, Any] = {"detail": detail[:500]}
+        delay = self.error_backoff_seconds
+        while True:
+            now = self.clock()
+            try:
+                await self.writer.run(
+                    partial(
+                        _finish,
+                        job=job,
+                        worker=self.name,
+                        outcome="retry",
+                        status=None,
+                        error=error,
+                        started=started,
+                        finished=now,
+                        next_at=now,
+                    )
+                )
+            except WriterClosedError:
+                return
+            except Exception as exc:
+                log.debug("outbox worker: releasing job %s failed", job.id, exc_info=exc)
+            else:
+                log.info("job %s (%s) released for a retry: %s", job.id, job.kind, error)
+                return
+            if self._stopping or (
+                job.lease_expires_at is not None and self.clock() >= job.lease_expires_at
+            ):
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=delay)
+            delay = min(self.error_backoff_cap_seconds, delay * 2)
 
 
 def _error(exc: JobError) -> dict[str, Any]:
@@ -230,7 +414,16 @@ def _claim(
         rows += _claim_rows(conn, worker, kinds, limit - len(rows), now, until)
     tried = _tried_before(conn, {r.id: r.attempts for r in rows})
     jobs = [
-        Job(r.id, r.kind, r.idempotency_key, r.payload, r.attempts, r.created_at, r.id in tried)
+        Job(
+            r.id,
+            r.kind,
+            r.idempotency_key,
+            r.payload,
+            r.attempts,
+            r.created_at,
+            r.id in tried,
+            until,
+        )
         for r in rows
     ]
     return sorted(jobs, key=lambda j: j.id)
