@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select
 from tackbridge.connections import flow
 from tackbridge.connections.service import Connections
 from tackbridge.store.schema import connections, oauth_states
-from tests.connections.conftest import Stack
+from tests.support.connections import Stack
 from tests.support.sandbox import bearer, query_of
 
 

@@ -16,8 +16,7 @@ from tackbridge.connections.service import Connections
 from tackbridge.outbox.worker import Worker
 from tackbridge.store.schema import inbound_log, outbox
 from tackbridge.thumbtack.grants import ConnectionUnavailableError
-from tests.connections.conftest import FakeClock, Stack
-from tests.connections.helpers import connection_kinds
+from tests.support.connections import FakeClock, Stack, connection_kinds
 from tests.support.sandbox import wait_until
 from tests.support.store import count, outbox_keys
 

@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.connections.conftest import Stack, refreshes
-from tests.connections.helpers import expire_access_token
+from tests.support.connections import Stack, expire_access_token, refreshes
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 3

@@ -8,8 +8,7 @@ import pytest
 
 from tackbridge.connections.service import Connections
 from tackbridge.thumbtack.grants import ConnectionUnavailableError
-from tests.connections.conftest import Stack, refreshes
-from tests.connections.helpers import expire_access_token
+from tests.support.connections import Stack, expire_access_token, refreshes
 from tests.support.sandbox import bearer
 
 

@@ -1,3 +1,3 @@
-from tests.sandbox.conftest import fresh, sandbox, start
+from tests.support.sandbox_fixtures import fresh, sandbox, start
 
 __all__ = ["fresh", "sandbox", "start"]

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from tackbridge.conversations.backfill import BackfillNotAvailableError, backfill
 from tackbridge.store.schema import inbound_log, leads
-from tests.delivery.outbound_support import AccessGrant, SandboxTokens, worker_side
+from tests.support.outbound import AccessGrant, SandboxTokens, worker_side
 from tests.support.sandbox import Sandbox
 from tests.support.servers import serve
 from tests.support.tackbridge import RunningServer

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tackbridge.outbox.kinds import Job
-from tests.delivery.outbound_support import (
+from tests.support.outbound import (
     SandboxTokens,
     import_lead,
     sandbox_messages,

@@ -9,8 +9,8 @@ from tackbridge.connections.service import Connections
 from tackbridge.outbox.worker import Worker
 from tackbridge.store.database import open_database
 from tackbridge.store.writer import Writer
-from tests.connections.conftest import Stack, local, stack
-from tests.delivery.outbound_support import sandbox_messages, side_services, thumbtack_kinds
+from tests.support.connections import Stack, local, stack
+from tests.support.outbound import sandbox_messages, side_services, thumbtack_kinds
 from tests.support.sandbox import wait_until
 
 __all__ = ["local", "stack"]

@@ -1,4 +1,5 @@
-from tests.delivery.store_faults import loop_errors, store
-from tests.sandbox.conftest import fresh, sandbox, start
+"""What test_cli.py, the last test left here, needs until it moves with the CLI's tests."""
 
-__all__ = ["fresh", "loop_errors", "sandbox", "start", "store"]
+from tests.support.sandbox_fixtures import sandbox
+
+__all__ = ["sandbox"]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import create_engine, select
 
 from tackbridge.store.schema import lead_status_history, leads
-from tests.delivery.outbound_support import SandboxTokens, import_lead, worker_side
+from tests.support.outbound import SandboxTokens, import_lead, worker_side
 from tests.support.sandbox import Sandbox
 from tests.support.tackbridge import RunningServer
 

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tackbridge.sandbox import create_app
 from tackbridge.store.schema import delivery_attempts, outbox
-from tests.delivery.outbound_support import import_lead, sandbox_messages
+from tests.support.outbound import import_lead, sandbox_messages
 from tests.support.sandbox import FAST, Sandbox, wait_until
 from tests.support.servers import serve
 from tests.support.tackbridge import RunningServer

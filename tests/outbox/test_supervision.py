@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from tackbridge.outbox.kinds import Bound, Job, JobKind
 from tackbridge.outbox.worker import Worker
-from tests.delivery.store_faults import (
+from tests.outbox.store_faults import (
     FaultyStore,
     LoopErrors,
     no_unretrieved,

@@ -20,7 +20,7 @@ from tackbridge.outbox.worker import Worker
 from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
 from tackbridge.store.writer import Writer
-from tests.delivery.store_faults import until
+from tests.outbox.store_faults import until
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

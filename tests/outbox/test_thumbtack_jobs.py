@@ -10,7 +10,7 @@ from typing import Any
 
 from tackbridge.outbox.backoff import Backoff
 from tackbridge.outbox.worker import Worker
-from tests.delivery.outbound_support import (
+from tests.support.outbound import (
     AccessGrant,
     SandboxTokens,
     import_lead,

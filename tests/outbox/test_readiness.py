@@ -1,4 +1,4 @@
-"""The readiness checks one by one (delivery/readiness.py), and /readyz over them."""
+"""The readiness checks one by one (outbox/readiness.py), and /readyz over them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tackbridge.outbox.queue import enqueue
 from tackbridge.outbox.readiness import WorkerHealth
 from tackbridge.outbox.worker import Worker
 from tackbridge.store.schema import outbox
-from tests.delivery.store_faults import FaultyStore, ready_probe, until
+from tests.outbox.store_faults import FaultyStore, ready_probe, until
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 HEALTHY = WorkerHealth(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tackbridge.targeting.service import queue_targeting
-from tests.delivery.outbound_support import SandboxTokens, worker_side
+from tests.support.outbound import SandboxTokens, worker_side
 from tests.support.sandbox import Sandbox
 from tests.support.tackbridge import RunningServer
 
