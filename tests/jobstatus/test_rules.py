@@ -15,19 +15,13 @@ from tackbridge.jobstatus.rules import (
     InvalidJobStatusError,
     validate,
 )
+from tests.support.job_statuses import JOB_STATUSES
 
 NOW = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)
 
 
 def test_the_six_statuses_and_nothing_else() -> None:
-    assert set(STATUSES) == {
-        "not_scheduled",
-        "appt_scheduled",
-        "job_complete",
-        "invoice_paid",
-        "customer_cancel",
-        "pro_cancel",
-    }
+    assert set(STATUSES) == set(JOB_STATUSES)
     for status in STATUSES:
         assert validate("1", status, now=NOW).status == status
     for status in ("JOB_COMPLETE", "completed", "", "job_complete ", "scheduled"):

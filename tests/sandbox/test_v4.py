@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.job_statuses import JOB_STATUSES
 from tests.support.sandbox import (
     Partner,
     Sandbox,
@@ -67,17 +68,7 @@ def test_expired_access_token(fresh: Sandbox) -> None:
     is_problem(fresh.get("/api/v4/businesses", headers=token), 401)
 
 
-@pytest.mark.parametrize(
-    "status",
-    [
-        "not_scheduled",
-        "appt_scheduled",
-        "job_complete",
-        "invoice_paid",
-        "customer_cancel",
-        "pro_cancel",
-    ],
-)
+@pytest.mark.parametrize("status", JOB_STATUSES)
 def test_job_status_accepts_the_six_statuses(
     sandbox: Sandbox, ids: list[str], auth: dict[str, str], status: str
 ) -> None:

@@ -37,6 +37,7 @@ from tackbridge.thumbtack.models import (
     AssociatePhoneNumberUpdate,
     BusinessSearch,
 )
+from tests.support.job_statuses import JOB_STATUSES
 
 from .conftest import Recorder, body, query
 
@@ -195,14 +196,7 @@ def test_job_status_refuses_naive_timestamps_and_unknown_statuses() -> None:
         JobStatusUpdate(status="job_complete", partnerStatusChangedAt=datetime(2024, 6, 14))
     with pytest.raises(ValidationError):
         JobStatusUpdate(status="completed", partnerStatusChangedAt=datetime.now(UTC))
-    assert [s.value for s in JobStatus] == [
-        "not_scheduled",
-        "appt_scheduled",
-        "job_complete",
-        "invoice_paid",
-        "customer_cancel",
-        "pro_cancel",
-    ]
+    assert [s.value for s in JobStatus] == list(JOB_STATUSES)
 
 
 @pytest.mark.parametrize(
