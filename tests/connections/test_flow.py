@@ -12,6 +12,7 @@ from tackbridge.connections.service import Connections
 from tackbridge.store.schema import connections, oauth_states
 from tests.support.connections import Stack
 from tests.support.sandbox import bearer, query_of
+from tests.support.tackbridge import in_process
 
 
 def _raw_connection(stack: Stack, business_id: str) -> dict[str, object]:
@@ -162,15 +163,10 @@ def test_connect_and_the_operator_api_need_the_operator_token(stack: Stack) -> N
 
 
 def test_without_a_secret_key_production_answers_503_not_plaintext(stack: Stack) -> None:
-    from tackbridge.app import create_app
-    from tests.support.servers import serve
-
     settings = stack.settings.model_copy(update={"secret_key": None})
-    with serve(create_app(settings)) as url:
-        import httpx2
-
-        answer = httpx2.get(
-            url + "/connect/thumbtack",
+    with in_process(settings) as served, served.client() as client:
+        answer = client.get(
+            "/connect/thumbtack",
             headers={"Authorization": stack.operator.headers["authorization"]},
         )
     body = _tb_problem(answer, 503)

@@ -125,6 +125,7 @@ def test_a_duplicated_lead_becomes_one_opportunity_and_one_auto_reply(
     assert stats["autoSeconds"]["p50"] is not None
 
 
+@pytest.mark.slow
 def test_the_crm_failing_for_a_while_still_gives_one_opportunity(
     connected: tuple[Stack, str],
 ) -> None:
@@ -142,6 +143,7 @@ def test_the_crm_failing_for_a_while_still_gives_one_opportunity(
     assert len(opportunities_of(stack, lead_id)) == 1
 
 
+@pytest.mark.slow
 def test_a_restart_mid_delivery_still_gives_one_opportunity(
     connected: tuple[Stack, str],
 ) -> None:

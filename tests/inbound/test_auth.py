@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
 import pytest
 
 from tests.fixtures import doc_payload
-from tests.support.tackbridge import RunningServer, make_settings, running
+from tests.support.tackbridge import RunningServer, in_process, make_settings
 
 
 @pytest.fixture
@@ -17,12 +16,12 @@ def header_server(tmp_path: Path) -> Iterator[RunningServer]:
     settings = make_settings(
         tmp_path, webhook_header_name="X-Tackbridge-Secret", webhook_header_value="s3cret-value"
     )
-    with running(settings) as srv:
+    with in_process(settings) as srv:
         yield srv
 
 
 def test_custom_header_authenticates(header_server: RunningServer) -> None:
-    with httpx2.Client(base_url=header_server.url) as client:
+    with header_server.client() as client:
         payload = doc_payload("v4_negotiation_created")
         ok = client.post(
             "/v4/webhooks", json=payload, headers={"X-Tackbridge-Secret": "s3cret-value"}

@@ -259,14 +259,15 @@ def test_oversized_body_is_413_and_kept_truncated(server: RunningServer) -> None
     assert count(server.settings, leads) == 0
 
 
-def test_oversized_chunked_body_is_413(server: RunningServer) -> None:
+def test_oversized_chunked_body_is_413(live_server: RunningServer) -> None:
+    # Over a real socket: the body arrives in chunks, without a declared length.
     def chunks() -> Any:
         yield b'{"leadID": "1", "pad": "'
         for _ in range(20):
             yield b"x" * 65536
         yield b'"}'
 
-    response = server.partner.post(
+    response = live_server.partner.post(
         "/v1/lead", content=chunks(), headers={"content-type": "application/json"}
     )
     assert_problem(response, 413)
@@ -287,7 +288,7 @@ def test_bad_credentials_are_401_with_challenge(
     server: RunningServer, authorization: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     headers = {"authorization": authorization} if authorization else {}
-    with httpx2.Client(base_url=server.url) as anonymous:
+    with server.client() as anonymous:
         response = anonymous.post("/v1/lead", json=doc_payload("v2_lead"), headers=headers)
     assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Basic ")

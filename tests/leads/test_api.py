@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx2
-
 from tests.fixtures import doc_payload
 from tests.support.tackbridge import RunningServer
 
@@ -17,7 +15,7 @@ def _lead(lead_id: str, business_id: str, status: str | None = None) -> dict[str
 
 
 def test_operator_api_requires_the_token(server: RunningServer) -> None:
-    with httpx2.Client(base_url=server.url) as anonymous:
+    with server.client() as anonymous:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
             response = anonymous.get("/api/leads", headers=headers)
             assert response.status_code == 401

@@ -101,9 +101,11 @@ def job_row(server: RunningServer) -> tuple[str, int, list[str]]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_killed_mid_delivery_completes_once_after_restart(
-    server: RunningServer, counted: tuple[Sandbox, Calls], tmp_path: Path
+    live_server: RunningServer, counted: tuple[Sandbox, Calls], tmp_path: Path
 ) -> None:
+    server = live_server  # beside a real ``tackbridge worker`` process
     fresh, calls = counted
     lead_id = import_lead(server, fresh, fresh.business_ids()[0])
     answer = server.operator.post(f"/api/leads/{lead_id}/messages", json={"text": "Once only"})

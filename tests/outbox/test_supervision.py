@@ -51,6 +51,7 @@ def supervised(store: FaultyStore, handler: Any, **kw: Any) -> Worker:
     return Worker(store.writer, {"test.job": bound}, **kw)
 
 
+@pytest.mark.slow
 async def test_a_store_locked_past_the_busy_timeout_is_waited_out(
     store: FaultyStore, tmp_path: Path, loop_errors: LoopErrors, caplog: pytest.LogCaptureFixture
 ) -> None:

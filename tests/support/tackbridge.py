@@ -1,14 +1,19 @@
-"""A real tackbridge server on loopback, on its own SQLite file, for tests."""
+"""A tackbridge on its own SQLite file, for tests: served in process (``in_process``: the app and
+its lifespan run in an event loop of their own thread, as under uvicorn, but requests reach it
+without a socket), or a real server on loopback (``running``) for tests that need one: another
+process or the sandbox calling it, or what only a real HTTP server does."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from fastapi import FastAPI
 
 from tackbridge.app import create_app
 from tackbridge.settings import Settings
@@ -35,10 +40,15 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 @dataclass
 class RunningServer:
-    url: str
+    url: str  # served in process: a name only this server's clients reach
     settings: Settings
     partner: httpx2.Client  # authenticated as Thumbtack
     operator: httpx2.Client  # authenticated as an operator
+    transport: httpx2.BaseTransport | None = None  # in process: how its clients reach it
+
+    def client(self, **kwargs: Any) -> httpx2.Client:
+        """Another client of this server (anonymous unless told otherwise)."""
+        return httpx2.Client(base_url=self.url, transport=self.transport, **kwargs)
 
     def lead(self, lead_id: str) -> dict[str, Any]:
         response = self.operator.get(f"/api/leads/{lead_id}")
@@ -57,3 +67,49 @@ def running(settings: Settings) -> Iterator[RunningServer]:
         ) as operator,
     ):
         yield RunningServer(url, settings, partner, operator)
+
+
+class _InProcess(httpx2.BaseTransport):
+    """Each request handed to the app in the event loop its lifespan runs in (``portal``'s
+    thread), its body read whole first; the app's own failures answer 500, as uvicorn does."""
+
+    def __init__(self, app: FastAPI, portal: BlockingPortal) -> None:
+        self._app = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
+        self._portal = portal
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        request.read()
+        return self._portal.call(self._send, request)
+
+    async def _send(self, request: httpx2.Request) -> httpx2.Response:
+        answer = await self._app.handle_async_request(request)
+        content = await answer.aread()
+        return httpx2.Response(
+            answer.status_code,
+            headers=answer.headers,
+            content=content,
+            extensions=answer.extensions,
+        )
+
+
+@contextmanager
+def in_process(settings: Settings) -> Iterator[RunningServer]:
+    """``running``'s server without a socket: the same app, lifespan and clients."""
+    app = create_app(settings)
+    url = "http://tackbridge.test"
+    with ExitStack() as stack:
+        portal = stack.enter_context(start_blocking_portal())
+        stack.enter_context(portal.wrap_async_context_manager(app.router.lifespan_context(app)))
+        transport = _InProcess(app, portal)
+        partner = stack.enter_context(
+            httpx2.Client(base_url=url, auth=WEBHOOK_AUTH, transport=transport, timeout=30)
+        )
+        operator = stack.enter_context(
+            httpx2.Client(
+                base_url=url,
+                headers={"Authorization": f"Bearer {API_TOKEN}"},
+                transport=transport,
+                timeout=30,
+            )
+        )
+        yield RunningServer(url, settings, partner, operator, transport)
