@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist worker processes (0: one process); a module's tests stay together on one
+# worker, as they share its servers.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck unit setup clean bench
 
@@ -25,7 +28,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 test: lint typecheck unit
 
