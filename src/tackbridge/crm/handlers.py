@@ -20,28 +20,26 @@ import httpx2
 from sqlalchemy import Connection, select
 
 from tackbridge.core.clock import now as utc_now
-from tackbridge.core.clock import utc
 from tackbridge.crm import store
 from tackbridge.crm.coperniq import CoperniqDestination
 from tackbridge.crm.coperniq_client import CoperniqClient
 from tackbridge.crm.destination import Destination, DestinationConfig, build_destination
 from tackbridge.crm.errors import NotReadyError
 from tackbridge.leads.models import (
-    AttachmentInfo,
     LeadInput,
     LeadUpdated,
     MessageReceived,
-    ReviewReceived,
     customer_name_of,
 )
 from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
-from tackbridge.leads.service import business_of, get_lead
+from tackbridge.leads.rows import read_lead_input, read_message, read_review
+from tackbridge.leads.service import business_of
 from tackbridge.outbox.errors import PermanentError
 from tackbridge.outbox.kinds import Job, JobKind, Registration
 from tackbridge.services import Services
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
-from tackbridge.store.schema import attachments, customers, leads, messages, outbox, reviews
+from tackbridge.store.schema import customers, leads, outbox
 from tackbridge.store.secrets import SecretBox
 from tackbridge.store.writer import Writer
 
@@ -136,12 +134,12 @@ class CrmJobs:
 
     async def lead(self, job: Job[LeadRef]) -> None:
         lead_id = job.payload.leadID
-        view = self._read(lambda conn: get_lead(conn, lead_id, related=False))
-        if view is None:
+        lead: LeadInput | None = self._read(lambda conn: read_lead_input(conn, lead_id))
+        if lead is None:
             raise PermanentError(f"lead {lead_id} is not in the store")
-        config, destination = self._destination(view.business.businessID if view.business else None)
+        config, destination = self._destination(lead.business_id)
         receipt = await destination.deliver_lead(
-            LeadInput.from_view(view), idempotency_key=job.key, first_try=job.first_try
+            lead, idempotency_key=job.key, first_try=job.first_try
         )
         link = store.Link(lead_id, config.kind, receipt.external_id, receipt.outcome)
         now = self.clock()
@@ -153,7 +151,7 @@ class CrmJobs:
         def read(conn: Connection) -> tuple[MessageReceived | None, Any, Any]:
             # One connection for all this job reads: the message, its business's destination,
             # and what is known of its lead there.
-            found = _message(conn, message_id)
+            found = read_message(conn, message_id)
             if found is None or found.lead_id is None:
                 return found, None, None
             business = found.business_id or business_of(conn, found.lead_id)
@@ -201,7 +199,7 @@ class CrmJobs:
 
     async def review(self, job: Job[ReviewRef]) -> None:
         review_id = job.payload.reviewID
-        found = self._read(lambda conn: _review(conn, review_id))
+        found = self._read(lambda conn: read_review(conn, review_id))
         if found is None:
             raise PermanentError(f"review {review_id} is not in the store")
         if found.lead_id is None:
@@ -265,61 +263,3 @@ def _known(conn: Connection, lead_id: str) -> tuple[store.Link | None, str | Non
         )
     ).first()
     return store.link_of_lead(conn, lead_id), name, waiting is not None
-
-
-def _attachments(conn: Connection, kind: str, owner: str) -> tuple[AttachmentInfo, ...]:
-    rows = conn.execute(
-        select(attachments)
-        .where(attachments.c.owner_kind == kind, attachments.c.owner_id == owner)
-        .order_by(attachments.c.position)
-    ).all()
-    return tuple(
-        AttachmentInfo(
-            file_name=r.file_name,
-            file_size=r.file_size,
-            mime_type=r.mime_type,
-            url=r.url,
-            description=r.description,
-        )
-        for r in rows
-    )
-
-
-def _message(conn: Connection, message_id: str) -> MessageReceived | None:
-    row = conn.execute(select(messages).where(messages.c.message_id == message_id)).first()
-    if row is None:
-        return None
-    return MessageReceived(
-        message_id=row.message_id,
-        source=row.source,
-        lead_id=row.lead_id,
-        business_id=row.business_id,
-        customer_id=row.customer_id,
-        sender=row.sender,
-        text=row.text,
-        sent_at=utc(row.sent_at),
-        attachments=_attachments(conn, "message", row.message_id),
-    )
-
-
-def _review(conn: Connection, review_id: str) -> ReviewReceived | None:
-    row = conn.execute(select(reviews).where(reviews.c.review_id == review_id)).first()
-    if row is None:
-        return None
-    return ReviewReceived(
-        review_id=row.review_id,
-        source=row.source,
-        business_id=row.business_id,
-        lead_id=row.lead_id,
-        category_id=row.category_id,
-        rating=row.rating,
-        rating_raw=row.rating_raw,
-        text=row.text,
-        reviewer_name=row.reviewer_name,
-        reviewer_nickname=row.reviewer_nickname,
-        verified=row.verified,
-        created_at=utc(row.created_at),
-        modified_at=utc(row.modified_at),
-        event_type=row.event_type,
-        photos=_attachments(conn, "review", row.review_id),
-    )
