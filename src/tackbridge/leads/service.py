@@ -191,7 +191,7 @@ _REPLY_ONLY = {"deliveryState", "author"}  # thread fields the lead view does no
 
 
 def _messages(conn: Connection, lead_id: str) -> list[MessageView]:
-    """The lead's thread (``conversations.thread``) as the lead view shows it: each message
+    """The lead's thread (``leads.thread``) as the lead view shows it: each message
     with its attachments."""
     shown = thread(conn, lead_id).messages
     files = _attachment_views(conn, "message", [m.messageID for m in shown])
