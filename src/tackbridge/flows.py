@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from tackbridge.autoreply.jobs import PLAN_KIND, PlanJob
+from tackbridge.autoreply.service import PLAN_KIND, PlanJob
 from tackbridge.conversations.replies import REPLY_KIND, ReplyJob
 from tackbridge.core.clock import now as utc_now
 from tackbridge.core.clock import utc
