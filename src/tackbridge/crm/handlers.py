@@ -10,6 +10,7 @@ permanent until an operator fixes it and retries the job.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,9 +22,10 @@ from sqlalchemy import Connection, select
 
 from tackbridge.core.clock import now as utc_now
 from tackbridge.crm import store
-from tackbridge.crm.coperniq import CoperniqDestination
 from tackbridge.crm.coperniq_client import CoperniqClient
-from tackbridge.crm.destination import Destination, DestinationConfig, build_destination
+from tackbridge.crm.destination import Destination, DestinationConfig
+from tackbridge.crm.destinations import DestinationRegistry, destination_types
+from tackbridge.crm.destinations.coperniq import COPERNIQ, CoperniqDestination
 from tackbridge.crm.errors import NotReadyError
 from tackbridge.leads.models import (
     LeadInput,
@@ -77,10 +79,13 @@ _UPDATE_FIELDS = {
 
 @dataclass
 class Destinations:
-    """Builds each business's destination, sharing one client per Coperniq key so that the
-    key's rate limits and the account's property list are kept per key, not per call."""
+    """Builds each business's destination through the registry, sharing one destination (so
+    one client) per kind, options and secret: a Coperniq key's rate limits and the account's
+    property list are kept per key, not per call."""
 
     http: httpx2.AsyncClient
+    settings: Settings
+    types: DestinationRegistry
     _built: dict[str, Destination] = field(default_factory=dict)
 
     def get(self, config: DestinationConfig) -> Destination:
@@ -88,28 +93,22 @@ class Destinations:
         found = self._built.get(key)
         if found is None:
             try:
-                found = build_destination(config, http_client=self.http)
+                found = self.types.build(config, self.settings, http_client=self.http)
             except ValueError as exc:
                 raise PermanentError(f"destination {config.kind}: {exc}") from None
             self._built[key] = found
         return found
 
     def coperniq_client(self, config: DestinationConfig) -> CoperniqClient | None:
-        destination = self.get(config) if config.kind == "coperniq" else None
+        # Only Coperniq's automation events need this; another kind is not built for it.
+        destination = self.get(config) if config.kind == COPERNIQ.kind else None
         return destination.client if isinstance(destination, CoperniqDestination) else None
 
 
 def _fingerprint(config: DestinationConfig) -> str:
-    secret = config.coperniq_api_key or config.webhook_secret
-    raw = "|".join(
-        (
-            config.kind,
-            config.coperniq_base_url,
-            repr(config.coperniq),
-            config.webhook_url or "",
-            secret.get_secret_value() if secret is not None else "",
-        )
-    )
+    options = config.options.model_dump(mode="json") if config.options is not None else None
+    secret = config.secret.get_secret_value() if config.secret is not None else ""
+    raw = json.dumps([config.kind, options, secret], sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -128,7 +127,9 @@ class CrmJobs:
 
     def _destination(self, business_id: str | None) -> tuple[DestinationConfig, Destination]:
         config = self._read(
-            lambda conn: store.destination_for(conn, business_id, self.settings, self.box)
+            lambda conn: store.destination_for(
+                conn, business_id, self.settings, self.box, self.destinations.types
+            )
         )
         return config, self.destinations.get(config)
 
@@ -155,7 +156,9 @@ class CrmJobs:
             if found is None or found.lead_id is None:
                 return found, None, None
             business = found.business_id or business_of(conn, found.lead_id)
-            config = store.destination_for(conn, business, self.settings, self.box)
+            config = store.destination_for(
+                conn, business, self.settings, self.box, self.destinations.types
+            )
             return found, config, _known(conn, found.lead_id)
 
         found, config, known = self._read(read)
@@ -221,7 +224,8 @@ class CrmJobs:
 
 
 def crm_jobs(services: Services) -> CrmJobs:
-    """The process's CRM jobs: one destination cache (one client per Coperniq key)."""
+    """The process's CRM jobs: one destination cache (one client per Coperniq key), over the
+    process's destination registry."""
     return services.shared(
         "crm.jobs",
         lambda: CrmJobs(
@@ -229,7 +233,7 @@ def crm_jobs(services: Services) -> CrmJobs:
             services.db,
             services.writer,
             services.box,
-            Destinations(services.http),
+            Destinations(services.http, services.settings, destination_types(services)),
         ),
     )
 
