@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -53,3 +56,40 @@ def test_leads_and_inbound_list(server: RunningServer, monkeypatch: pytest.Monke
     assert rejected.exit_code == 0, rejected.output
     assert "rejected" in rejected.output
     assert "400" in rejected.output
+
+
+class FakeSession:
+    """Just what ``deliveries retry`` uses of a session; records what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def requeue_kinds(self) -> Mapping[str, Any]:
+        self.asked.append("requeue_kinds")
+        return {}
+
+    async def write(self, unit: Callable[[Any], Any]) -> bool:
+        self.asked.append("write")
+        return False  # as retry_job answers for a job that does not exist
+
+
+def test_feature_commands_open_the_session_in_the_context(env: Path) -> None:
+    """The top level installs its opener only when the caller passed none: a command reaches
+    whatever session ``ctx.obj`` opens (here no runtime, no store)."""
+    fake = FakeSession()
+    opened: list[str] = []
+
+    @asynccontextmanager
+    async def opener() -> AsyncIterator[FakeSession]:
+        opened.append("open")
+        try:
+            yield fake
+        finally:
+            opened.append("close")
+
+    result = runner.invoke(app, ["deliveries", "retry", "7"], obj=opener)
+    assert result.exit_code == 1, result.output
+    assert "no delivery 7" in result.output
+    assert opened == ["open", "close"]
+    assert fake.asked == ["requeue_kinds", "write"]
+    assert not (env / "var").exists()

@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(conversation_routes.router)
     app.include_router(job_status_routes.router)
     app.include_router(outbox_routes.router)
+    app.include_router(outbox_routes.deliveries)
     app.include_router(log_api.router)
     app.include_router(connection_routes.router)
     app.include_router(crm_routes.operator)

@@ -1,19 +1,48 @@
-"""The ``tackbridge`` command line."""
+"""The ``tackbridge`` command line: every feature's commands on one app, and the session they
+run in.
+
+Each feature exports its own commands (``outbox.cli``, ``conversations.cli``, ``jobstatus.cli``,
+``targeting.cli``, ``demand.cli``, ``connections.cli``); this module registers them and, in the
+app's callback, puts in typer's context (``ctx.obj``) the opener of a session on this process's
+:class:`~tackbridge.runtime.Runtime` (:class:`RuntimeSession`), which the features' commands
+open without knowing the runtime. Its own commands: ``serve``, ``dev``, ``db``, ``leads`` and
+``inbound``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from tackbridge import commands as outbound_commands
 from tackbridge.connections.cli import connect_command, connections_app, disconnect_command
+from tackbridge.conversations.cli import BackfillSession, backfill_command, send_message_command
 from tackbridge.core import logs
+from tackbridge.demand.cli import request_app
+from tackbridge.inbound.reactions import Reactions
+from tackbridge.jobstatus.cli import job_status_command
+from tackbridge.outbox.cli import deliveries_app, worker_command
+from tackbridge.outbox.kinds import Bound
+from tackbridge.outbox.worker import Worker
 from tackbridge.sandbox.cli import sandbox_command
+from tackbridge.services import Services
 from tackbridge.settings import MissingSecretsError, Mode, Settings
+from tackbridge.targeting.cli import targeting_command
+
+if TYPE_CHECKING:  # for start-up time, the runtime (every feature) is imported when a command runs
+    from sqlalchemy import Connection
+
+    from tackbridge.runtime import Runtime
+
+__all__ = ["RuntimeSession", "app", "main", "open_session"]
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="tackbridge: Thumbtack leads, durably, into the tools pros use.", no_args_is_help=True
@@ -28,10 +57,68 @@ app.add_typer(connections_app, name="connections")
 app.command("connect")(connect_command)
 app.command("disconnect")(disconnect_command)
 app.command("sandbox")(sandbox_command)
-app.add_typer(outbound_commands.deliveries_app, name="deliveries")
-app.add_typer(outbound_commands.request_app, name="request")
-for _name, _command in outbound_commands.COMMANDS.items():
-    app.command(_name)(_command)
+app.add_typer(deliveries_app, name="jobs")
+# The earlier name of ``jobs``, kept for scripts that use it.
+app.add_typer(deliveries_app, name="deliveries", hidden=True)
+app.add_typer(request_app, name="request")
+app.command("worker")(worker_command)
+app.command("send-message")(send_message_command)
+app.command("job-status")(job_status_command)
+app.command("targeting")(targeting_command)
+app.command("backfill")(backfill_command)
+
+
+@dataclass
+class RuntimeSession(BackfillSession):
+    """A command's session on a started :class:`~tackbridge.runtime.Runtime`: its services, its
+    writer, a worker over its whole registry, and the reactions the web app gives the front
+    door. Subclassing the richest session protocol lets mypy check it implements them all."""
+
+    runtime: Runtime
+    front_door: Reactions
+
+    @property
+    def services(self) -> Services:
+        return self.runtime.services
+
+    @property
+    def reactions(self) -> Reactions:
+        return self.front_door
+
+    async def write(self, unit: Callable[[Connection], T]) -> T:
+        return await self.runtime.services.writer.run(unit)
+
+    def worker(self, concurrency: int | None = None) -> Worker:
+        return self.runtime.new_worker(concurrency)
+
+    def requeue_kinds(self) -> Mapping[str, Bound[Any]]:
+        return self.runtime.registry.requeue_hooks()
+
+
+@asynccontextmanager
+async def open_session() -> AsyncIterator[RuntimeSession]:
+    """Open this process's runtime (settings from the environment, migrations applied, the
+    writer started) for one command, and close it after."""
+    from tackbridge import flows
+    from tackbridge.runtime import Runtime
+
+    settings = Settings()
+    logs.configure(settings.log_level)
+    runtime = Runtime.open(settings)
+    runtime.start()
+    try:
+        yield RuntimeSession(runtime, flows.REACTIONS)
+    finally:
+        await runtime.aclose()
+        runtime.close()
+
+
+@app.callback()
+def _install_session(ctx: typer.Context) -> None:
+    # The features' commands open their session from here (a test may pass its own obj).
+    if ctx.obj is None:
+        ctx.obj = open_session
+
 
 console = Console()
 

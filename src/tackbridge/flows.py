@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from tackbridge.autoreply.jobs import PLAN_KIND, PlanJob
+from tackbridge.autoreply.service import PLAN_KIND, PlanJob
 from tackbridge.conversations.replies import REPLY_KIND, ReplyJob
 from tackbridge.core.clock import now as utc_now
 from tackbridge.core.clock import utc
@@ -105,7 +105,7 @@ class Followups:
     wake: Callable[[], None] = lambda: None
     clock: Callable[[], datetime] = utc_now
 
-    async def _run(self, unit: Callable[[Connection], None]) -> None:
+    async def _run(self, unit: Callable[[Connection], object]) -> None:
         await self.writer.run(unit)
         self.wake()
 
@@ -134,16 +134,12 @@ class Followups:
         if update.updateID is None:  # queued before the payload carried it: it is in the key
             update = update.model_copy(update={"updateID": int(job.key.rsplit(":", 1)[1])})
         now = self.clock()
-        await self._run(lambda conn: _enqueue(conn, CRM_LEAD_UPDATE_KIND, update, now))
+        await self._run(lambda conn: enqueue(conn, CRM_LEAD_UPDATE_KIND, update, now=now))
 
     async def review_received(self, job: Job[ReviewRef]) -> None:
         review = ReviewRef(reviewID=job.payload.reviewID)
         now = self.clock()
-        await self._run(lambda conn: _enqueue(conn, CRM_REVIEW_KIND, review, now))
-
-
-def _enqueue(conn: Connection, kind: JobKind[Any], payload: Any, now: datetime) -> None:
-    enqueue(conn, kind, payload, now=now)
+        await self._run(lambda conn: enqueue(conn, CRM_REVIEW_KIND, review, now=now))
 
 
 def reply_sent(conn: Connection, job: Job[ReplyJob], outcome: str, at: datetime) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from tackbridge import flows
-from tackbridge.autoreply.jobs import PLAN, SEND
+from tackbridge.autoreply.service import PLAN, SEND
 from tackbridge.connections.purge import PURGE
 from tackbridge.connections.webhooks import REGISTER_WEBHOOK
 from tackbridge.conversations.replies import REPLY

@@ -33,6 +33,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "crm",
             "autoreply",
             "insights",
+            "demand",
         }
     ),
     frozenset({"flows"}),
@@ -41,7 +42,6 @@ LAYERS: tuple[frozenset[str], ...] = (
     # The top: the probes, the web app, the command line and what runs them.
     frozenset({"health"}),
     frozenset({"app"}),
-    frozenset({"commands"}),
     frozenset({"devstack"}),
     frozenset({"cli"}),
     frozenset({"__main__"}),
@@ -53,7 +53,7 @@ FEATURE_EDGES = {
     ("crm", "jobstatus"),  # a destination may be told a job status a CRM event meant
 }
 #: Modules that may import lazily (start-up time of the command line).
-LAZY_OK = {"cli", "commands", "sandbox.cli", "devstack"}
+LAZY_OK = {"cli", "sandbox.cli", "devstack"}
 
 LAYER_OF = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tackbridge.crm.coperniq import CoperniqDestination, CoperniqSettings
+from tackbridge.crm.destinations.coperniq import CoperniqDestination, CoperniqSettings
 from tackbridge.crm.errors import CrmRetryableError, NotReadyError
 from tackbridge.crm.opportunity import CustomFieldKeys, OpportunityMapping
 from tackbridge.leads.models import Detail, LeadInput, LeadUpdated, MessageReceived, ReviewReceived

@@ -33,7 +33,6 @@ from tackbridge.leads.models import (
     MessageReceived,
     ReviewReceived,
 )
-from tackbridge.leads.views import LeadView
 from tackbridge.payloads.coperniq import Property
 from tests.fixtures import doc_payload
 
@@ -124,41 +123,6 @@ def test_custom_keys_are_configurable_and_can_be_left_out() -> None:
     keys = CustomFieldKeys(lead_id="tt_id", lead_type=None, inbox_link=None, customer_name=None)
     custom = opportunity_create(v2_lead(), OpportunityMapping(keys=keys)).custom
     assert custom == {"tt_id": "299614694480093245", "thumbtack_category_id": "122681972262289742"}
-
-
-def test_lead_view_and_event_give_the_same_input() -> None:
-    event = parse_legacy_lead(doc_payload("v2_lead"))
-    now = datetime(2024, 1, 1, tzinfo=UTC)
-    view = LeadView.model_validate(
-        {
-            "leadID": event.lead_id,
-            "source": "v2",
-            "isTest": False,
-            "leadType": event.lead_type,
-            "inboxLink": "x",
-            "createTimestamp": event.created_at,
-            "receivedAt": now,
-            "updatedAt": now,
-            "request": {
-                "category": event.category,
-                "categoryID": event.category_id,
-                "title": event.title,
-                "description": event.description,
-                "schedule": event.schedule,
-                "location": {
-                    "address1": event.address1,
-                    "address2": event.address2,
-                    "city": event.city,
-                    "state": event.state,
-                    "zipCode": event.zip_code,
-                },
-                "details": [{"question": q, "answer": a} for q, a in event.details],
-            },
-            "customer": {"customerID": "c", "name": "John Davis", "phone": "1234567890"},
-            "business": {"businessID": "286845156044809661", "name": "Tim's Painting Business"},
-        }
-    )
-    assert LeadInput.from_view(view) == LeadInput.from_event(event)
 
 
 def test_test_business_lead_is_marked_as_test() -> None:

@@ -12,8 +12,13 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 
+from tackbridge.crm.destinations.webhook import (
+    WebhookDestination,
+    decode_secret,
+    sign,
+    signature_headers,
+)
 from tackbridge.crm.errors import CrmNetworkError, CrmRetryableError, WebhookRejectedError
-from tackbridge.crm.webhook import WebhookDestination, decode_secret, sign, signature_headers
 from tackbridge.jobstatus.from_crm import CrmStatusChange
 from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
 from tackbridge.thumbtack.models import JobStatus

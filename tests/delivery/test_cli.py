@@ -41,6 +41,10 @@ def test_send_message_then_list_and_replay(server: RunningServer, sandbox: Sandb
     listed = runner.invoke(app, ["deliveries", "list", "--kind", "thumbtack.message"])
     assert listed.exit_code == 0, listed.output
     assert "done" in listed.output
+    # ``jobs`` is the name; ``deliveries`` (earlier) says the same.
+    assert runner.invoke(app, ["jobs", "list", "--kind", "thumbtack.message"]).output == (
+        listed.output
+    )
     job_id = server.operator.get("/api/deliveries").json()["items"][0]["id"]
 
     replay = runner.invoke(app, ["deliveries", "retry", str(job_id)])

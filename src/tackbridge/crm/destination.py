@@ -1,33 +1,31 @@
-"""Where a business's leads go: the ``Destination`` interface the outbox handlers call, and the
-choice per business among ``coperniq``, ``webhook`` (signed, generic) and ``none``."""
+"""The contract of a destination: the ``Destination`` interface the outbox handlers call, and the
+``DestinationType`` each destination module declares (its kind, its options, its secret, its
+process-wide default and its factory). ``crm.destinations`` lists the types."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx2
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
-from tackbridge.crm.coperniq import CoperniqDestination, CoperniqSettings
-from tackbridge.crm.coperniq_client import DEFAULT_BASE_URL, CoperniqClient
-from tackbridge.crm.limiter import PER_DAY, PER_SECOND, shared_limiter
 from tackbridge.crm.receipt import DeliveryReceipt
-from tackbridge.crm.webhook import WebhookDestination
 from tackbridge.jobstatus.from_crm import CrmStatusChange
 from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
+from tackbridge.settings import Settings
 
 __all__ = [
-    "DESTINATION_KINDS",
     "Destination",
     "DestinationConfig",
-    "DestinationKind",
-    "NoDestination",
-    "build_destination",
+    "DestinationType",
+    "Factory",
+    "Preset",
+    "dump_options",
 ]
 
-DestinationKind = Literal["coperniq", "webhook", "none"]
-DESTINATION_KINDS: tuple[DestinationKind, ...] = ("coperniq", "webhook", "none")
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
 class Destination(Protocol):
@@ -69,87 +67,68 @@ class Destination(Protocol):
     ) -> DeliveryReceipt: ...
 
 
-class NoDestination:
-    """``none``: the business keeps its leads in tackbridge only."""
+@dataclass(frozen=True)
+class Preset(Generic[OptionsT]):
+    """A type's process-wide default, read from the settings. ``configured``: the settings set
+    this destination up, so it is the default unless ``TACKBRIDGE_DESTINATION`` says otherwise
+    (the registry asks its types in order)."""
 
-    kind = "none"
+    options: OptionsT
+    secret: SecretStr | None = None
+    configured: bool = False
 
-    def _skip(self) -> DeliveryReceipt:
-        return DeliveryReceipt(self.kind, None, "skipped")
 
-    async def deliver_lead(
-        self, lead: LeadInput, *, idempotency_key: str, first_try: bool = False
-    ) -> DeliveryReceipt:
-        return self._skip()
+#: (options merged over the preset, secret, the process's shared HTTP client, settings): the
+#: destination, or a ValueError naming what is missing. ``settings`` carries the process-wide
+#: tuning a business cannot set (Coperniq's pacing).
+Factory = Callable[[OptionsT, SecretStr | None, httpx2.AsyncClient | None, Settings], Destination]
 
-    async def deliver_lead_update(
-        self, update: LeadUpdated, *, idempotency_key: str
-    ) -> DeliveryReceipt:
-        return self._skip()
 
-    async def deliver_message(
-        self,
-        message: MessageReceived,
-        *,
-        idempotency_key: str,
-        first_try: bool = False,
-        record_id: str | None = None,
-        customer_name: str | None = None,
-    ) -> DeliveryReceipt:
-        return self._skip()
+def _all_fields(options: BaseModel, active: bool) -> Mapping[str, Any]:
+    return {name: getattr(options, name) for name in type(options).model_fields}
 
-    async def deliver_review(
-        self, review: ReviewReceived, *, idempotency_key: str
-    ) -> DeliveryReceipt:
-        return self._skip()
 
-    async def deliver_status(
-        self, change: CrmStatusChange, *, idempotency_key: str
-    ) -> DeliveryReceipt:
-        return self._skip()
+@dataclass(frozen=True)
+class DestinationType(Generic[OptionsT]):
+    """One destination, as its module declares it.
+
+    ``options``: the pydantic model of what a business may set through the API; its fields are
+    this destination's fields of the ``PUT /api/businesses/{id}/destination`` body, and what is
+    stored in ``business_settings.destination_options`` (every field needs a default: a request
+    for another kind leaves them out). ``secret_field``: the body field carrying its secret
+    (sealed at rest), None when it has none. ``required``: option fields that must be set once
+    merged over the preset (a PUT lacking one is refused). ``answer``: its fields of the GET
+    answer (default: ``options``) and ``show`` fills them from the options (merged when
+    ``active``, as given when another kind is chosen).
+    """
+
+    kind: str
+    options: type[OptionsT]
+    preset: Callable[[Settings], Preset[OptionsT]]
+    build: Factory[OptionsT]
+    secret_field: str | None = None
+    required: tuple[str, ...] = ()
+    answer: type[BaseModel] | None = None
+    show: Callable[[OptionsT, bool], Mapping[str, Any]] = _all_fields
 
 
 @dataclass(frozen=True)
 class DestinationConfig:
-    """One business's choice. Secrets are ``SecretStr`` so they never print."""
+    """One business's resolved choice: its kind, its options merged over the process's, and
+    its secret (``SecretStr``, so it never prints). ``options`` is None for a kind no type
+    declares (a row written by a newer version); building it fails."""
 
-    kind: DestinationKind = "none"
-    coperniq_api_key: SecretStr | None = None
-    coperniq_base_url: str = DEFAULT_BASE_URL
-    coperniq: CoperniqSettings = field(default_factory=CoperniqSettings)
-    coperniq_requests_per_second: int = PER_SECOND
-    coperniq_requests_per_day: int = PER_DAY
-    webhook_url: str | None = None
-    webhook_secret: SecretStr | None = None
+    kind: str
+    options: BaseModel | None = None
+    secret: SecretStr | None = None
 
 
-def build_destination(
-    config: DestinationConfig, *, http_client: httpx2.AsyncClient | None = None
-) -> Destination:
-    """The destination of ``config``; a ValueError naming the missing setting otherwise."""
-    if config.kind == "none":
-        return NoDestination()
-    if config.kind == "coperniq":
-        if config.coperniq_api_key is None or not config.coperniq_api_key.get_secret_value():
-            raise ValueError("coperniq_api_key is required for the coperniq destination")
-        limiter = shared_limiter(
-            config.coperniq_api_key.get_secret_value(),
-            config.coperniq_requests_per_second,
-            config.coperniq_requests_per_day,
-        )
-        client = CoperniqClient(
-            config.coperniq_api_key,
-            base_url=config.coperniq_base_url,
-            http_client=http_client,
-            limiter=limiter,
-        )
-        return CoperniqDestination(client, config.coperniq)
-    if config.kind == "webhook":
-        if not config.webhook_url:
-            raise ValueError("webhook_url is required for the webhook destination")
-        if config.webhook_secret is None:
-            raise ValueError("webhook_secret is required for the webhook destination")
-        return WebhookDestination(
-            config.webhook_url, config.webhook_secret, http_client=http_client
-        )
-    raise ValueError(f"destination kind must be one of {', '.join(DESTINATION_KINDS)}")
+def dump_options(options: BaseModel) -> dict[str, Any]:
+    """The stored form of options: each field as JSON, nested models without their unset
+    (None) fields, which is how rows have always been written."""
+    dumped: dict[str, Any] = options.model_dump(mode="json")
+    for name in type(options).model_fields:
+        value = getattr(options, name)
+        if isinstance(value, BaseModel):
+            dumped[name] = value.model_dump(mode="json", exclude_none=True)
+    return dumped

@@ -6,11 +6,11 @@ webhook secret: they name the operation, method and path only.
 Hierarchy::
 
     CrmError
-    ├── CrmPermanentError  (delivery.errors.PermanentError)
+    ├── CrmPermanentError  (outbox.errors.PermanentError)
     │   ├── CoperniqValidationError   400/422 VALIDATION_ERROR, INVALID_JSON, PREPROCESSING_ERROR
     │   ├── CoperniqNotFoundError     404
     │   └── WebhookRejectedError      a webhook receiver's 4xx
-    └── CrmRetryableError  (delivery.errors.RetryableError)
+    └── CrmRetryableError  (outbox.errors.RetryableError)
         ├── CoperniqAuthError         401: the key is wrong until an operator fixes it
         ├── CoperniqRateLimitedError  429, Retry-After / X-RateLimit-* honoured
         │   └── DailyBudgetExhaustedError   our own limiter: the 5,000/day budget is spent

@@ -10,6 +10,7 @@ permanent until an operator fixes it and retries the job.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,28 +21,27 @@ import httpx2
 from sqlalchemy import Connection, select
 
 from tackbridge.core.clock import now as utc_now
-from tackbridge.core.clock import utc
 from tackbridge.crm import store
-from tackbridge.crm.coperniq import CoperniqDestination
 from tackbridge.crm.coperniq_client import CoperniqClient
-from tackbridge.crm.destination import Destination, DestinationConfig, build_destination
+from tackbridge.crm.destination import Destination, DestinationConfig
+from tackbridge.crm.destinations import DestinationRegistry, destination_types
+from tackbridge.crm.destinations.coperniq import COPERNIQ, CoperniqDestination
 from tackbridge.crm.errors import NotReadyError
 from tackbridge.leads.models import (
-    AttachmentInfo,
     LeadInput,
     LeadUpdated,
     MessageReceived,
-    ReviewReceived,
     customer_name_of,
 )
 from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
-from tackbridge.leads.service import business_of, get_lead
+from tackbridge.leads.rows import read_lead_input, read_message, read_review
+from tackbridge.leads.service import business_of
 from tackbridge.outbox.errors import PermanentError
 from tackbridge.outbox.kinds import Job, JobKind, Registration
 from tackbridge.services import Services
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
-from tackbridge.store.schema import attachments, customers, leads, messages, outbox, reviews
+from tackbridge.store.schema import customers, leads, outbox
 from tackbridge.store.secrets import SecretBox
 from tackbridge.store.writer import Writer
 
@@ -79,10 +79,13 @@ _UPDATE_FIELDS = {
 
 @dataclass
 class Destinations:
-    """Builds each business's destination, sharing one client per Coperniq key so that the
-    key's rate limits and the account's property list are kept per key, not per call."""
+    """Builds each business's destination through the registry, sharing one destination (so
+    one client) per kind, options and secret: a Coperniq key's rate limits and the account's
+    property list are kept per key, not per call."""
 
     http: httpx2.AsyncClient
+    settings: Settings
+    types: DestinationRegistry
     _built: dict[str, Destination] = field(default_factory=dict)
 
     def get(self, config: DestinationConfig) -> Destination:
@@ -90,28 +93,22 @@ class Destinations:
         found = self._built.get(key)
         if found is None:
             try:
-                found = build_destination(config, http_client=self.http)
+                found = self.types.build(config, self.settings, http_client=self.http)
             except ValueError as exc:
                 raise PermanentError(f"destination {config.kind}: {exc}") from None
             self._built[key] = found
         return found
 
     def coperniq_client(self, config: DestinationConfig) -> CoperniqClient | None:
-        destination = self.get(config) if config.kind == "coperniq" else None
+        # Only Coperniq's automation events need this; another kind is not built for it.
+        destination = self.get(config) if config.kind == COPERNIQ.kind else None
         return destination.client if isinstance(destination, CoperniqDestination) else None
 
 
 def _fingerprint(config: DestinationConfig) -> str:
-    secret = config.coperniq_api_key or config.webhook_secret
-    raw = "|".join(
-        (
-            config.kind,
-            config.coperniq_base_url,
-            repr(config.coperniq),
-            config.webhook_url or "",
-            secret.get_secret_value() if secret is not None else "",
-        )
-    )
+    options = config.options.model_dump(mode="json") if config.options is not None else None
+    secret = config.secret.get_secret_value() if config.secret is not None else ""
+    raw = json.dumps([config.kind, options, secret], sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -130,18 +127,20 @@ class CrmJobs:
 
     def _destination(self, business_id: str | None) -> tuple[DestinationConfig, Destination]:
         config = self._read(
-            lambda conn: store.destination_for(conn, business_id, self.settings, self.box)
+            lambda conn: store.destination_for(
+                conn, business_id, self.settings, self.box, self.destinations.types
+            )
         )
         return config, self.destinations.get(config)
 
     async def lead(self, job: Job[LeadRef]) -> None:
         lead_id = job.payload.leadID
-        view = self._read(lambda conn: get_lead(conn, lead_id, related=False))
-        if view is None:
+        lead: LeadInput | None = self._read(lambda conn: read_lead_input(conn, lead_id))
+        if lead is None:
             raise PermanentError(f"lead {lead_id} is not in the store")
-        config, destination = self._destination(view.business.businessID if view.business else None)
+        config, destination = self._destination(lead.business_id)
         receipt = await destination.deliver_lead(
-            LeadInput.from_view(view), idempotency_key=job.key, first_try=job.first_try
+            lead, idempotency_key=job.key, first_try=job.first_try
         )
         link = store.Link(lead_id, config.kind, receipt.external_id, receipt.outcome)
         now = self.clock()
@@ -153,11 +152,13 @@ class CrmJobs:
         def read(conn: Connection) -> tuple[MessageReceived | None, Any, Any]:
             # One connection for all this job reads: the message, its business's destination,
             # and what is known of its lead there.
-            found = _message(conn, message_id)
+            found = read_message(conn, message_id)
             if found is None or found.lead_id is None:
                 return found, None, None
             business = found.business_id or business_of(conn, found.lead_id)
-            config = store.destination_for(conn, business, self.settings, self.box)
+            config = store.destination_for(
+                conn, business, self.settings, self.box, self.destinations.types
+            )
             return found, config, _known(conn, found.lead_id)
 
         found, config, known = self._read(read)
@@ -201,7 +202,7 @@ class CrmJobs:
 
     async def review(self, job: Job[ReviewRef]) -> None:
         review_id = job.payload.reviewID
-        found = self._read(lambda conn: _review(conn, review_id))
+        found = self._read(lambda conn: read_review(conn, review_id))
         if found is None:
             raise PermanentError(f"review {review_id} is not in the store")
         if found.lead_id is None:
@@ -223,7 +224,8 @@ class CrmJobs:
 
 
 def crm_jobs(services: Services) -> CrmJobs:
-    """The process's CRM jobs: one destination cache (one client per Coperniq key)."""
+    """The process's CRM jobs: one destination cache (one client per Coperniq key), over the
+    process's destination registry."""
     return services.shared(
         "crm.jobs",
         lambda: CrmJobs(
@@ -231,7 +233,7 @@ def crm_jobs(services: Services) -> CrmJobs:
             services.db,
             services.writer,
             services.box,
-            Destinations(services.http),
+            Destinations(services.http, services.settings, destination_types(services)),
         ),
     )
 
@@ -265,61 +267,3 @@ def _known(conn: Connection, lead_id: str) -> tuple[store.Link | None, str | Non
         )
     ).first()
     return store.link_of_lead(conn, lead_id), name, waiting is not None
-
-
-def _attachments(conn: Connection, kind: str, owner: str) -> tuple[AttachmentInfo, ...]:
-    rows = conn.execute(
-        select(attachments)
-        .where(attachments.c.owner_kind == kind, attachments.c.owner_id == owner)
-        .order_by(attachments.c.position)
-    ).all()
-    return tuple(
-        AttachmentInfo(
-            file_name=r.file_name,
-            file_size=r.file_size,
-            mime_type=r.mime_type,
-            url=r.url,
-            description=r.description,
-        )
-        for r in rows
-    )
-
-
-def _message(conn: Connection, message_id: str) -> MessageReceived | None:
-    row = conn.execute(select(messages).where(messages.c.message_id == message_id)).first()
-    if row is None:
-        return None
-    return MessageReceived(
-        message_id=row.message_id,
-        source=row.source,
-        lead_id=row.lead_id,
-        business_id=row.business_id,
-        customer_id=row.customer_id,
-        sender=row.sender,
-        text=row.text,
-        sent_at=utc(row.sent_at),
-        attachments=_attachments(conn, "message", row.message_id),
-    )
-
-
-def _review(conn: Connection, review_id: str) -> ReviewReceived | None:
-    row = conn.execute(select(reviews).where(reviews.c.review_id == review_id)).first()
-    if row is None:
-        return None
-    return ReviewReceived(
-        review_id=row.review_id,
-        source=row.source,
-        business_id=row.business_id,
-        lead_id=row.lead_id,
-        category_id=row.category_id,
-        rating=row.rating,
-        rating_raw=row.rating_raw,
-        text=row.text,
-        reviewer_name=row.reviewer_name,
-        reviewer_nickname=row.reviewer_nickname,
-        verified=row.verified,
-        created_at=utc(row.created_at),
-        modified_at=utc(row.modified_at),
-        event_type=row.event_type,
-        photos=_attachments(conn, "review", row.review_id),
-    )

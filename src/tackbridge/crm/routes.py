@@ -1,4 +1,6 @@
-"""The operator's choice of destination per business (``/api/businesses/{id}/destination``)."""
+"""The operator's choice of destination per business (``/api/businesses/{id}/destination``).
+The request and answer models are the product registry's (``DESTINATION_TYPES``): each type
+brings its fields."""
 
 from __future__ import annotations
 
@@ -6,16 +8,21 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from tackbridge.core.problems import problem
 from tackbridge.crm import store
+from tackbridge.crm.destinations import DESTINATION_TYPES, destination_types
 from tackbridge.services import require_operator, services
 from tackbridge.store.secrets import MissingSecretKeyError
 
-__all__ = ["operator"]
+__all__ = ["DestinationIn", "DestinationOut", "operator"]
 
 BusinessID = Annotated[str, Path(min_length=1, max_length=64)]
+
+DestinationIn = DESTINATION_TYPES.request_model
+DestinationOut = DESTINATION_TYPES.answer_model
 
 
 operator = APIRouter(
@@ -25,37 +32,43 @@ operator = APIRouter(
 
 @operator.get(
     "/{business_id}/destination",
-    response_model=store.DestinationOut,
+    response_model=DestinationOut,
     summary="Where this business's leads go (secrets are never shown)",
 )
-def get_destination(request: Request, business_id: BusinessID) -> store.DestinationOut:
+def get_destination(request: Request, business_id: BusinessID) -> BaseModel:
     svc = services(request)
     with svc.db.reader.connect() as conn:
-        return store.describe_destination(conn, business_id, svc.settings, svc.box)
+        return store.describe_destination(
+            conn, business_id, svc.settings, svc.box, destination_types(svc)
+        )
 
 
 @operator.put(
     "/{business_id}/destination",
-    response_model=store.DestinationOut,
+    response_model=DestinationOut,
     summary="Choose where this business's leads go: coperniq, webhook or none",
 )
 async def put_destination(
-    request: Request, business_id: BusinessID, choice: store.DestinationIn
-) -> store.DestinationOut | Response:
+    request: Request,
+    business_id: BusinessID,
+    # A model the registry builds: FastAPI reads it, mypy cannot (it sees a BaseModel).
+    choice: DestinationIn,  # type: ignore[valid-type]
+) -> BaseModel | Response:
     svc = services(request)
-    if choice.kind == "webhook" and not (choice.webhookUrl or svc.settings.webhook_destination_url):
+    types = destination_types(svc)
+    chosen = types.choice(choice)
+    for name in types.missing(chosen, svc.settings):
         return problem(
             422,
-            "webhookUrl is required for the webhook destination",
+            f"{name} is required for the {chosen.kind} destination",
             slug="invalid-destination",
-            errors=[{"field": "webhookUrl"}],
+            errors=[{"field": name}],
         )
-    secret = choice.coperniqApiKey or choice.webhookSecret
     try:
-        box = svc.box() if secret is not None else None
+        box = svc.box() if chosen.carries_secret else None
     except MissingSecretKeyError as exc:
         return problem(503, str(exc), slug="not-configured")
     now = datetime.now(UTC)
-    await svc.writer.run(lambda conn: store.save_destination(conn, business_id, choice, box, now))
+    await svc.writer.run(lambda conn: store.save_destination(conn, business_id, chosen, box, now))
     with svc.db.reader.connect() as conn:
-        return store.describe_destination(conn, business_id, svc.settings, svc.box)
+        return store.describe_destination(conn, business_id, svc.settings, svc.box, types)

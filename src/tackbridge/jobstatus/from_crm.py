@@ -25,7 +25,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tackbridge.payloads.coperniq import CoperniqEventError, Opportunity, Webhook, parse_webhook
+from tackbridge.payloads.coperniq import (
+    CoperniqEventError,
+    Opportunity,
+    Webhook,
+    event_error,
+    parse_webhook,
+)
 from tackbridge.thumbtack.models import JobStatus, JobStatusUpdate
 
 __all__ = [
@@ -112,9 +118,7 @@ def _opportunity(value: Opportunity | Mapping[str, Any] | None) -> Opportunity |
     try:
         return Opportunity.model_validate(dict(value))
     except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise CoperniqEventError(f"opportunity.{where}", first["msg"]) from None
+        raise event_error(exc, "opportunity") from None
 
 
 def _text(value: Any) -> str | None:

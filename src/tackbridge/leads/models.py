@@ -3,20 +3,21 @@ route or API version delivered it and of how the store keeps it.
 
 The records a delivery carries (``LeadReceived``, ``MessageReceived``, ``LeadUpdated``,
 ``ReviewReceived``, with their customer, business and attachments) are built by the front door's
-pure parsers; ``LeadInput`` is the lead as the CRM mapping and the automatic reply read it, built
-from either a delivered ``LeadReceived`` or a stored lead (``LeadView``).
+pure parsers, and read back from the store by ``leads.service`` (the one mapping from rows).
+``LeadInput`` is the lead as the CRM mapping and the automatic reply read it, built from either a
+delivered ``LeadReceived`` or a stored lead (``leads.service.read_lead_input``). The operator
+API's schemas (``leads.views``) are built from these, never the other way round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tackbridge.leads.views import INBOX_LINK, LeadView
-
 TEST_BUSINESS_NAME = "Test Business for Webhooks"
+INBOX_LINK = "https://www.thumbtack.com/pro-inbox/messages/{lead_id}"
 
 
 class InvalidPayloadError(ValueError):
@@ -187,8 +188,8 @@ class LeadInput:
 
     @classmethod
     def from_event(cls, lead: LeadReceived) -> LeadInput:
-        return cls._build(
-            {name: getattr(lead, name) for name in _COPIED},
+        return cls.build(
+            {name: getattr(lead, name) for name in COPIED},
             is_test=lead.is_test,
             customer=lead.customer,
             business=lead.business,
@@ -196,23 +197,7 @@ class LeadInput:
         )
 
     @classmethod
-    def from_view(cls, view: LeadView) -> LeadInput:
-        c, b = view.customer, view.business
-        customer = (
-            None
-            if c is None
-            else CustomerInfo(c.customerID, c.name, c.firstName, c.lastName, c.displayName, c.phone)
-        )
-        return cls._build(
-            {name: value_of(view) for name, value_of in _COPIED.items()},
-            is_test=view.isTest,
-            customer=customer,
-            business=None if b is None else BusinessInfo(b.businessID, b.name),
-            details=[(d.question, d.answer) for d in view.request.details],
-        )
-
-    @classmethod
-    def _build(
+    def build(
         cls,
         copied: dict[str, Any],
         *,
@@ -237,27 +222,27 @@ class LeadInput:
         )
 
 
-# The fields a LeadInput copies as they are: by its own name, which is also the name on
-# LeadReceived, and from where it sits on a LeadView.
-_COPIED: dict[str, Callable[[LeadView], Any]] = {
-    "lead_id": lambda v: v.leadID,
-    "category": lambda v: v.request.category,
-    "category_id": lambda v: v.request.categoryID,
-    "title": lambda v: v.request.title,
-    "description": lambda v: v.request.description,
-    "schedule": lambda v: v.request.schedule,
-    "address1": lambda v: v.request.location.address1,
-    "address2": lambda v: v.request.location.address2,
-    "city": lambda v: v.request.location.city,
-    "state": lambda v: v.request.location.state,
-    "zip_code": lambda v: v.request.location.zipCode,
-    "lead_type": lambda v: v.leadType,
-    "lead_price": lambda v: v.leadPrice,
-    "lead_price_cents": lambda v: v.leadPriceCents,
-    "charge_state": lambda v: v.chargeState,
-    "status": lambda v: v.status,
-    "created_at": lambda v: v.createTimestamp,
-}
+#: The fields a LeadInput copies as they are, by its own name: also the name on LeadReceived
+#: and of the leads table's column.
+COPIED = (
+    "lead_id",
+    "category",
+    "category_id",
+    "title",
+    "description",
+    "schedule",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip_code",
+    "lead_type",
+    "lead_price",
+    "lead_price_cents",
+    "charge_state",
+    "status",
+    "created_at",
+)
 
 
 def _is_test_business(name: str | None) -> bool:

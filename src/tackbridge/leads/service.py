@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row, select
 
 from tackbridge.core.clock import utc
+from tackbridge.leads import rows
 from tackbridge.leads.thread import thread
 from tackbridge.leads.views import (
     INBOX_LINK,
@@ -29,10 +29,8 @@ from tackbridge.leads.views import (
     StatusChangeView,
 )
 from tackbridge.store.schema import (
-    attachments,
     businesses,
     customers,
-    lead_details,
     lead_status_history,
     leads,
     reviews,
@@ -114,70 +112,30 @@ def _summary(row: Row[Any]) -> LeadSummary:
     )
 
 
-# Built once and run with parameters: the outbox jobs read a lead for every lead, and building
-# a Core statement costs about as much as running it.
-_ATTACHMENTS = (
-    select(attachments)
-    .where(
-        attachments.c.owner_kind == bindparam("kind"),
-        attachments.c.owner_id.in_(bindparam("owners", expanding=True)),
-    )
-    .order_by(attachments.c.owner_id, attachments.c.position)
-)
-_LEAD = select(leads).where(leads.c.lead_id == bindparam("lead_id"))
-_CUSTOMER = select(customers).where(customers.c.customer_id == bindparam("customer_id"))
-_BUSINESS = select(businesses).where(businesses.c.business_id == bindparam("business_id"))
-_DETAILS = (
-    select(lead_details)
-    .where(lead_details.c.lead_id == bindparam("lead_id"))
-    .order_by(lead_details.c.position)
-)
-
-
 def _attachment_views(
     conn: Connection, owner_kind: str, owner_ids: Sequence[str]
 ) -> dict[str, list[AttachmentView]]:
-    found: dict[str, list[AttachmentView]] = defaultdict(list)
-    if not owner_ids:
-        return found
-    rows = conn.execute(_ATTACHMENTS, {"kind": owner_kind, "owners": list(owner_ids)})
-    for row in rows:
-        found[row.owner_id].append(
-            AttachmentView(
-                fileName=row.file_name,
-                fileSize=row.file_size,
-                mimeType=row.mime_type,
-                url=row.url,
-                description=row.description,
-            )
-        )
-    return found
+    found = rows.attachments_of(conn, owner_kind, owner_ids)
+    return {owner: [AttachmentView.of(f) for f in files] for owner, files in found.items()}
 
 
 def get_lead(conn: Connection, lead_id: str, *, related: bool = True) -> LeadView | None:
     """The lead as the API shows it; ``related=False`` leaves out its messages, reviews and
     status history (the jobs that map a lead need none of them)."""
-    row = conn.execute(_LEAD, {"lead_id": lead_id}).first()
+    row = conn.execute(rows.LEAD, {"lead_id": lead_id}).first()
     if row is None:
         return None
     customer = None
     if row.customer_id is not None:
-        c = conn.execute(_CUSTOMER, {"customer_id": row.customer_id}).one()
-        customer = CustomerView(
-            customerID=c.customer_id,
-            name=c.name,
-            firstName=c.first_name,
-            lastName=c.last_name,
-            displayName=c.display_name,
-            phone=c.phone,
-        )
+        c = conn.execute(rows.CUSTOMER, {"customer_id": row.customer_id}).one()
+        customer = CustomerView.of(rows.customer_of_row(c))
     business = None
     if row.business_id is not None:
-        b = conn.execute(_BUSINESS, {"business_id": row.business_id}).one()
-        business = BusinessView(businessID=b.business_id, name=b.name, accessCode=b.access_code)
+        b = conn.execute(rows.BUSINESS, {"business_id": row.business_id}).one()
+        business = BusinessView.of(rows.business_of_row(b))
     details = [
         DetailView(question=d.question, answer=d.answer)
-        for d in conn.execute(_DETAILS, {"lead_id": lead_id})
+        for d in conn.execute(rows.DETAILS, {"lead_id": lead_id})
     ]
     received, updated = utc(row.received_at), utc(row.updated_at)
     return LeadView(
@@ -233,7 +191,7 @@ _REPLY_ONLY = {"deliveryState", "author"}  # thread fields the lead view does no
 
 
 def _messages(conn: Connection, lead_id: str) -> list[MessageView]:
-    """The lead's thread (``conversations.thread``) as the lead view shows it: each message
+    """The lead's thread (``leads.thread``) as the lead view shows it: each message
     with its attachments."""
     shown = thread(conn, lead_id).messages
     files = _attachment_views(conn, "message", [m.messageID for m in shown])
@@ -244,32 +202,14 @@ def _messages(conn: Connection, lead_id: str) -> list[MessageView]:
 
 
 def _reviews(conn: Connection, lead_id: str) -> list[ReviewView]:
-    rows = conn.execute(
+    found = conn.execute(
         select(reviews).where(reviews.c.lead_id == lead_id).order_by(reviews.c.id)
     ).all()
-    photos = _attachment_views(conn, "review", [r.review_id for r in rows])
-    return [_review_view(r, photos.get(r.review_id, [])) for r in rows]
-
-
-def _review_view(row: Row[Any], photos: list[AttachmentView]) -> ReviewView:
-    received = utc(row.received_at)
-    return ReviewView(
-        reviewID=row.review_id,
-        businessID=row.business_id,
-        leadID=row.lead_id,
-        categoryID=row.category_id,
-        rating=row.rating,
-        ratingRaw=row.rating_raw,
-        text=row.text,
-        reviewerName=row.reviewer_name,
-        reviewerNickname=row.reviewer_nickname,
-        verified=row.verified,
-        reviewEventType=row.event_type,
-        createTime=utc(row.created_at),
-        modifyTime=utc(row.modified_at),
-        receivedAt=received,
-        photos=photos,
-    )
+    photos = rows.attachments_of(conn, "review", [r.review_id for r in found])
+    return [
+        ReviewView.of(rows.review_of(r, photos.get(r.review_id, [])), utc(r.received_at))
+        for r in found
+    ]
 
 
 def _history(conn: Connection, lead_id: str) -> list[StatusChangeView]:

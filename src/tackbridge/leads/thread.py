@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Row, select
 
 from tackbridge.core.clock import utc
+from tackbridge.leads.rows import message_of
 from tackbridge.store.schema import messages
 
 
@@ -31,15 +32,16 @@ class Thread(BaseModel):
 
 
 def message_view(row: Row[Any]) -> ThreadMessage:
+    message = message_of(row)
     return ThreadMessage(
-        messageID=row.message_id,
-        leadID=row.lead_id,
-        sender=row.sender,
-        text=row.text,
-        source=row.source,
+        messageID=message.message_id,
+        leadID=message.lead_id,
+        sender=message.sender,
+        text=message.text,
+        source=message.source,
         deliveryState=row.delivery_state,
         author=row.author,
-        sentAt=utc(row.sent_at),
+        sentAt=message.sent_at,
         receivedAt=utc(row.received_at),
     )
 

@@ -7,6 +7,30 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tackbridge.leads.models import (
+    INBOX_LINK,
+    AttachmentInfo,
+    BusinessInfo,
+    CustomerInfo,
+    ReviewReceived,
+)
+
+__all__ = [
+    "INBOX_LINK",
+    "AttachmentView",
+    "BusinessView",
+    "CustomerView",
+    "DetailView",
+    "LeadPage",
+    "LeadSummary",
+    "LeadView",
+    "LocationView",
+    "MessageView",
+    "RequestView",
+    "ReviewView",
+    "StatusChangeView",
+]
+
 
 class View(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
@@ -18,6 +42,16 @@ class AttachmentView(View):
     mimeType: str | None = None
     url: str | None = None
     description: str | None = None
+
+    @classmethod
+    def of(cls, file: AttachmentInfo) -> AttachmentView:
+        return cls(
+            fileName=file.file_name,
+            fileSize=file.file_size,
+            mimeType=file.mime_type,
+            url=file.url,
+            description=file.description,
+        )
 
 
 class DetailView(View):
@@ -55,11 +89,28 @@ class CustomerView(View):
     displayName: str | None = None
     phone: str | None = None
 
+    @classmethod
+    def of(cls, customer: CustomerInfo) -> CustomerView:
+        return cls(
+            customerID=customer.customer_id,
+            name=customer.name,
+            firstName=customer.first_name,
+            lastName=customer.last_name,
+            displayName=customer.display_name,
+            phone=customer.phone,
+        )
+
 
 class BusinessView(View):
     businessID: str
     name: str | None = None
     accessCode: str | None = None
+
+    @classmethod
+    def of(cls, business: BusinessInfo) -> BusinessView:
+        return cls(
+            businessID=business.business_id, name=business.name, accessCode=business.access_code
+        )
 
 
 class MessageView(View):
@@ -89,6 +140,26 @@ class ReviewView(View):
     modifyTime: datetime | None = None
     receivedAt: datetime
     photos: list[AttachmentView] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, review: ReviewReceived, received_at: datetime) -> ReviewView:
+        return cls(
+            reviewID=review.review_id,
+            businessID=review.business_id,
+            leadID=review.lead_id,
+            categoryID=review.category_id,
+            rating=review.rating,
+            ratingRaw=review.rating_raw,
+            text=review.text,
+            reviewerName=review.reviewer_name,
+            reviewerNickname=review.reviewer_nickname,
+            verified=review.verified,
+            reviewEventType=review.event_type,
+            createTime=review.created_at,
+            modifyTime=review.modified_at,
+            receivedAt=received_at,
+            photos=[AttachmentView.of(p) for p in review.photos],
+        )
 
 
 class StatusChangeView(View):
@@ -158,6 +229,3 @@ class LeadView(View):
 class LeadPage(View):
     items: list[LeadSummary]
     nextCursor: str | None = None
-
-
-INBOX_LINK = "https://www.thumbtack.com/pro-inbox/messages/{lead_id}"

@@ -90,6 +90,13 @@ def _raw(data: Mapping[str, Any]) -> dict[str, Any]:
     return dict(data)
 
 
+def _no_key(name: str) -> Callable[[dict[str, Any]], str]:
+    def key(payload: dict[str, Any]) -> str:
+        raise TypeError(f"job kind {name!r} is untyped: it derives no key; declare a JobKind")
+
+    return key
+
+
 @dataclass(frozen=True, eq=False)
 class JobKind(Generic[P]):
     """One kind of outbox job. Build typed kinds with :meth:`of`."""
@@ -105,14 +112,15 @@ class JobKind(Generic[P]):
         cls, name: str, payload: type[M], key: Callable[[M], str], *, priority: int = NORMAL
     ) -> JobKind[M]:
         def dump(value: M) -> dict[str, Any]:
-            return value.model_dump(mode="json", by_alias=True)
+            # Only what was set: a field left out means "not carried" (a lead update's fields).
+            return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
         return JobKind(name, key, payload.model_validate, dump, priority)
 
     @classmethod
     def untyped(cls, name: str) -> JobKind[dict[str, Any]]:
         """A kind whose payload is the stored JSON as it is (tests, ad-hoc tools)."""
-        return JobKind(name, lambda payload: f"{name}:{payload['id']}", _raw, _raw)
+        return JobKind(name, _no_key(name), _raw, _raw)
 
     def key_of(self, payload: P) -> str:
         return self.key(payload)

@@ -173,12 +173,19 @@ class CoperniqEventError(ValueError):
         self.detail = detail
 
 
+def event_error(exc: ValidationError, prefix: str = "") -> CoperniqEventError:
+    """The first problem ``exc`` found, naming its field (under ``prefix``)."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    field = f"{prefix}.{where}" if prefix and where else (prefix or where or "body")
+    return CoperniqEventError(field, first["msg"])
+
+
 def parse_webhook(payload: Any) -> Webhook:
+    """An automation webhook body as its wire model; ``CoperniqEventError`` names the field."""
     if not isinstance(payload, Mapping):
         raise CoperniqEventError("body", "must be a JSON object")
     try:
         return Webhook.model_validate(dict(payload))
     except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise CoperniqEventError(where, first["msg"]) from None
+        raise event_error(exc) from None

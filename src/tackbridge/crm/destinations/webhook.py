@@ -1,11 +1,14 @@
-"""The generic destination: each lead, lead update, message, review and job status event is
-POSTed as JSON, signed per Standard Webhooks (https://www.standardwebhooks.com), so Zapier, n8n
-or any other tool can consume it.
+"""The generic destination (kind ``webhook``): each lead, lead update, message, review and job
+status event is POSTed as JSON, signed per Standard Webhooks (https://www.standardwebhooks.com),
+so Zapier, n8n or any other tool can consume it.
 
 Headers: ``webhook-id`` (the outbox idempotency key, so a retry carries the same id and the
 receiver can deduplicate), ``webhook-timestamp`` (seconds, when this attempt is sent) and
 ``webhook-signature`` (``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` keyed with the
 bytes of the ``whsec_`` base64 secret). The body is ``{"type", "timestamp", "data"}``.
+
+``WEBHOOK`` declares it to the registry: a business may set ``webhookUrl`` and its own
+``webhookSecret``; ``TACKBRIDGE_WEBHOOK_DESTINATION_URL``/``_SECRET`` are the defaults.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
+from tackbridge.crm.destination import DestinationType, Preset
 from tackbridge.crm.errors import (
     CrmNetworkError,
     CrmServerError,
@@ -34,11 +38,15 @@ from tackbridge.crm.errors import (
 from tackbridge.crm.receipt import DeliveryReceipt
 from tackbridge.jobstatus.from_crm import CrmStatusChange
 from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
+from tackbridge.settings import Settings
 from tackbridge.thumbtack.errors import parse_retry_after
 
 __all__ = [
     "SECRET_PREFIX",
+    "WEBHOOK",
+    "WebhookAnswer",
     "WebhookDestination",
+    "WebhookOptions",
     "decode_secret",
     "sign",
     "signature_headers",
@@ -199,3 +207,50 @@ class WebhookDestination:
     ) -> DeliveryReceipt:
         data = _plain(change)
         return await self.send("job_status.changed", data, idempotency_key=idempotency_key)
+
+
+class WebhookOptions(BaseModel):
+    webhookUrl: str | None = Field(default=None, pattern=r"^https?://[^/\s]+")
+
+
+class WebhookAnswer(BaseModel):
+    # Not held to the request's pattern: the default URL comes from the settings.
+    webhookUrl: str | None = None
+
+
+def _preset(settings: Settings) -> Preset[WebhookOptions]:
+    return Preset(
+        WebhookOptions.model_construct(webhookUrl=settings.webhook_destination_url),
+        secret=settings.webhook_destination_secret,
+        configured=bool(settings.webhook_destination_url),
+    )
+
+
+def _build(
+    options: WebhookOptions,
+    secret: SecretStr | None,
+    http_client: httpx2.AsyncClient | None,
+    settings: Settings,
+) -> WebhookDestination:
+    if not options.webhookUrl:
+        raise ValueError("webhook_url is required for the webhook destination")
+    if secret is None:
+        raise ValueError("webhook_secret is required for the webhook destination")
+    return WebhookDestination(options.webhookUrl, secret, http_client=http_client)
+
+
+def _show(options: WebhookOptions, active: bool) -> dict[str, str | None]:
+    # Another kind's answer never names a URL, even one the request carried.
+    return {"webhookUrl": options.webhookUrl if active else None}
+
+
+WEBHOOK: DestinationType[WebhookOptions] = DestinationType(
+    kind="webhook",
+    options=WebhookOptions,
+    preset=_preset,
+    build=_build,
+    secret_field="webhookSecret",  # noqa: S106 - a field name, not a secret
+    required=("webhookUrl",),
+    answer=WebhookAnswer,
+    show=_show,
+)

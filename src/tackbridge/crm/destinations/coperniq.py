@@ -1,11 +1,16 @@
-"""The Coperniq destination: a lead becomes one contact and one opportunity, lead updates patch
-its custom fields, messages and reviews become notes on it (a review also sets a rating field).
+"""The Coperniq destination (kind ``coperniq``): a lead becomes one contact and one opportunity,
+lead updates patch its custom fields, messages and reviews become notes on it (a review also
+sets a rating field).
 
 Every write is safe to repeat, because the outbox retries after timeouts whose outcome is
 unknown: the lead's opportunity is looked up by its lead-ID custom field (or, in an account
 without that property, by the inbox link in its description) before anything is created; the
 contact is matched by phone before one is created; each note carries a reference to its outbox
 key and is not written again when a note with that reference exists.
+
+``COPERNIQ`` declares it to the registry: a business may set ``coperniq{baseUrl, matchBy,
+matchFoundStrategy, allowNewOptions}`` and its own ``coperniqApiKey``; the rest (its key, the
+pacing per key, ``create_contacts``) is ``TACKBRIDGE_COPERNIQ_*``.
 """
 
 from __future__ import annotations
@@ -14,8 +19,19 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from tackbridge.crm.coperniq_client import ContactCreate, CoperniqClient, SearchFilter, digits
+import httpx2
+from pydantic import BaseModel, Field, SecretStr
+
+from tackbridge.crm.coperniq_client import (
+    DEFAULT_BASE_URL,
+    ContactCreate,
+    CoperniqClient,
+    SearchFilter,
+    digits,
+)
+from tackbridge.crm.destination import DestinationType, Preset
 from tackbridge.crm.errors import CoperniqNotFoundError, CrmPermanentError, NotReadyError
+from tackbridge.crm.limiter import shared_limiter
 from tackbridge.crm.opportunity import (
     CustomFieldKeys,
     OpportunityMapping,
@@ -32,8 +48,16 @@ from tackbridge.jobstatus.from_crm import CrmStatusChange
 from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
 from tackbridge.leads.views import INBOX_LINK
 from tackbridge.payloads.coperniq import MatchBy, MatchFoundStrategy, Opportunity, Property
+from tackbridge.settings import Settings
 
-__all__ = ["CoperniqDestination", "CoperniqSettings"]
+__all__ = [
+    "COPERNIQ",
+    "CoperniqAnswer",
+    "CoperniqChoice",
+    "CoperniqDestination",
+    "CoperniqOptions",
+    "CoperniqSettings",
+]
 
 log = logging.getLogger("tackbridge.crm.coperniq")
 
@@ -265,3 +289,83 @@ class CoperniqDestination:
     ) -> DeliveryReceipt:
         # Job statuses come from Coperniq itself; echoing them back would loop.
         return DeliveryReceipt(self.kind, change.opportunity_id, "skipped")
+
+
+class CoperniqOptions(BaseModel):
+    baseUrl: str | None = None
+    matchBy: MatchBy | None = None
+    matchFoundStrategy: MatchFoundStrategy | None = None
+    allowNewOptions: bool | None = None
+
+
+class CoperniqChoice(BaseModel):
+    """A business's Coperniq options: the ``coperniq`` object of the API and of the stored row;
+    an unset field takes the settings' value."""
+
+    coperniq: CoperniqOptions = Field(default_factory=CoperniqOptions)
+
+
+class CoperniqAnswer(BaseModel):
+    coperniq: CoperniqOptions  # always shown, so the answer names it as required
+
+
+def _preset(settings: Settings) -> Preset[CoperniqChoice]:
+    return Preset(
+        CoperniqChoice.model_construct(
+            coperniq=CoperniqOptions.model_construct(
+                baseUrl=settings.coperniq_base_url,
+                matchBy=settings.coperniq_match_by,
+                matchFoundStrategy=settings.coperniq_match_found_strategy,
+                allowNewOptions=settings.coperniq_allow_new_options,
+            )
+        ),
+        secret=settings.coperniq_api_key,
+        configured=settings.coperniq_api_key is not None,
+    )
+
+
+def _build(
+    options: CoperniqChoice,
+    secret: SecretStr | None,
+    http_client: httpx2.AsyncClient | None,
+    settings: Settings,
+) -> CoperniqDestination:
+    if secret is None or not secret.get_secret_value():
+        raise ValueError("coperniq_api_key is required for the coperniq destination")
+    # One budget per key (and limits) in the process, whichever business uses the key.
+    limiter = shared_limiter(
+        secret.get_secret_value(),
+        settings.coperniq_requests_per_second,
+        settings.coperniq_requests_per_day,
+    )
+    chosen = options.coperniq
+    client = CoperniqClient(
+        secret,
+        base_url=chosen.baseUrl or DEFAULT_BASE_URL,
+        http_client=http_client,
+        limiter=limiter,
+    )
+    defaults = CoperniqSettings()
+    return CoperniqDestination(
+        client,
+        CoperniqSettings(
+            match_by=chosen.matchBy or defaults.match_by,
+            match_found_strategy=chosen.matchFoundStrategy or defaults.match_found_strategy,
+            allow_new_options=(
+                chosen.allowNewOptions
+                if chosen.allowNewOptions is not None
+                else defaults.allow_new_options
+            ),
+            create_contacts=settings.coperniq_create_contacts,
+        ),
+    )
+
+
+COPERNIQ: DestinationType[CoperniqChoice] = DestinationType(
+    kind="coperniq",
+    options=CoperniqChoice,
+    preset=_preset,
+    build=_build,
+    secret_field="coperniqApiKey",  # noqa: S106 - a field name, not a secret
+    answer=CoperniqAnswer,
+)

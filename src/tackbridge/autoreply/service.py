@@ -20,8 +20,7 @@ from tackbridge.autoreply.rules import RuleSetError, choose_reply
 from tackbridge.autoreply.store import rules_for
 from tackbridge.conversations.replies import queue_reply
 from tackbridge.core.clock import now as utc_now
-from tackbridge.leads.models import LeadInput
-from tackbridge.leads.service import get_lead
+from tackbridge.leads.rows import read_lead_input
 from tackbridge.outbox.errors import PermanentError
 from tackbridge.outbox.kinds import FIRST, Job, JobKind, Payload, Registration
 from tackbridge.outbox.queue import enqueue
@@ -101,10 +100,10 @@ class AutoReplyJobs:
         lead_id = job.payload.leadID
         now = self.clock()
         with self.db.reader.connect() as conn:
-            view = get_lead(conn, lead_id, related=False)
-            if view is None:
+            lead = read_lead_input(conn, lead_id)
+            if lead is None:
                 raise PermanentError(f"lead {lead_id} is not in the store")
-            business_id = view.business.businessID if view.business else None
+            business_id = lead.business_id
             try:
                 rules = rules_for(conn, business_id, self.settings)
             except (RuleSetError, ValueError) as exc:
@@ -112,9 +111,7 @@ class AutoReplyJobs:
             replied = already_replied(conn, lead_id)
         if rules is None:
             return
-        planned = choose_reply(
-            LeadInput.from_view(view), rules, now, already_replied=replied, is_test=view.isTest
-        )
+        planned = choose_reply(lead, rules, now, already_replied=replied)
         if planned is None:
             return
         payload = SendJob(leadID=lead_id, text=planned.text, rule=planned.rule)
