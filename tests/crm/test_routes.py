@@ -45,7 +45,7 @@ def test_an_event_is_stored_once_and_queued_once(srv: RunningServer) -> None:
     assert first.status_code == 200, first.text
     assert first.json()["status"] == "accepted"
     assert again.json()["status"] == "duplicate"
-    jobs = srv.operator.get("/api/deliveries", params={"kind": "crm.event"}).json()["items"]
+    jobs = srv.operator.get("/api/jobs", params={"kind": "crm.event"}).json()["items"]
     assert len(jobs) == 1
     logged = [e for e in inbound(srv) if e["route"] == "/coperniq/webhooks/{secret}"]
     assert [e["outcome"] for e in logged] == ["duplicate", "accepted"]

@@ -133,13 +133,11 @@ def test_the_crm_failing_for_a_while_still_gives_one_opportunity(
     stack.sandbox.put("/_sandbox/faults", json={"error_rate": 0.5, "rate_limit_rate": 0.3})
     lead_id = stack.new_lead(business)
     stack.wait(lambda: stack.lead(lead_id) is not None)
-    stack.wait(
-        lambda: stack.operator.get("/api/deliveries", params={"kind": "crm.lead"}).json()["items"]
-    )
+    stack.wait(lambda: stack.operator.get("/api/jobs", params={"kind": "crm.lead"}).json()["items"])
     stack.sandbox.put("/_sandbox/faults", json={})
     stack.wait(lambda: opportunities_of(stack, lead_id), timeout=30)
-    job = stack.operator.get("/api/deliveries", params={"kind": "crm.lead"}).json()["items"][0]
-    stack.wait(lambda: stack.operator.get(f"/api/deliveries/{job['id']}").json()["state"] == "done")
+    job = stack.operator.get("/api/jobs", params={"kind": "crm.lead"}).json()["items"][0]
+    stack.wait(lambda: stack.operator.get(f"/api/jobs/{job['id']}").json()["state"] == "done")
     assert len(opportunities_of(stack, lead_id)) == 1
 
 
@@ -160,9 +158,7 @@ def test_a_restart_mid_delivery_still_gives_one_opportunity(
     stack.wait(
         lambda: all(
             j["state"] == "done"
-            for j in stack.operator.get("/api/deliveries", params={"kind": "crm.lead"}).json()[
-                "items"
-            ]
+            for j in stack.operator.get("/api/jobs", params={"kind": "crm.lead"}).json()["items"]
         ),
         timeout=30,
     )
@@ -203,7 +199,7 @@ def test_a_lead_and_its_first_reply_spend_few_coperniq_requests(
     [opportunity] = opportunities_of(stack, lead_id)
 
     def settled() -> bool:
-        items = stack.operator.get("/api/deliveries", params={"kind": "crm.message"}).json()
+        items = stack.operator.get("/api/jobs", params={"kind": "crm.message"}).json()
         return bool(items["items"]) and all(j["state"] == "done" for j in items["items"])
 
     stack.wait(settled, timeout=30)

@@ -82,7 +82,7 @@ def test_the_same_change_twice_is_one_push(server: RunningServer, sandbox: Sandb
     first, again = post(server, lead_id, **body), post(server, lead_id, **body)
     assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
     assert len(rows(server, lead_id)[1]) == 1
-    jobs = server.operator.get("/api/deliveries", params={"kind": "thumbtack.job_status"}).json()
+    jobs = server.operator.get("/api/jobs", params={"kind": "thumbtack.job_status"}).json()
     assert [j["payload"]["leadID"] for j in jobs["items"]].count(lead_id) == 1
 
 

@@ -127,12 +127,12 @@ async def test_a_permanent_4xx_dead_letters_with_the_problem_then_an_operator_re
         assert "not found" in problem["detail"]
         assert problem["traceID"]
 
-        dead = server.operator.get("/api/deliveries", params={"state": "dead"}).json()["items"]
+        dead = server.operator.get("/api/jobs", params={"state": "dead"}).json()["items"]
         assert job.id in [j["id"] for j in dead]
-        shown = server.operator.get(f"/api/deliveries/{job.id}").json()
+        shown = server.operator.get(f"/api/jobs/{job.id}").json()
         assert shown["history"][0]["statusCode"] == 404
 
-        retried = server.operator.post(f"/api/deliveries/{job.id}/retry")
+        retried = server.operator.post(f"/api/jobs/{job.id}/retry")
         assert retried.status_code == 200, retried.text
         assert (retried.json()["state"], retried.json()["attempts"]) == ("pending", 0)
         await side.drain()
@@ -158,7 +158,7 @@ async def test_retry_and_replay_of_a_reply(server: RunningServer, sandbox: Sandb
         assert state_of(server, lead_id, queued["messageID"]) == "failed"
 
         tokens.connected = True  # the pro reconnected; the operator retries
-        assert server.operator.post(f"/api/deliveries/{job.id}/retry").status_code == 200
+        assert server.operator.post(f"/api/jobs/{job.id}/retry").status_code == 200
         assert state_of(server, lead_id, queued["messageID"]) == "queued"
         await side.drain()
         assert state_of(server, lead_id, queued["messageID"]) == "sent"
@@ -173,11 +173,11 @@ async def test_deliveries_api_refuses_what_it_cannot_do(
     async with worker_side(server.settings, sandbox) as side:
         holder: Worker = side.worker(lease_seconds=600)
         (claimed,) = await holder.claim(1)
-        running = server.operator.post(f"/api/deliveries/{claimed.id}/retry")
+        running = server.operator.post(f"/api/jobs/{claimed.id}/retry")
         assert running.status_code == 409
         assert running.headers["content-type"].startswith("application/problem+json")
-    for path in ("/api/deliveries/999999", "/api/deliveries/999999/retry"):
+    for path in ("/api/jobs/999999", "/api/jobs/999999/retry"):
         method = server.operator.post if path.endswith("retry") else server.operator.get
         assert method(path).status_code == 404
-    assert server.operator.get("/api/deliveries", params={"state": "lost"}).status_code == 422
-    assert server.partner.get("/api/deliveries").status_code == 401
+    assert server.operator.get("/api/jobs", params={"state": "lost"}).status_code == 422
+    assert server.partner.get("/api/jobs").status_code == 401

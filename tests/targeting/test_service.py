@@ -28,7 +28,7 @@ async def test_service_targeting_off_then_an_unknown_category_dead_letters(
                 )
             )
         await side.drain()
-        jobs = server.operator.get("/api/deliveries", params={"kind": "thumbtack.targeting"})
+        jobs = server.operator.get("/api/jobs", params={"kind": "thumbtack.targeting"})
     states = {j["payload"]["categoryID"]: j["state"] for j in jobs.json()["items"]}
     assert states == {None: "done", "no-such-category": "dead"}
     changes = [(t["businessID"], t["categoryID"], t["enabled"]) for t in fresh.inspect("targeting")]

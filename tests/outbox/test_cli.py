@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tackbridge.cli import app
-from tests.delivery.outbound_support import import_lead, sandbox_messages
+from tests.support.outbound import import_lead, sandbox_messages
 from tests.support.sandbox import Sandbox
 from tests.support.tackbridge import RunningServer
 
@@ -45,12 +45,12 @@ def test_send_message_then_list_and_replay(server: RunningServer, sandbox: Sandb
     assert runner.invoke(app, ["jobs", "list", "--kind", "thumbtack.message"]).output == (
         listed.output
     )
-    job_id = server.operator.get("/api/deliveries").json()["items"][0]["id"]
+    job_id = server.operator.get("/api/jobs").json()["items"][0]["id"]
 
     replay = runner.invoke(app, ["deliveries", "retry", str(job_id)])
     assert replay.exit_code == 0, replay.output
     assert "due now" in replay.output
-    assert server.operator.get(f"/api/deliveries/{job_id}").json()["state"] == "pending"
+    assert server.operator.get(f"/api/jobs/{job_id}").json()["state"] == "pending"
 
     missing = runner.invoke(app, ["deliveries", "retry", "999999"])
     assert missing.exit_code == 1
@@ -83,7 +83,7 @@ def test_job_status_command(server: RunningServer, sandbox: Sandbox) -> None:
     )
     assert queued.exit_code == 0, queued.output
     assert "pending" in queued.output
-    job = server.operator.get("/api/deliveries", params={"kind": "thumbtack.job_status"}).json()
+    job = server.operator.get("/api/jobs", params={"kind": "thumbtack.job_status"}).json()
     payload = job["items"][0]["payload"]
     assert payload == {
         "leadID": lead_id,
