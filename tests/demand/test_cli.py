@@ -83,7 +83,7 @@ def test_a_business_not_contacted_is_named(stack: Stack, demand: str) -> None:
     pro = stack.sandbox.business_ids()[0]
     created = create(demand, "--business", pro, "--business", "999", "--category", KITCHEN)
     assert created.exit_code == 0, created.output
-    assert "not contacted: 999" in created.output
+    assert "not contacted: 999 business not found" in created.output
     assert list(leads_of(stack, request_id_of(created.output))) == [pro]
 
 
@@ -98,3 +98,12 @@ def test_a_refused_request_exits_1_with_the_problem(stack: Stack, demand: str) -
     assert "12345" in unknown.output
     assert "connection" in unknown.output
     assert len(stack.sandbox.inspect("leads")) == before
+
+
+def test_a_request_no_business_takes_exits_1_naming_each(stack: Stack, demand: str) -> None:
+    nobody = create(demand, "--business", "998", "--business", "999", "--category", KITCHEN)
+    assert nobody.exit_code == 1, nobody.output
+    assert "not contacted: 998" in nobody.output
+    assert "not contacted: 999" in nobody.output
+    assert "no business could be sent the request" in nobody.output
+    assert "created" not in nobody.output

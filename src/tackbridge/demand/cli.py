@@ -60,8 +60,11 @@ def request_create(
             except JobError as exc:
                 console.print(f"[red]{exc.detail}[/red]")
                 raise typer.Exit(1) from None
-            console.print(f"request {result.request.requestID} created")
             for error in result.contactErrors:
                 console.print(f"[yellow]not contacted: {error.businessID} {error.message}[/yellow]")
+            if result.request is None:
+                console.print("[red]no business could be sent the request[/red]")
+                raise typer.Exit(1)
+            console.print(f"request {result.request.requestID} created")
 
     run(main())

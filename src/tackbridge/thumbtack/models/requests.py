@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from ._base import IdStr, _Request, _Response
 from .pagination import _Page
@@ -36,7 +36,9 @@ class ContactError(_Response):
     """One entry of ``contactErrors``: a business the request could not be sent to."""
 
     businessID: IdStr | None = None
-    message: str | None = None
+    # The documents show contactErrors only empty: the reason is read from ``message`` or, as
+    # some answers name it, ``error``.
+    message: str | None = Field(default=None, validation_alias=AliasChoices("message", "error"))
 
     @model_validator(mode="before")
     @classmethod
@@ -60,7 +62,8 @@ class RequestResult(_Response):
     """Answer of ``POST /api/v4/requests``. A non-empty ``contactErrors`` means the request
     was created but some businesses were not contacted."""
 
-    request: RequestDetail
+    # None when no business could be sent the request (contactErrors says why).
+    request: RequestDetail | None = None
     contactErrors: list[ContactError] = Field(default_factory=list)
 
     @field_validator("contactErrors", mode="before")
