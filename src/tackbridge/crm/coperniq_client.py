@@ -31,6 +31,7 @@ from tackbridge.payloads.coperniq import (
     MatchBy,
     MatchFoundStrategy,
     Note,
+    NoteList,
     Opportunity,
     OpportunityCreate,
     Property,
@@ -296,6 +297,9 @@ class CoperniqClient:
         payload = await self._send(
             "GET", f"/opportunities/{_id(opportunity_id)}/notes", "list_notes"
         )
+        # The document's answer is ``{notes, totalCount}``; a bare array is read too.
+        if isinstance(payload, dict):
+            return _model(_NOTE_LIST, "list_notes", payload).notes
         return _model(_NOTES, "list_notes", payload)
 
     # ------------------------------------------------------------------ properties, workflows
@@ -304,6 +308,9 @@ class CoperniqClient:
         payload = await self._send(
             "GET", "/properties", "list_properties", params=[("record_type", record_type)]
         )
+        # The document's answer is an object keyed by record type; a bare array is read too.
+        if isinstance(payload, dict):
+            payload = payload.get(record_type, [])
         return _model(_PROPERTIES, "list_properties", payload)
 
     async def list_workflows(self) -> list[Workflow]:
@@ -321,6 +328,7 @@ _CONTACT = TypeAdapter(Contact)
 _CONTACTS = TypeAdapter(list[Contact])
 _NOTE = TypeAdapter(Note)
 _NOTES = TypeAdapter(list[Note])
+_NOTE_LIST = TypeAdapter(NoteList)
 _PROPERTIES = TypeAdapter(list[Property])
 _WORKFLOWS = TypeAdapter(list[Workflow])
 _WORKFLOW = TypeAdapter(Workflow)

@@ -78,7 +78,7 @@ class Opportunity(Wire):
     workflowName: str | None = None
     accountId: int | None = None
     createdById: int | None = None
-    geoLocation: str | None = None
+    geoLocation: list[str] | str | None = None
     imageUrl: str | None = None
     streetViewUrl: str | None = None
     city: str | None = None
@@ -109,11 +109,26 @@ class Contact(Wire):
 
 
 class Note(Wire):
+    """A note: its text is ``note`` in the document, ``body`` in older answers."""
+
     id: int
-    recordId: int
-    body: str
-    createdAt: str
-    updatedAt: str
+    recordId: int | None = None
+    note: str | None = None
+    body: str | None = None
+    author: Any = None
+    createdAt: str | None = None
+    updatedAt: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.note if self.note is not None else (self.body or "")
+
+
+class NoteList(Wire):
+    """``GET /opportunities/{id}/notes`` (and a project's): ``{notes, totalCount}``."""
+
+    notes: list[Note] = Field(default_factory=list)
+    totalCount: int = 0
 
 
 class Property(Wire):

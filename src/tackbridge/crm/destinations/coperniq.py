@@ -227,7 +227,7 @@ class CoperniqDestination:
         (looked for unless this is the job's first try)."""
         reference = _reference(idempotency_key)
         for note in [] if first_try else await self.client.list_notes(opportunity_id):
-            if reference in note.body:
+            if reference in note.text:
                 return DeliveryReceipt(self.kind, str(note.id), "found")
         note = await self.client.create_note(opportunity_id, f"{body}\n\n{reference}")
         return DeliveryReceipt(self.kind, str(note.id), "created")

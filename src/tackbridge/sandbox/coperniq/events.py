@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from tackbridge.sandbox.clock import Clock
@@ -30,6 +31,41 @@ TRIGGER_NAMES = {
 }
 
 EventListener = Callable[[dict[str, Any]], object]
+
+
+def record_of(o: Opportunity) -> dict[str, Any]:
+    """The record an automation webhook carries: its identity, title, status, stage, address,
+    value, owner, primary contact and timestamps."""
+    f = o.fields
+    current = next((i for i in o.phase_instances if i.phase.id == f.get("phaseId")), None)
+    stage = (
+        {"id": current.phase.id, "name": current.phase.name, "type": current.phase.type}
+        if current
+        else None
+    )
+    contact = (
+        {"email": f.get("primaryEmail"), "phone": f.get("primaryPhone")}
+        if f.get("primaryEmail") or f.get("primaryPhone")
+        else None
+    )
+    return {
+        "id": o.id,
+        "uid": o.uid,
+        "type": o.kind,
+        "title": f.get("title"),
+        "status": f.get("status"),
+        "stage": stage,
+        "address": list(f.get("address") or []),
+        "value": f.get("value"),
+        "owner": None,
+        "contact": contact,
+        "createdAt": _iso(o.created_at),
+        "updatedAt": _iso(o.updated_at),
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class AutomationEvents:
@@ -53,7 +89,7 @@ class AutomationEvents:
                 "firedAt": self._clock.now().isoformat(timespec="seconds").replace("+00:00", "Z"),
                 **(extra or {}),
             },
-            "record": {"id": opportunity.id, "uid": opportunity.uid, "type": "opportunity"},
+            "record": record_of(opportunity),
         }
         self.log.append(payload)
         for listener in list(self.listeners):

@@ -122,6 +122,7 @@ class Opportunity:
     updated_at: datetime
     phase_instances: list[PhaseInstance] = field(default_factory=list)
     deleted_at: datetime | None = None
+    kind: str = "opportunity"  # or "project": the two share ids, rules and events
 
 
 @dataclass

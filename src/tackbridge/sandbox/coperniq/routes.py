@@ -29,7 +29,7 @@ from tackbridge.sandbox.httputil import json_object, parse_timestamp, same_secre
 __all__ = ["RateLimiter", "guard", "router"]
 
 OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "contains", "in", "nin", "between")
-ORDERABLE = ("id", "number", "createdAt", "updatedAt", "title", "value")
+ORDER_BY = ("asc", "desc")
 
 
 class RateLimiter:
@@ -143,28 +143,19 @@ async def create_opportunity(
     return opportunity_wire(store, opportunity)
 
 
-def _order(request: Request) -> tuple[str, bool]:
-    raw = request.query_params.get("order_by", "id").strip()
-    descending = raw.startswith("-")
-    name = raw.lstrip("-")
-    for sep in (":", " "):
-        if sep in name:
-            name, _, direction = name.partition(sep)
-            if direction.lower() not in ("asc", "desc"):
-                raise CoperniqError(400, "order direction must be asc or desc", field="order_by")
-            descending = direction.lower() == "desc"
-    if name not in ORDERABLE:
-        raise CoperniqError(
-            400, f"order_by must be one of {', '.join(ORDERABLE)}", field="order_by"
-        )
-    return name, descending
+def _order(request: Request) -> bool:
+    """``order_by`` is a direction, ``asc`` (the default) or ``desc``, over record IDs."""
+    raw = request.query_params.get("order_by", "asc").strip().lower()
+    if raw not in ORDER_BY:
+        raise CoperniqError(400, "order_by must be asc or desc", field="order_by")
+    return raw == "desc"
 
 
 def _page(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     page = _int_param(request, "page", 1, 1, 1_000_000)
     size = _int_param(request, "page_size", 20, 1, 100)
-    name, descending = _order(request)
-    items.sort(key=lambda w: (w.get(name) is None, w.get(name) or 0), reverse=descending)
+    descending = _order(request)
+    items.sort(key=lambda w: w.get("id") or 0, reverse=descending)
     return items[(page - 1) * size : page * size]
 
 
@@ -355,9 +346,10 @@ async def patch_opportunity(
     return opportunity_wire(store, opportunity)
 
 
-@_both(router.delete, "/opportunities/{opportunity_id}", status_code=204)
-async def delete_opportunity(opportunity_id: int, box: Sandbox = Depends(guard)) -> None:
+@_both(router.delete, "/opportunities/{opportunity_id}")
+async def delete_opportunity(opportunity_id: int, box: Sandbox = Depends(guard)) -> Response:
     _store(box).delete_opportunity(opportunity_id)
+    return Response(status_code=200)
 
 
 # notes --------------------------------------------------------------------------------------
@@ -365,12 +357,13 @@ async def delete_opportunity(opportunity_id: int, box: Sandbox = Depends(guard))
 
 @_both(router.get, "/opportunities/{opportunity_id}/notes")
 @_both(router.get, "/opportunities/{opportunity_id}/comments", include_in_schema=False)
-async def list_notes(opportunity_id: int, box: Sandbox = Depends(guard)) -> list[dict[str, Any]]:
-    return [note_wire(n) for n in _store(box).notes_of(opportunity_id)]
+async def list_notes(opportunity_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
+    notes = [note_wire(n) for n in _store(box).notes_of(opportunity_id)]
+    return {"notes": notes, "totalCount": len(notes)}
 
 
-@_both(router.post, "/opportunities/{opportunity_id}/notes")
-@_both(router.post, "/opportunities/{opportunity_id}/comments", include_in_schema=False)
+@_both(router.post, "/opportunities/{opportunity_id}/notes", status_code=201)
+@_both(router.post, "/opportunities/{opportunity_id}/comments", status_code=201)
 async def create_note(
     opportunity_id: int, request: Request, box: Sandbox = Depends(guard)
 ) -> dict[str, Any]:
@@ -387,16 +380,17 @@ async def patch_note(
     return note_wire(_store(box).patch_note(note_id, body.get("body")))
 
 
-@router.delete("/notes/{note_id}", status_code=204)
-@router.delete("/comments/{note_id}", status_code=204, include_in_schema=False)
-async def delete_note(note_id: int, box: Sandbox = Depends(guard)) -> None:
+@router.delete("/notes/{note_id}")
+@router.delete("/comments/{note_id}", include_in_schema=False)
+async def delete_note(note_id: int, box: Sandbox = Depends(guard)) -> Response:
     _store(box).delete_note(note_id)
+    return Response(status_code=200)
 
 
 # contacts and accounts ----------------------------------------------------------------------
 
 
-@router.post("/contacts")
+@router.post("/contacts", status_code=201)
 async def create_contact(request: Request, box: Sandbox = Depends(guard)) -> dict[str, Any]:
     return contact_wire(_store(box).create_contact(await json_object(request)))
 
@@ -421,9 +415,10 @@ async def patch_contact(
     return contact_wire(_store(box).patch_contact(contact_id, await json_object(request)))
 
 
-@router.delete("/contacts/{contact_id}", status_code=204)
-async def delete_contact(contact_id: int, box: Sandbox = Depends(guard)) -> None:
+@router.delete("/contacts/{contact_id}")
+async def delete_contact(contact_id: int, box: Sandbox = Depends(guard)) -> Response:
     _store(box).delete_contact(contact_id)
+    return Response(status_code=200)
 
 
 @router.post("/accounts")
@@ -445,19 +440,53 @@ async def get_account(account_id: int, box: Sandbox = Depends(guard)) -> dict[st
     return contact_wire(_store(box).get_account(account_id))
 
 
+@router.patch("/accounts/{account_id}")
+@router.patch("/clients/{account_id}", include_in_schema=False)
+async def patch_account(
+    account_id: int, request: Request, box: Sandbox = Depends(guard)
+) -> dict[str, Any]:
+    return contact_wire(_store(box).patch_account(account_id, await json_object(request)))
+
+
+@router.delete("/accounts/{account_id}")
+@router.delete("/clients/{account_id}", include_in_schema=False)
+async def delete_account(account_id: int, box: Sandbox = Depends(guard)) -> Response:
+    _store(box).delete_account(account_id)
+    return Response(status_code=200)
+
+
 # properties and workflows -------------------------------------------------------------------
 
-RECORD_TYPES = ("opportunity", "account", "contact", "project")
+# The keys of ``GET /properties``; ``client`` and ``request`` are the old names of ``account``
+# and ``opportunity`` and answer the same data beside them.
+RECORD_TYPES = ("account", "opportunity", "project", "vendor", "ahj")
+ALIASES = {"client": "account", "request": "opportunity"}
+_ALIAS_OF = {v: k for k, v in ALIASES.items()}
 
 
 @router.get("/properties")
-async def list_properties(request: Request, box: Sandbox = Depends(guard)) -> list[dict[str, Any]]:
-    record_type = request.query_params.get("record_type", "opportunity")
-    if record_type not in RECORD_TYPES:
-        raise CoperniqError(
-            400, f"record_type must be one of {', '.join(RECORD_TYPES)}", field="record_type"
-        )
-    return [p.wire() for p in _store(box).properties.values() if p.record_type == record_type]
+async def list_properties(
+    request: Request, box: Sandbox = Depends(guard)
+) -> dict[str, list[dict[str, Any]]]:
+    asked = [
+        name.strip()
+        for raw in request.query_params.getlist("record_type")
+        for name in raw.split(",")
+        if name.strip()
+    ]
+    for name in asked:
+        if name not in RECORD_TYPES and name not in ALIASES:
+            choices = ", ".join((*RECORD_TYPES, *ALIASES))
+            raise CoperniqError(400, f"record_type must be one of {choices}", field="record_type")
+    wanted = [ALIASES.get(n, n) for n in asked] or list(RECORD_TYPES)
+    props = list(_store(box).properties.values())
+    answer: dict[str, list[dict[str, Any]]] = {}
+    for record_type in dict.fromkeys(wanted):
+        items = [p.wire() for p in props if p.record_type == record_type]
+        answer[record_type] = items
+        if record_type in _ALIAS_OF:
+            answer[_ALIAS_OF[record_type]] = items
+    return answer
 
 
 @router.get("/workflows")

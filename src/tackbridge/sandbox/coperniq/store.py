@@ -245,7 +245,12 @@ class CoperniqStore:
             self._automation.emit(
                 opportunity,
                 "APPOINTMENT_CREATED",
-                {"appointmentId": appointment.id, "startAt": start_at, "endAt": end_at},
+                {
+                    "appointmentId": appointment.id,
+                    "startAt": start_at,
+                    "endAt": end_at,
+                    "dueDate": start_at,
+                },
             )
             return appointment
 
@@ -260,7 +265,12 @@ class CoperniqStore:
             self._automation.emit(
                 self.get_opportunity(appointment.opportunity_id),
                 "APPOINTMENT_RESCHEDULED",
-                {"appointmentId": appointment.id, "startAt": start_at, "endAt": end_at},
+                {
+                    "appointmentId": appointment.id,
+                    "startAt": start_at,
+                    "endAt": end_at,
+                    "dueDate": start_at,
+                },
             )
             return appointment
 
@@ -315,6 +325,18 @@ class CoperniqStore:
             if account is None:
                 raise CoperniqError(404, f"account {account_id} not found", "NOT_FOUND")
             return account
+
+    def patch_account(self, account_id: int, body: dict[str, Any]) -> Contact:
+        with self._lock:
+            account = self.get_account(account_id)
+            account.fields.update(self._rules.clean_account(body, partial=True))
+            account.updated_at = self._clock.now()
+            return account
+
+    def delete_account(self, account_id: int) -> None:
+        with self._lock:
+            self.get_account(account_id)
+            del self.accounts[account_id]
 
     def add_note(self, opportunity_id: int, body: Any) -> Note:
         with self._lock:

@@ -83,9 +83,7 @@ class Validator:
     def clean_opportunity(
         self, body: dict[str, Any], *, partial: bool, allow_new_options: bool
     ) -> dict[str, Any]:
-        unknown = sorted(set(body) - set(WRITABLE) - {"id", "number", "createdAt", "updatedAt"})
-        if unknown:
-            raise bad(f"unknown field {unknown[0]}", unknown[0])
+        # The document forbids no other fields: ones Coperniq does not write are ignored.
         if not partial:
             for name in REQUIRED:
                 if is_empty(body.get(name)):
@@ -209,9 +207,7 @@ class Validator:
 
     def clean_contact(self, body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         allowed = {"name", "phones", "emails", "title", "accountIds", "projectIds"}
-        unknown = sorted(set(body) - allowed)
-        if unknown:
-            raise bad(f"unknown field {unknown[0]}", unknown[0])
+        body = {k: v for k, v in body.items() if k in allowed}  # others are ignored
         if not partial and (not isinstance(body.get("name"), str) or not body["name"].strip()):
             raise bad("name is required", "name")
         out: dict[str, Any] = {}
@@ -239,17 +235,31 @@ class Validator:
                 out[name] = list(value)
         return out
 
-    def clean_account(self, body: dict[str, Any]) -> dict[str, Any]:
+    def clean_account(self, body: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         title = body.get("title")
-        if not isinstance(title, str) or not title.strip():
-            raise bad("title is required", "title")
-        address = body.get("address")
-        if isinstance(address, str):
-            address = [address]
-        if is_empty(address):
-            raise bad("address is required", "address")
-        items = strings(address, "address", non_empty=True)
-        return {"title": title, "address": items}
+        if not partial or "title" in body:
+            if not isinstance(title, str) or not title.strip():
+                raise bad("title is required", "title")
+            out["title"] = title
+        if not partial or "address" in body:
+            address = body.get("address")
+            if isinstance(address, str):
+                address = [address]
+            if is_empty(address):
+                raise bad("address is required", "address")
+            out["address"] = strings(address, "address", non_empty=True)
+        for name in ("description", "primaryEmail", "primaryPhone", "accountType"):
+            if name in body:
+                value = body[name]
+                if value is not None and not isinstance(value, str):
+                    raise bad(f"{name} must be a string", name)
+                out[name] = value
+        if "isActive" in body:
+            if not isinstance(body["isActive"], bool):
+                raise bad("isActive must be true or false", "isActive")
+            out["isActive"] = body["isActive"]
+        return out
 
     def check_phase_of(self, opportunity: Opportunity, clean: dict[str, Any]) -> None:
         """A patch that moves the phase alone must stay within the record's workflow."""

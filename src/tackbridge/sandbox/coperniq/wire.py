@@ -39,10 +39,10 @@ def opportunity_wire(store: CoperniqStore, o: Opportunity) -> dict[str, Any]:
         "confidence": f.get("confidence"),
         "status": f.get("status"),
         "workflowId": f.get("workflowId"),
-        "workflowName": workflow.name if workflow else None,
+        "workflowName": workflow.name if workflow else "",
         "accountId": f.get("accountId"),
         "createdById": 1,
-        "geoLocation": None,
+        "geoLocation": [],
         "imageUrl": None,
         "streetViewUrl": None,
         "city": parts.get("city"),
@@ -87,11 +87,17 @@ def contact_wire(c: Contact) -> dict[str, Any]:
     }
 
 
+# Every note the sandbox's API key writes is authored by its one user.
+AUTHOR = {"id": 1, "firstName": "Sandbox", "lastName": "User", "email": "api@coperniq.test"}
+
+
 def note_wire(n: Note) -> dict[str, Any]:
     return {
         "id": n.id,
         "recordId": n.opportunity_id,
+        "note": n.body,
         "body": n.body,
+        "author": dict(AUTHOR),
         "createdAt": iso(n.created_at),
         "updatedAt": iso(n.updated_at),
     }
