@@ -115,15 +115,22 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 
 
 def _both(method: Callable[..., Any], path: str, **kwargs: Any) -> Callable[[Any], Any]:
-    """Registers a route on ``/opportunities...`` and on its old alias ``/requests...``."""
+    """Registers a route on ``/opportunities...``, on its old alias ``/requests...`` and on
+    ``/projects...``: the three share the rules; ``_kind`` tells a handler which it serves."""
 
     def register(func: Any) -> Any:
         method(path, **kwargs)(func)
         alias = {**kwargs, "include_in_schema": False}
         method(path.replace("/opportunities", "/requests", 1), **alias)(func)
+        method(path.replace("/opportunities", "/projects", 1), **kwargs)(func)
         return func
 
     return register
+
+
+def _kind(request: Request) -> str:
+    """``project`` on ``/projects/**``, else ``opportunity``."""
+    return "project" if request.url.path.startswith(f"{router.prefix}/projects") else "opportunity"
 
 
 @_both(router.post, "/opportunities")
@@ -136,10 +143,14 @@ async def create_opportunity(
     body = await json_object(request)
     store = _store(box)
     opportunity, outcome = store.create_opportunity(
-        body, match_by=match_by, strategy=strategy, allow_new_options=allow_new
+        body,
+        match_by=match_by,
+        strategy=strategy,
+        allow_new_options=allow_new,
+        kind=_kind(request),
     )
     response.headers["X-Sandbox-Match"] = outcome
-    box.state.note(f"coperniq opportunity {opportunity.id} {outcome}")
+    box.state.note(f"coperniq {opportunity.kind} {opportunity.id} {outcome}")
     return opportunity_wire(store, opportunity)
 
 
@@ -181,7 +192,7 @@ async def list_opportunities(
     request: Request, box: Sandbox = Depends(guard)
 ) -> list[dict[str, Any]]:
     store = _store(box)
-    items = [opportunity_wire(store, o) for o in store.live_opportunities()]
+    items = [opportunity_wire(store, o) for o in store.live_opportunities(_kind(request))]
     return _page(request, _time_filters(request, items))
 
 
@@ -295,11 +306,12 @@ async def search_opportunities(
         return (o.fields.get("custom") or {}).get(prop.removeprefix("custom."))
 
     tests = [(p, _predicate(op, v)) for p, op, v in filters]
-    candidates = store.live_opportunities()
+    kind = _kind(request)
+    candidates = store.live_opportunities(kind)
     if logic == "and" or len(filters) == 1:
         for p, op, v in filters:
             if op == "eq" and (p.startswith("custom.") or p not in sample_fields):
-                candidates = store.with_custom_value(p.removeprefix("custom."), v)
+                candidates = store.with_custom_value(p.removeprefix("custom."), v, kind)
                 break
     found = []
     for o in candidates:
@@ -329,9 +341,11 @@ def _stored(o: Opportunity, prop: str) -> Any:
 
 
 @_both(router.get, "/opportunities/{opportunity_id}")
-async def get_opportunity(opportunity_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
+async def get_opportunity(
+    opportunity_id: int, request: Request, box: Sandbox = Depends(guard)
+) -> dict[str, Any]:
     store = _store(box)
-    return opportunity_wire(store, store.get_opportunity(opportunity_id))
+    return opportunity_wire(store, store.get_opportunity(opportunity_id, _kind(request)))
 
 
 @_both(router.patch, "/opportunities/{opportunity_id}")
@@ -341,14 +355,19 @@ async def patch_opportunity(
     store = _store(box)
     body = await json_object(request)
     opportunity = store.patch_opportunity(
-        opportunity_id, body, allow_new_options=_bool(request, "allow_new_options")
+        opportunity_id,
+        body,
+        allow_new_options=_bool(request, "allow_new_options"),
+        kind=_kind(request),
     )
     return opportunity_wire(store, opportunity)
 
 
 @_both(router.delete, "/opportunities/{opportunity_id}")
-async def delete_opportunity(opportunity_id: int, box: Sandbox = Depends(guard)) -> Response:
-    _store(box).delete_opportunity(opportunity_id)
+async def delete_opportunity(
+    opportunity_id: int, request: Request, box: Sandbox = Depends(guard)
+) -> Response:
+    _store(box).delete_opportunity(opportunity_id, _kind(request))
     return Response(status_code=200)
 
 
@@ -357,8 +376,10 @@ async def delete_opportunity(opportunity_id: int, box: Sandbox = Depends(guard))
 
 @_both(router.get, "/opportunities/{opportunity_id}/notes")
 @_both(router.get, "/opportunities/{opportunity_id}/comments", include_in_schema=False)
-async def list_notes(opportunity_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
-    notes = [note_wire(n) for n in _store(box).notes_of(opportunity_id)]
+async def list_notes(
+    opportunity_id: int, request: Request, box: Sandbox = Depends(guard)
+) -> dict[str, Any]:
+    notes = [note_wire(n) for n in _store(box).notes_of(opportunity_id, _kind(request))]
     return {"notes": notes, "totalCount": len(notes)}
 
 
@@ -368,7 +389,7 @@ async def create_note(
     opportunity_id: int, request: Request, box: Sandbox = Depends(guard)
 ) -> dict[str, Any]:
     body = await json_object(request)
-    return note_wire(_store(box).add_note(opportunity_id, body.get("body")))
+    return note_wire(_store(box).add_note(opportunity_id, body.get("body"), _kind(request)))
 
 
 @router.patch("/notes/{note_id}")

@@ -81,6 +81,7 @@ class CoperniqStore:
         match_by: str = "title",
         strategy: str = "skip",
         allow_new_options: bool = False,
+        kind: str = "opportunity",
     ) -> tuple[Opportunity, str]:
         """Creates or matches; returns the record and what happened (created/skipped/...)."""
         if match_by not in MATCH_BY:
@@ -90,11 +91,13 @@ class CoperniqStore:
                 f"match_found_strategy must be one of {', '.join(STRATEGIES)}",
                 "match_found_strategy",
             )
+        if kind == "project" and "trades" not in body:
+            body = {**body, "trades": ["Solar"]}  # a project's trades default to Solar
         with self._lock:
             clean = self._rules.clean_opportunity(
                 body, partial=False, allow_new_options=allow_new_options
             )
-            existing = self._find_match(match_by, clean.get(match_by))
+            existing = self._find_match(match_by, clean.get(match_by), kind)
             if existing is not None:
                 if strategy == "skip":
                     return existing, "skipped"
@@ -116,6 +119,7 @@ class CoperniqStore:
                 fields=fields,
                 created_at=now,
                 updated_at=now,
+                kind=kind,
             )
             self._next_number += 1
             self.opportunities[opportunity.id] = opportunity
@@ -125,11 +129,11 @@ class CoperniqStore:
             self._sync_workflow(opportunity, None, None)
             return opportunity, "created"
 
-    def _find_match(self, match_by: str, value: Any) -> Opportunity | None:
-        # The first live one in creation order, as a scan would find it.
+    def _find_match(self, match_by: str, value: Any, kind: str) -> Opportunity | None:
+        # The first live one of its kind in creation order, as a scan would find it.
         for opportunity_id in self._indexes.matching(match_by, value):
             opportunity = self.opportunities[opportunity_id]
-            if opportunity.deleted_at is None:
+            if opportunity.deleted_at is None and opportunity.kind == kind:
                 return opportunity
         return None
 
@@ -186,18 +190,29 @@ class CoperniqStore:
         if phase_id != old_phase:
             self._automation.move_to_phase(opportunity, phase_id)
 
-    def get_opportunity(self, opportunity_id: int) -> Opportunity:
+    def get_opportunity(self, opportunity_id: int, kind: str | None = None) -> Opportunity:
+        """The live record; of ``kind`` (opportunity or project) when given."""
         with self._lock:
             opportunity = self.opportunities.get(opportunity_id)
-            if opportunity is None or opportunity.deleted_at is not None:
-                raise CoperniqError(404, f"opportunity {opportunity_id} not found", "NOT_FOUND")
+            if (
+                opportunity is None
+                or opportunity.deleted_at is not None
+                or (kind is not None and opportunity.kind != kind)
+            ):
+                what = kind or "opportunity"
+                raise CoperniqError(404, f"{what} {opportunity_id} not found", "NOT_FOUND")
             return opportunity
 
     def patch_opportunity(
-        self, opportunity_id: int, body: dict[str, Any], *, allow_new_options: bool = False
+        self,
+        opportunity_id: int,
+        body: dict[str, Any],
+        *,
+        allow_new_options: bool = False,
+        kind: str | None = None,
     ) -> Opportunity:
         with self._lock:
-            opportunity = self.get_opportunity(opportunity_id)
+            opportunity = self.get_opportunity(opportunity_id, kind)
             clean = self._rules.clean_opportunity(
                 body, partial=True, allow_new_options=allow_new_options
             )
@@ -218,20 +233,24 @@ class CoperniqStore:
             self._link_contact(opportunity)
             return opportunity
 
-    def delete_opportunity(self, opportunity_id: int) -> None:
+    def delete_opportunity(self, opportunity_id: int, kind: str | None = None) -> None:
         with self._lock:
-            self.get_opportunity(opportunity_id).deleted_at = self._clock.now()
+            self.get_opportunity(opportunity_id, kind).deleted_at = self._clock.now()
 
-    def with_custom_value(self, key: str, raw: str) -> list[Opportunity]:
+    def with_custom_value(self, key: str, raw: str, kind: str | None = None) -> list[Opportunity]:
         """Live opportunities whose custom ``key`` may equal ``raw`` (a superset of the ``eq``
         matches, in creation order; the search still applies its full test)."""
         with self._lock:
             found = (self.opportunities[i] for i in self._indexes.with_custom_value(key, raw))
-            return [o for o in found if o.deleted_at is None]
+            return [o for o in found if o.deleted_at is None and kind in (None, o.kind)]
 
-    def live_opportunities(self) -> list[Opportunity]:
+    def live_opportunities(self, kind: str | None = None) -> list[Opportunity]:
         with self._lock:
-            return [o for o in self.opportunities.values() if o.deleted_at is None]
+            return [
+                o
+                for o in self.opportunities.values()
+                if o.deleted_at is None and kind in (None, o.kind)
+            ]
 
     def add_appointment(
         self, opportunity_id: int, title: str, start_at: str, end_at: str | None
@@ -338,18 +357,18 @@ class CoperniqStore:
             self.get_account(account_id)
             del self.accounts[account_id]
 
-    def add_note(self, opportunity_id: int, body: Any) -> Note:
+    def add_note(self, opportunity_id: int, body: Any, kind: str | None = None) -> Note:
         with self._lock:
-            self.get_opportunity(opportunity_id)
+            self.get_opportunity(opportunity_id, kind)
             text = note_body(body)
             now = self._clock.now()
             note = Note(self._id(), opportunity_id, text, now, now)
             self.notes[note.id] = note
             return note
 
-    def notes_of(self, opportunity_id: int) -> list[Note]:
+    def notes_of(self, opportunity_id: int, kind: str | None = None) -> list[Note]:
         with self._lock:
-            self.get_opportunity(opportunity_id)
+            self.get_opportunity(opportunity_id, kind)
             return [
                 n
                 for n in self.notes.values()

@@ -79,8 +79,11 @@ def opportunity_wire(store: CoperniqStore, o: Opportunity) -> dict[str, Any]:
 
 
 def contact_wire(c: Contact) -> dict[str, Any]:
+    # A contact always answers its phones and emails, if only empty.
+    lists: dict[str, list[str]] = {"phones": [], "emails": []} if "name" in c.fields else {}
     return {
         "id": c.id,
+        **lists,
         **{k: v for k, v in c.fields.items()},
         "createdAt": iso(c.created_at),
         "updatedAt": iso(c.updated_at),

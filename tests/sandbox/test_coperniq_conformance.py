@@ -1,0 +1,206 @@
+"""The sandbox's Coperniq against facts derived by hand from Coperniq's public OpenAPI document
+(api-evangelist/coperniq, openapi/_original/coperniq-openapi.yml): for each operation the sandbox
+serves, the documented success status and the response schema's field names and types."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+
+from tests.support.sandbox import COPERNIQ_KEY, Sandbox
+
+API = "/coperniq/v1"
+
+# Field -> allowed JSON types, from the document's component schemas (None = nullable).
+STR, INT, NUM, BOOL, LIST, OBJ, NULL = str, int, (int, float), bool, list, dict, type(None)
+OPPORTUNITY: dict[str, Any] = {
+    "id": INT,
+    "createdAt": STR,
+    "updatedAt": STR,
+    "title": STR,
+    "description": (STR, NULL),
+    "address": LIST,
+    "isActive": BOOL,
+    "primaryEmail": (STR, NULL),
+    "primaryPhone": (STR, NULL),
+    "number": INT,
+    "custom": OBJ,
+    "trades": LIST,
+    "value": (NUM, NULL),
+    "size": (NUM, NULL),
+    "confidence": (NUM, NULL),
+    "workflowId": (INT, NULL),
+    "accountId": (INT, NULL),
+    "geoLocation": LIST,
+    "imageUrl": (STR, NULL),
+    "streetViewUrl": (STR, NULL),
+    "phase": (OBJ, NULL),
+    "phaseInstances": LIST,
+    "owner": (OBJ, NULL),
+    "salesRep": (OBJ, NULL),
+    "projectManager": (OBJ, NULL),
+    "jurisdiction": (OBJ, NULL),
+    "lastActivity": (STR, NULL),
+    "phaseId": (INT, NULL),
+    "workflowName": STR,
+}
+PROJECT: dict[str, Any] = {
+    k: OPPORTUNITY[k]
+    for k in (
+        *("id", "createdAt", "updatedAt", "title", "description", "address", "isActive"),
+        *("primaryEmail", "primaryPhone", "number", "custom", "trades", "value", "size"),
+        *("workflowId", "accountId", "workflowName"),
+    )
+}
+CONTACT: dict[str, Any] = {"id": INT, "name": STR, "phones": LIST, "emails": LIST}
+ACCOUNT: dict[str, Any] = {"id": INT, "createdAt": STR, "updatedAt": STR, "title": STR}
+ACCOUNT |= {"address": LIST}
+NOTE: dict[str, Any] = {"id": INT, "note": STR, "author": (OBJ, NULL)}
+NOTE_LIST: dict[str, Any] = {"notes": LIST, "totalCount": INT}
+PROPERTY: dict[str, Any] = {"name": STR, "type": STR, "keyName": STR, "isMultiple": BOOL}
+WORKFLOW: dict[str, Any] = {"id": INT, "name": STR, "phases": LIST}
+ERROR: dict[str, Any] = {"message": STR, "code": STR}
+
+
+def conforms(value: Any, schema: dict[str, Any]) -> None:
+    assert isinstance(value, dict), value
+    for name, kinds in schema.items():
+        assert name in value, f"{name} missing from {sorted(value)}"
+        assert isinstance(value[name], kinds), f"{name}={value[name]!r} is not {kinds}"
+        if kinds is INT or kinds == (INT, NULL):
+            assert not isinstance(value[name], bool), name
+
+
+def body(**extra: Any) -> dict[str, Any]:
+    return {
+        "title": f"Conformance {secrets.token_hex(4)}",
+        "address": ["1450 Haight Street, San Francisco, CA 94117"],
+        "trades": ["Remodeling"],
+        **extra,
+    }
+
+
+def call(sb: Sandbox, method: str, path: str, **kwargs: Any) -> Any:
+    send = getattr(sb, method.lower())
+    return send(f"{API}{path}", headers=COPERNIQ_KEY, **kwargs)
+
+
+@pytest.mark.parametrize("base", ["/opportunities", "/requests", "/projects"])
+def test_records(sandbox: Sandbox, base: str) -> None:
+    schema = PROJECT if base == "/projects" else OPPORTUNITY
+    created = call(sandbox, "POST", base, json=body(), params={"match_by": "title"})
+    assert created.status_code == 200, created.text  # "Matching ... found": the one 2xx
+    record = created.json()
+    conforms(record, schema)
+    path = f"{base}/{record['id']}"
+    got = call(sandbox, "GET", path)
+    assert got.status_code == 200
+    conforms(got.json(), schema)
+    for listing in (
+        call(sandbox, "GET", base, params={"order_by": "desc"}),
+        call(sandbox, "GET", f"{base}/search", params={"prop1": "id", "op1": "eq", "value1": 1}),
+    ):
+        assert listing.status_code == 200, listing.text
+        assert isinstance(listing.json(), list)
+        for item in listing.json():
+            conforms(item, schema)
+    patched = call(sandbox, "PATCH", path, json={"value": 10})
+    assert patched.status_code == 200, patched.text
+    conforms(patched.json(), schema)
+    note = call(sandbox, "POST", f"{path}/notes", json={"body": "hello"})
+    assert note.status_code == 201, note.text
+    conforms(note.json(), NOTE)
+    notes = call(sandbox, "GET", f"{path}/notes")
+    assert notes.status_code == 200
+    conforms(notes.json(), NOTE_LIST)
+    for item in notes.json()["notes"]:
+        conforms(item, NOTE)
+    edited = call(sandbox, "PATCH", f"/notes/{note.json()['id']}", json={"body": "bye"})
+    assert edited.status_code == 200
+    conforms(edited.json(), NOTE)
+    assert call(sandbox, "DELETE", f"/notes/{note.json()['id']}").status_code == 200
+    assert call(sandbox, "DELETE", path).status_code == 200
+    missing = call(sandbox, "GET", path)
+    assert missing.status_code == 404
+    conforms(missing.json(), ERROR)
+    assert missing.json()["code"] == "NOT_FOUND"
+
+
+def test_projects_and_opportunities_are_apart(sandbox: Sandbox) -> None:
+    project = call(sandbox, "POST", "/projects", json={"title": "P", "address": ["1 Main St"]})
+    assert project.status_code == 200, project.text  # trades are optional on a project
+    assert call(sandbox, "GET", f"/opportunities/{project.json()['id']}").status_code == 404
+    again = call(
+        sandbox,
+        "POST",
+        "/projects",
+        json={"title": "P", "address": ["1 Main St"]},
+        params={"match_by": "title", "match_found_strategy": "skip", "allow_new_options": "true"},
+    )
+    assert again.json()["id"] == project.json()["id"]
+
+
+def test_contacts(sandbox: Sandbox) -> None:
+    created = call(sandbox, "POST", "/contacts", json={"name": "Olivia", "emails": ["o@x.io"]})
+    assert created.status_code == 201, created.text
+    conforms(created.json(), CONTACT)
+    path = f"/contacts/{created.json()['id']}"
+    for method, kwargs in (("GET", {}), ("PATCH", {"json": {"title": "Owner"}})):
+        answer = call(sandbox, method, path, **kwargs)
+        assert answer.status_code == 200
+        conforms(answer.json(), CONTACT)
+    listing = call(sandbox, "GET", "/contacts")
+    assert listing.status_code == 200
+    for item in listing.json():
+        conforms(item, CONTACT)
+    assert call(sandbox, "DELETE", path).status_code == 200
+
+
+@pytest.mark.parametrize("base", ["/accounts", "/clients"])
+def test_accounts(sandbox: Sandbox, base: str) -> None:
+    created = call(sandbox, "POST", base, json={"title": "Young", "address": ["1 Main St"]})
+    assert created.status_code == 200, created.text  # "Matching account found"
+    conforms(created.json(), ACCOUNT)
+    path = f"{base}/{created.json()['id']}"
+    for method, kwargs in (("GET", {}), ("PATCH", {"json": {"description": "d"}})):
+        answer = call(sandbox, method, path, **kwargs)
+        assert answer.status_code == 200, answer.text
+        conforms(answer.json(), ACCOUNT)
+    listing = call(sandbox, "GET", base)
+    assert listing.status_code == 200
+    for item in listing.json():
+        conforms(item, ACCOUNT)
+    assert call(sandbox, "DELETE", path).status_code == 200
+    assert call(sandbox, "GET", path).status_code == 404
+
+
+def test_properties(sandbox: Sandbox) -> None:
+    every = call(sandbox, "GET", "/properties")
+    assert every.status_code == 200
+    assert {"account", "opportunity", "project", "vendor", "ahj", "client", "request"} <= set(
+        every.json()
+    )
+    for items in every.json().values():
+        for item in items:
+            conforms(item, PROPERTY)
+    some = call(sandbox, "GET", "/properties", params={"record_type": "project,account"})
+    assert set(some.json()) == {"project", "account", "client"}
+
+
+def test_workflows(sandbox: Sandbox) -> None:
+    listing = call(sandbox, "GET", "/workflows")
+    assert listing.status_code == 200
+    for item in listing.json():
+        conforms(item, WORKFLOW)
+    one = call(sandbox, "GET", f"/workflows/{listing.json()[0]['id']}")
+    assert one.status_code == 200
+    conforms(one.json(), WORKFLOW)
+
+
+def test_unauthorized(sandbox: Sandbox) -> None:
+    answer = sandbox.get(f"{API}/projects")
+    assert answer.status_code == 401
+    conforms(answer.json(), ERROR)
+    assert answer.json()["code"] == "UNAUTHORIZED"
