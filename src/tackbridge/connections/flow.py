@@ -222,7 +222,8 @@ async def _v4_businesses(
     """Every business of the account that connected; without ``supply::businesses.list`` the
     one the operator named, else the one the token answer names."""
     granted = answer.scope or record.scopes
-    if BUSINESSES_SCOPE in granted:
+    supply = any(scope.startswith("supply::") for scope in granted)
+    if BUSINESSES_SCOPE in granted or not supply:  # a demand client: its scope is undocumented
         try:
             page = await service.thumbtack.v4.list_businesses(token=answer.access_token)
         except MissingScopeError:

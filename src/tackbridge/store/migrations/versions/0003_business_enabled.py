@@ -18,14 +18,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("connections") as batch:
-        batch.add_column(sa.Column("webhook_error", sa.Text(), nullable=True))
-        batch.add_column(
-            sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
-        batch.add_column(sa.Column("grant_of", sa.String(length=64), nullable=True))
-    with op.batch_alter_table("oauth_states") as batch:
-        batch.add_column(sa.Column("business_id", sa.String(length=64), nullable=True))
+    # Plain ADD COLUMN (no table copy): SQLite adds a column with a constant default in place.
+    op.add_column("connections", sa.Column("webhook_error", sa.Text(), nullable=True))
+    op.add_column(
+        "connections",
+        sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.true()),
+    )
+    op.add_column("connections", sa.Column("grant_of", sa.String(length=64), nullable=True))
+    op.add_column("oauth_states", sa.Column("business_id", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
