@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from tackbridge.autoreply.service import PLAN_KIND, PlanJob
+from tackbridge.connections.store import is_enabled
 from tackbridge.conversations.replies import REPLY_KIND, ReplyJob
 from tackbridge.core.clock import now as utc_now
 from tackbridge.core.clock import utc
@@ -80,8 +81,16 @@ __all__ = [
 log = logging.getLogger("tackbridge.flows")
 
 
+def _acted_on(conn: Connection, lead_id: str | None) -> bool:
+    """False for a lead of a business an operator disabled: stored, but it starts nothing."""
+    business_id = None if lead_id is None else business_of(conn, lead_id)
+    return business_id is None or is_enabled(conn, business_id)
+
+
 def lead_followups(conn: Connection, lead_id: str, now: datetime) -> None:
-    """Queue what a new lead starts."""
+    """Queue what a new lead starts (nothing for a disabled business's lead)."""
+    if not _acted_on(conn, lead_id):
+        return
     # The reply first: it is what the customer is waiting for.
     enqueue(conn, PLAN_KIND, PlanJob(leadID=lead_id), now=now)
     enqueue(conn, CRM_LEAD_KIND, LeadRef(leadID=lead_id), now=now)
@@ -123,6 +132,8 @@ class Followups:
                     messages.c.message_id == message_id
                 )
             ).first()
+            if row is not None and not _acted_on(conn, row.lead_id):
+                return
             if row is not None and row.sender == "Business" and row.lead_id:
                 stamp_first_reply(conn, row.lead_id, utc(row.sent_at) or now, "person")
             enqueue(conn, CRM_MESSAGE_KIND, MessageRef(messageID=message_id), now=now)
@@ -134,12 +145,23 @@ class Followups:
         if update.updateID is None:  # queued before the payload carried it: it is in the key
             update = update.model_copy(update={"updateID": int(job.key.rsplit(":", 1)[1])})
         now = self.clock()
-        await self._run(lambda conn: enqueue(conn, CRM_LEAD_UPDATE_KIND, update, now=now))
+
+        def unit(conn: Connection) -> None:
+            if _acted_on(conn, update.leadID):
+                enqueue(conn, CRM_LEAD_UPDATE_KIND, update, now=now)
+
+        await self._run(unit)
 
     async def review_received(self, job: Job[ReviewRef]) -> None:
         review = ReviewRef(reviewID=job.payload.reviewID)
+        lead_id = job.payload.leadID
         now = self.clock()
-        await self._run(lambda conn: enqueue(conn, CRM_REVIEW_KIND, review, now=now))
+
+        def unit(conn: Connection) -> None:
+            if _acted_on(conn, lead_id):
+                enqueue(conn, CRM_REVIEW_KIND, review, now=now)
+
+        await self._run(unit)
 
 
 def reply_sent(conn: Connection, job: Job[ReplyJob], outcome: str, at: datetime) -> None:

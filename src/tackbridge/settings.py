@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     thumbtack_api: Literal["v4", "legacy"] = Field(
         default="v4", description="The API a new connection uses unless the operator chooses."
     )
+    thumbtack_scopes: str | None = Field(
+        default=None,
+        description=(
+            "The v4 scopes a new connection requests, space or comma separated (default: every "
+            "scope a feature needs; see the README). Leave out what the partner's client lacks."
+        ),
+    )
     # The v1 username/password Thumbtack issues a partner: v1 Basic replies for businesses
     # without an OAuth connection.
     thumbtack_api_username: str | None = None

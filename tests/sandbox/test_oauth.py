@@ -3,6 +3,10 @@ standard client library (authlib) completing the whole flow."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import re
 from typing import Any
 
@@ -10,12 +14,14 @@ import pytest
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from tackbridge.sandbox.config import DEV_TOKEN_SIGNING_KEY, BusinessSeed
 from tests.support.sandbox import (
     CLIENT,
     REDIRECT,
     SUPPLY,
     Sandbox,
     authorize_params,
+    bearer,
     is_problem,
     pkce_pair,
     query_of,
@@ -242,3 +248,86 @@ def test_authlib_completes_authorization_code_pkce_and_refresh(
             code_verifier="w" * 64,
         )
     assert refused.value.error == "invalid_grant"
+
+
+# scopes, provisioning, JWT-shaped tokens, accounts -------------------------------------------
+
+FULL = (
+    "supply::negotiations.read supply::negotiations.write supply::messages.read "
+    "supply::messages.write supply::businesses.list supply::webhooks.read supply::webhooks.write "
+    "supply::users.read supply::users.disconnect supply::associate-phone-numbers.read "
+    "supply::associate-phone-numbers.write supply::businesses/associate-phone-numbers.read "
+    "supply::businesses/associate-phone-numbers.write messages openid profile offline_access"
+)
+
+
+def _claims(token: str) -> dict[str, Any]:
+    header, body, _signature = token.split(".")
+    assert json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["alg"] == "HS256"
+    return dict(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+
+
+def test_every_scope_of_the_api_notes_is_known(sandbox: Sandbox) -> None:
+    tokens = v4_tokens(sandbox, sandbox.business_ids()[0], scope=FULL)
+    assert tokens["scope"].split() == FULL.split()
+
+
+def test_v4_access_tokens_are_signed_jwts_with_sub_exp_aud_scope(sandbox: Sandbox) -> None:
+    business = sandbox.business_ids()[0]
+    token = v4_tokens(sandbox, business)["access_token"]
+    header, body, signature = token.split(".")
+    expected = hmac.new(
+        DEV_TOKEN_SIGNING_KEY.encode(), f"{header}.{body}".encode(), hashlib.sha256
+    ).digest()
+    assert base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)) == expected
+    claims = _claims(token)
+    assert claims["sub"] == business
+    assert claims["aud"] == ["urn:partner-api"]
+    assert claims["scope"] == SUPPLY
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_a_client_gets_only_its_provisioned_scopes(fresh: Sandbox) -> None:
+    business = fresh.business_ids()[0]
+    answer = fresh.http.put(
+        fresh.url + "/_sandbox/oauth/scopes", json={"without": ["supply::businesses.list"]}
+    )
+    assert answer.status_code == 200, answer.text
+    assert "supply::businesses.list" not in answer.json()["provisioned"]
+    redirect = v4_code(fresh, business, scope=SUPPLY)
+    assert "supply::businesses.list" not in redirect["scope"].split()
+    tokens = v4_tokens(fresh, business)
+    assert "supply::businesses.list" not in tokens["scope"].split()
+    assert "supply::webhooks.write" in tokens["scope"].split()
+    refused = fresh.get("/api/v4/businesses", headers=bearer(tokens["access_token"]))
+    problem = is_problem(refused, 401)
+    assert problem["detail"] == "required scope(s) [supply::businesses.list] not found"
+    assert problem["traceID"]
+    unknown = fresh.http.put(fresh.url + "/_sandbox/oauth/scopes", json={"scopes": ["x"]})
+    assert is_problem(unknown, 400)
+    every = fresh.http.put(fresh.url + "/_sandbox/oauth/scopes", json={"scopes": []})
+    assert every.json()["all"] is True
+
+
+def test_provisioned_scopes_from_the_config(start: Any) -> None:
+    sb = start(provisioned_scopes=("supply::messages.read", "offline_access"))
+    tokens = v4_tokens(sb, sb.business_ids()[0])
+    assert tokens["scope"] == "supply::messages.read offline_access"
+
+
+def test_a_grant_covers_every_business_of_the_account(start: Any) -> None:
+    sb = start(
+        businesses=(
+            BusinessSeed("One", "b-1", account="acct"),
+            BusinessSeed("Two", "b-2", account="acct"),
+            BusinessSeed("Three", "b-3", account="acct"),
+            BusinessSeed("Elsewhere", "b-4"),
+        )
+    )
+    auth = bearer(v4_tokens(sb, "b-2")["access_token"])
+    listed = sb.get("/api/v4/businesses", headers=auth).json()["data"]
+    assert [b["businessID"] for b in listed] == ["b-2", "b-1", "b-3"]
+    lead = sb.new_lead("b-3")
+    assert sb.get(f"/api/v4/negotiations/{lead['leadID']}", headers=auth).status_code == 200
+    assert sb.get("/api/v4/businesses/b-1/webhooks", headers=auth).status_code == 200
+    is_problem(sb.get("/api/v4/businesses/b-4/webhooks", headers=auth), 403)

@@ -52,7 +52,9 @@ def test_negotiation_access_rules(sandbox: Sandbox, ids: list[str], auth: dict[s
     is_problem(sandbox.get("/api/v4/businesses", headers=bearer("made-up")), 401)
     narrow = bearer(v4_tokens(sandbox, ids[0], scope="supply::messages.read")["access_token"])
     own = sandbox.new_lead(ids[0])
-    is_problem(sandbox.get(f"/api/v4/negotiations/{own['leadID']}", headers=narrow), 403)
+    # Real Thumbtack answers a missing scope with 401 (api-notes.md, 2026-12-01), not 403.
+    refused = is_problem(sandbox.get(f"/api/v4/negotiations/{own['leadID']}", headers=narrow), 401)
+    assert refused["detail"] == "required scope(s) [supply::negotiations.read] not found"
 
 
 def test_token_without_audience_is_refused_with_502(sandbox: Sandbox, ids: list[str]) -> None:
@@ -145,7 +147,7 @@ def test_job_status_needs_write_scope(sandbox: Sandbox, ids: list[str]) -> None:
         sandbox.post(
             f"/api/v4/negotiations/{lead['leadID']}/job-status", json=body, headers=read_only
         ),
-        403,
+        401,
     )
 
 
@@ -357,6 +359,13 @@ ENDPOINT_SCOPES = [
     ),
     ("GET", "/api/v4/negotiations/{lead}/messages", None, "supply::messages.read"),
     ("POST", "/api/v4/negotiations/{lead}/messages", {"text": "Hello"}, "supply::messages.write"),
+    ("GET", "/api/v4/businesses", None, "supply::businesses.list"),
+    (
+        "POST",
+        "/api/v4/businesses/{business}/webhooks",
+        {"webhookURL": "http://127.0.0.1:9/hook", "eventTypes": ["NegotiationCreatedV4"]},
+        "supply::webhooks.write",
+    ),
 ]
 SUPPLY_SCOPES = sorted({scope for *_, scope in ENDPOINT_SCOPES})
 
@@ -375,7 +384,10 @@ def test_each_endpoint_enforces_its_scope(
     others = " ".join(s for s in SUPPLY_SCOPES if s != needed)
     without = bearer(v4_tokens(sandbox, ids[0], scope=others)["access_token"])
     refused = sandbox.http.request(method, sandbox.url + url, json=body, headers=without)
-    assert needed in is_problem(refused, 403)["detail"]
+    problem = is_problem(refused, 401)  # real Thumbtack's status and detail (api-notes.md)
+    assert needed in problem["detail"]
+    assert problem["detail"] == f"required scope(s) [{needed}] not found"
+    assert problem["traceID"]
     assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
     only = bearer(v4_tokens(sandbox, ids[0], scope=needed)["access_token"])
     allowed = sandbox.http.request(method, sandbox.url + url, json=body, headers=only)

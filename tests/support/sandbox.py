@@ -31,7 +31,8 @@ COPERNIQ_KEY = {"x-api-key": "dev-coperniq-key"}
 REDIRECT = "http://127.0.0.1:9/callback"
 SUPPLY = (
     "supply::negotiations.read supply::negotiations.write supply::messages.read "
-    "supply::messages.write offline_access"
+    "supply::messages.write supply::businesses.list supply::webhooks.read "
+    "supply::webhooks.write offline_access"
 )
 
 

@@ -61,6 +61,10 @@ def connect_command(
     scope: Annotated[
         list[str] | None, typer.Option(help="A scope to ask for (repeat); default: ours.")
     ] = None,
+    business: Annotated[
+        str | None,
+        typer.Option(help="The business connecting (needed without supply::businesses.list)."),
+    ] = None,
 ) -> None:
     """Print the URL a pro opens to connect their business (valid 15 minutes, once)."""
     if api not in (None, "v4", "legacy"):
@@ -72,7 +76,11 @@ def connect_command(
             service.settings.thumbtack_api if api is None else ("v4" if api == "v4" else "legacy")
         )
         return await flow.start(
-            service, api=chosen, scopes=scope, redirect_uri=callback_url(service.settings)
+            service,
+            api=chosen,
+            scopes=scope,
+            redirect_uri=callback_url(service.settings),
+            business=business,
         )
 
     url = _run(work)
@@ -86,22 +94,49 @@ def connections_list() -> None:
 
     async def work(service: Connections) -> Table:
         table = Table(title="connections")
-        for column in ("business", "name", "api", "state", "access expires", "webhook", "error"):
-            table.add_column(column)
-        for row in service.list():
-            expires = row.access_expires_at
+        columns = ("business", "name", "api", "state", "enabled", "access expires", "webhook")
+        for column in (*columns, "error"):
+            table.add_column(column, overflow="fold")
+        rows = service.list()
+        holders = {row.business_id: row for row in rows}
+        for row in rows:
+            holder = holders.get(row.grant_of or "", row)
+            expires = holder.access_expires_at
             table.add_row(
                 row.business_id,
                 row.business_name or "",
                 row.api,
                 row.state,
+                "yes" if row.enabled else "no",
                 expires.strftime("%Y-%m-%d %H:%M:%S") if expires else "",
-                row.webhook_id or "",
+                row.webhook_id or row.webhook_error or "",
                 (row.last_error or {}).get("detail", "")[:80],
             )
         return table
 
     console.print(_run(work))
+
+
+def _toggle(business: str, enabled: bool) -> None:
+    outcome = _run(lambda service: flow.set_enabled(service, business, enabled))
+    word = "enabled" if enabled else "disabled"
+    console.print(f"business {business} {word}" + ("" if outcome.changed else f" (already {word})"))
+
+
+@connections_app.command("enable")
+def connections_enable(
+    business: Annotated[str, typer.Argument(help="The business ID to enable.")],
+) -> None:
+    """Enable a business: its webhook is registered and its leads are acted on."""
+    _toggle(business, True)
+
+
+@connections_app.command("disable")
+def connections_disable(
+    business: Annotated[str, typer.Argument(help="The business ID to disable.")],
+) -> None:
+    """Disable a business: its webhook is removed; its deliveries are stored, not acted on."""
+    _toggle(business, False)
 
 
 def disconnect_command(

@@ -4,6 +4,7 @@ one Thumbtack client's: ``tackbridge.services``.)"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from tackbridge.services import NotConfiguredError
@@ -11,23 +12,35 @@ from tackbridge.settings import Settings
 from tackbridge.thumbtack.grants import Api
 
 __all__ = [
+    "BUSINESSES_SCOPE",
     "DEFAULT_SCOPES",
+    "WEBHOOKS_SCOPE",
     "WEBHOOK_EVENT_TYPES",
     "Api",
     "NotConfiguredError",
     "callback_url",
+    "configured_scopes",
     "public_base",
     "scopes_for",
 ]
 
-#: What a connection asks for unless the operator chooses: replies, job status and targeting.
+#: Lists the businesses of the account that connected (``GET /api/v4/businesses``).
+BUSINESSES_SCOPE = "supply::businesses.list"
+#: Registers, updates and deletes our webhook on each business.
+WEBHOOKS_SCOPE = "supply::webhooks.write"
+
+#: What a connection asks for unless the operator chooses (``TACKBRIDGE_THUMBTACK_SCOPES``):
+#: each feature's scopes; the README says what each is for and what happens without it.
 DEFAULT_SCOPES: dict[Api, tuple[str, ...]] = {
     "v4": (
-        "supply::negotiations.read",
-        "supply::negotiations.write",
-        "supply::messages.read",
-        "supply::messages.write",
-        "offline_access",
+        "supply::negotiations.read",  # a lead's details, backfill
+        "supply::negotiations.write",  # job status pushes
+        "supply::messages.read",  # a lead's thread, backfill
+        "supply::messages.write",  # replies, the automatic first reply
+        BUSINESSES_SCOPE,  # which businesses connected
+        "supply::webhooks.read",  # finding our webhook again
+        WEBHOOKS_SCOPE,  # registering our webhook
+        "offline_access",  # a refresh token: without it the connection ends after an hour
     ),
     "legacy": ("messages", "targeting"),
 }
@@ -61,7 +74,18 @@ def callback_url(settings: Settings, fallback: str | None = None) -> str:
     return public_base(settings, fallback) + CALLBACK_PATH
 
 
-def scopes_for(api: Api, requested: Sequence[str] | None) -> tuple[str, ...]:
+def configured_scopes(settings: Settings | None, api: Api) -> tuple[str, ...]:
+    """``TACKBRIDGE_THUMBTACK_SCOPES`` (v4), else the default set of ``api``."""
+    if api == "v4" and settings is not None and settings.thumbtack_scopes:
+        parts = [part for part in re.split(r"[\s,]+", settings.thumbtack_scopes) if part]
+        if parts:
+            return tuple(dict.fromkeys(parts))
+    return DEFAULT_SCOPES[api]
+
+
+def scopes_for(
+    api: Api, requested: Sequence[str] | None, settings: Settings | None = None
+) -> tuple[str, ...]:
     if not requested:
-        return DEFAULT_SCOPES[api]
+        return configured_scopes(settings, api)
     return tuple(dict.fromkeys(requested))

@@ -17,6 +17,8 @@ class RegisterWebhookJob(Payload):
     business_id: str
     # The connection's token version when it was queued: each (re)connect registers again.
     version: int | None = None
+    # Set when an operator enabled or disabled the business: each such change runs again.
+    toggle: int | None = None
 
 
 PURGE_KIND = JobKind.of(
@@ -25,5 +27,8 @@ PURGE_KIND = JobKind.of(
 REGISTER_WEBHOOK_KIND = JobKind.of(
     "connection.register_webhook",
     RegisterWebhookJob,
-    lambda p: f"connection.register_webhook:{p.business_id}:{p.version}",
+    lambda p: (
+        f"connection.register_webhook:{p.business_id}:{p.version}"
+        + ("" if p.toggle is None else f":{p.toggle}")
+    ),
 )

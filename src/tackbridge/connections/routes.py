@@ -41,6 +41,12 @@ class ConnectionView(BaseModel):
     tokenVersion: int
     refreshing: bool
     webhookID: str | None
+    # Why our webhook is not registered, e.g. "webhook not registered: missing scope ..."
+    webhookError: str | None = None
+    # A disabled business has no webhook, and its deliveries are stored but start nothing.
+    enabled: bool = True
+    # The business whose grant this one uses (one OAuth grant per account); None: its own.
+    grantOf: str | None = None
     lastError: dict[str, Any] | None
     connectedAt: datetime
     updatedAt: datetime
@@ -59,6 +65,9 @@ class ConnectionView(BaseModel):
             tokenVersion=row.token_version,
             refreshing=row.refresh_owner is not None,
             webhookID=row.webhook_id,
+            webhookError=row.webhook_error,
+            enabled=row.enabled,
+            grantOf=row.grant_of,
             lastError=row.last_error,
             connectedAt=row.connected_at,
             updatedAt=row.updated_at,
@@ -68,6 +77,12 @@ class ConnectionView(BaseModel):
 
 class ConnectionPage(BaseModel):
     items: list[ConnectionView]
+
+
+class EnabledResult(BaseModel):
+    businessID: str
+    enabled: bool
+    changed: bool
 
 
 class DisconnectResult(BaseModel):
@@ -104,13 +119,24 @@ async def connect(
     scope: Annotated[
         str | None, Query(max_length=1000, description="Space-separated scopes; default: ours")
     ] = None,
+    business: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="The business connecting, when the client lacks supply::businesses.list",
+        ),
+    ] = None,
 ) -> Response:
     service = _connections(request)
     chosen = api or service.settings.thumbtack_api
     try:
         redirect_uri = callback_url(service.settings, str(request.base_url))
         url = await flow.start(
-            service, api=chosen, scopes=scope.split() if scope else None, redirect_uri=redirect_uri
+            service,
+            api=chosen,
+            scopes=scope.split() if scope else None,
+            redirect_uri=redirect_uri,
+            business=business,
         )
     except flow.ConnectError as exc:
         return _problem(exc)
@@ -143,12 +169,23 @@ async def callback(
         return _problem(exc)
     except MissingSecretKeyError as exc:
         return _not_configured(exc)
-    name = html.escape(connected.business_name or connected.business_id)
+    names = [html.escape(name or business_id) for business_id, name in connected.businesses]
+    if not names:
+        names = [html.escape(connected.business_name or connected.business_id)]
+    missing = ""
+    if connected.missing_scopes:
+        missing = (
+            "<p>Not granted: "
+            + ", ".join(f"<code>{html.escape(s)}</code>" for s in connected.missing_scopes)
+            + ".</p>"
+        )
     body = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Connected</title>"
         "</head><body><h1>Connected</h1>"
-        f"<p><b>{name}</b> is now connected to tackbridge. You can close this page.</p>"
-        "</body></html>"
+        f"<p><b>{'</b>, <b>'.join(names)}</b> "
+        f"{'is' if len(names) == 1 else 'are'} now connected to tackbridge. "
+        "You can close this page.</p>"
+        f"{missing}</body></html>"
     )
     return HTMLResponse(body)
 
@@ -188,3 +225,37 @@ async def connections_disconnect(
         purgeAt=outcome.purge_at,
         thumbtackError=outcome.remote_error,
     )
+
+
+async def _toggle(request: Request, business_id: str, enabled: bool) -> Response | EnabledResult:
+    try:
+        outcome = await flow.set_enabled(_connections(request), business_id, enabled)
+    except flow.ConnectError as exc:
+        return _problem(exc)
+    return EnabledResult(businessID=business_id, enabled=outcome.enabled, changed=outcome.changed)
+
+
+@router.post(
+    "/api/connections/{business_id}/enable",
+    dependencies=[Depends(require_operator)],
+    response_model=EnabledResult,
+    summary="Enable a business: its webhook is registered and its leads are acted on",
+    responses={**_AUTH, 404: {"description": "No connection for this business"}},
+)
+async def connections_enable(
+    request: Request, business_id: Annotated[str, Path(max_length=64)]
+) -> Response | EnabledResult:
+    return await _toggle(request, business_id, True)
+
+
+@router.post(
+    "/api/connections/{business_id}/disable",
+    dependencies=[Depends(require_operator)],
+    response_model=EnabledResult,
+    summary="Disable a business: its webhook is removed; its deliveries are stored, not acted on",
+    responses={**_AUTH, 404: {"description": "No connection for this business"}},
+)
+async def connections_disable(
+    request: Request, business_id: Annotated[str, Path(max_length=64)]
+) -> Response | EnabledResult:
+    return await _toggle(request, business_id, False)

@@ -26,14 +26,17 @@ __all__ = [
     "State",
     "claim_refresh",
     "consume_state",
+    "is_enabled",
     "load",
     "load_all",
     "mark_needs_reconnect",
+    "members_of",
     "release_refresh",
     "save_connected",
     "save_disconnected",
     "save_refreshed",
     "save_state",
+    "set_enabled",
     "set_webhook",
 ]
 
@@ -59,6 +62,9 @@ class ConnectionRow:
     connected_at: datetime
     updated_at: datetime
     disconnected_at: datetime | None
+    webhook_error: str | None = None
+    enabled: bool = True
+    grant_of: str | None = None  # the business whose row holds this one's tokens
 
     @classmethod
     def from_row(cls, row: RowMapping) -> ConnectionRow:
@@ -80,6 +86,9 @@ class ConnectionRow:
             connected_at=cast(datetime, utc(row["connected_at"])),
             updated_at=cast(datetime, utc(row["updated_at"])),
             disconnected_at=utc(row["disconnected_at"]),
+            webhook_error=row["webhook_error"],
+            enabled=bool(row["enabled"]),
+            grant_of=row["grant_of"],
         )
 
 
@@ -97,6 +106,36 @@ def load_all(conn: Connection) -> list[ConnectionRow]:
     return [ConnectionRow.from_row(row) for row in rows]
 
 
+def members_of(conn: Connection, holder: str) -> list[ConnectionRow]:
+    """The other businesses served by ``holder``'s grant, active or not."""
+    rows = (
+        conn.execute(
+            select(connections).where(connections.c.grant_of == holder).order_by(connections.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    return [ConnectionRow.from_row(row) for row in rows]
+
+
+def is_enabled(conn: Connection, business_id: str) -> bool:
+    """False only for a business an operator disabled: one without a connection (v1 Basic, a
+    test delivery) is acted on as before."""
+    enabled = conn.execute(
+        select(connections.c.enabled).where(connections.c.business_id == business_id)
+    ).scalar_one_or_none()
+    return enabled is None or bool(enabled)
+
+
+def set_enabled(conn: Connection, business_id: str, enabled: bool, now: datetime) -> bool:
+    done = conn.execute(
+        update(connections)
+        .where(connections.c.business_id == business_id)
+        .values(enabled=enabled, updated_at=now)
+    )
+    return done.rowcount == 1
+
+
 # ---------------------------------------------------------------------------- oauth states
 
 
@@ -108,6 +147,7 @@ class OAuthState:
     code_verifier: str | None  # sealed
     redirect_uri: str
     expires_at: datetime
+    business_id: str | None = None  # named by the operator
 
 
 def save_state(conn: Connection, state: OAuthState, now: datetime) -> None:
@@ -118,6 +158,7 @@ def save_state(conn: Connection, state: OAuthState, now: datetime) -> None:
             scopes=list(state.scopes),
             code_verifier=state.code_verifier,
             redirect_uri=state.redirect_uri,
+            business_id=state.business_id,
             created_at=now,
             expires_at=state.expires_at,
         )
@@ -147,6 +188,7 @@ def consume_state(conn: Connection, state: str, now: datetime) -> OAuthState | N
         code_verifier=row["code_verifier"],
         redirect_uri=row["redirect_uri"],
         expires_at=cast(datetime, utc(row["expires_at"])),
+        business_id=row["business_id"],
     )
 
 
@@ -169,22 +211,27 @@ def save_connected(
     business_name: str | None,
     api: Literal["legacy", "v4"],
     scopes: tuple[str, ...],
-    tokens: SealedTokens,
+    tokens: SealedTokens | None,
     now: datetime,
+    grant_of: str | None = None,
 ) -> int:
     """Create or replace the business's connection as active; returns its token version.
 
     The version moves on, so a refresh in flight for the previous tokens cannot overwrite these.
+    A business served by another's grant (``grant_of``) keeps no tokens of its own. Whether the
+    business is enabled survives a reconnect.
     """
     values: dict[str, Any] = {
         "business_name": business_name,
         "api": api,
         "state": "active",
         "scopes": list(scopes),
-        "access_token": tokens.access_token,
-        "refresh_token": tokens.refresh_token,
-        "access_expires_at": tokens.access_expires_at,
-        "refresh_expires_at": tokens.refresh_expires_at,
+        "access_token": None if tokens is None else tokens.access_token,
+        "refresh_token": None if tokens is None else tokens.refresh_token,
+        "access_expires_at": None if tokens is None else tokens.access_expires_at,
+        "refresh_expires_at": None if tokens is None else tokens.refresh_expires_at,
+        "grant_of": grant_of,
+        "webhook_error": None,
         "refresh_started_at": None,
         "refresh_owner": None,
         "last_error": None,
@@ -341,9 +388,15 @@ def save_disconnected(
 
 
 def set_webhook(
-    conn: Connection, business_id: str, webhook_id: str | None, error: dict[str, Any] | None
+    conn: Connection,
+    business_id: str,
+    webhook_id: str | None,
+    error: dict[str, Any] | None,
+    *,
+    webhook_error: str | None = None,
 ) -> None:
-    values: dict[str, Any] = {"webhook_id": webhook_id}
+    """Our webhook on the business (None: none), and why not when it could not be registered."""
+    values: dict[str, Any] = {"webhook_id": webhook_id, "webhook_error": webhook_error}
     if error is not None:
         values["last_error"] = error
     conn.execute(

@@ -9,6 +9,10 @@ ran out can never overwrite or release what a newer holder did.
 
 Refresh answers without a refresh token keep the stored one. ``invalid_grant`` is final only
 after a second look at the store; then the connection becomes ``needs_reconnect``.
+
+Several businesses of one account share one grant: their rows name the row holding the tokens
+(``grant_of``), and everything here (reads, the lock, the lease, the refresh) happens on that
+row, so one refresh serves them all. The grant handed out names the business asked for.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -128,16 +133,16 @@ class TokenManager:
         """The business's access token, refreshed first if it expires soon."""
         row = self._usable(business_id, await self._read(business_id))
         if not self._expires_within(row, self._refresh_ahead):
-            return self._grant(row)
+            return _named(self._grant(row), business_id)
         try:
-            return await self._refresh(business_id, row.token_version)
+            return _named(await self._refresh(row.business_id, row.token_version), business_id)
         except ConnectionUnavailableError:
             raise
         except Exception:
             # Refreshing early failed for now; the token we have still works for a while.
             if not self._expires_within(row, timedelta(0)):
                 log.warning("early token refresh for business %s failed", business_id)
-                return self._grant(row)
+                return _named(self._grant(row), business_id)
             raise
 
     async def refreshed_after_401(self, business_id: str, rejected: str) -> Grant:
@@ -145,12 +150,17 @@ class TokenManager:
         row = self._usable(business_id, await self._read(business_id))
         current = self._grant(row)
         if current.access_token != rejected:
-            return current
-        return await self._refresh(business_id, row.token_version)
+            return _named(current, business_id)
+        return _named(await self._refresh(row.business_id, row.token_version), business_id)
+
+    async def scopes(self, business_id: str) -> tuple[str, ...]:
+        """The scopes of the grant serving the business (as Thumbtack answered, else asked)."""
+        row = await self._read(business_id)
+        return () if row is None else row.scopes
 
     async def stored(self, business_id: str) -> store.ConnectionRow | None:
-        """The business's connection row as stored (tokens sealed)."""
-        return await self._read(business_id)
+        """The business's own connection row as stored (tokens sealed)."""
+        return await asyncio.to_thread(self._read_own, business_id)
 
     # ------------------------------------------------------------------ refresh
 
@@ -258,6 +268,16 @@ class TokenManager:
         return await asyncio.to_thread(self._read_now, business_id)
 
     def _read_now(self, business_id: str) -> store.ConnectionRow | None:
+        """The row holding the business's tokens: its own, or the one its grant is of. A
+        business that is itself disconnected or waiting for the pro is that row."""
+        with self._db.reader.connect() as conn:
+            row = _load(conn, business_id)
+            if row is None or row.grant_of is None or row.state != "active":
+                return row
+            holder = _load(conn, row.grant_of)
+            return row if holder is None else holder
+
+    def _read_own(self, business_id: str) -> store.ConnectionRow | None:
         with self._db.reader.connect() as conn:
             return _load(conn, business_id)
 
@@ -292,3 +312,7 @@ class TokenManager:
 
 def _load(conn: Connection, business_id: str) -> store.ConnectionRow | None:
     return store.load(conn, business_id)
+
+
+def _named(grant: Grant, business_id: str) -> Grant:
+    return grant if grant.business_id == business_id else replace(grant, business_id=business_id)

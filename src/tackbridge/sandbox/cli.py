@@ -69,6 +69,13 @@ def sandbox_command(
         list[str] | None,
         _opt("REDIRECT_URIS", "Registered redirect URI (repeatable; none: any http(s) URI)."),
     ] = None,
+    provisioned_scope: Annotated[
+        list[str] | None,
+        _opt(
+            "PROVISIONED_SCOPE",
+            "A scope the partner client is provisioned with (repeatable; none: every scope).",
+        ),
+    ] = None,
     api_username: Annotated[
         str, _opt("API_USERNAME", "Basic username partners use for the v1 API.")
     ] = DEV_API_USERNAME,
@@ -172,6 +179,9 @@ def sandbox_command(
         client_id=client_id,
         client_secret=client_secret,
         redirect_uris=tuple(redirect_uri or ()),
+        provisioned_scopes=tuple(
+            part for value in provisioned_scope or () for part in value.replace(",", " ").split()
+        ),
         api_username=api_username,
         api_password=api_password,
         coperniq_api_key=coperniq_api_key,

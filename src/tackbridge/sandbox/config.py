@@ -18,6 +18,7 @@ DEV_CLIENT_SECRET = "dev-client-secret"  # noqa: S105
 DEV_API_USERNAME = "tackbridge-dev"
 DEV_API_PASSWORD = "dev-api-password"  # noqa: S105
 DEV_COPERNIQ_API_KEY = "dev-coperniq-key"
+DEV_TOKEN_SIGNING_KEY = "dev-sandbox-token-signing-key"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class BusinessSeed:
     name: str
     business_id: str | None = None
     category_ids: tuple[str, ...] = ()
+    # Businesses with the same account are one pro's: a grant for one serves them all.
+    account: str | None = None
 
 
 DEFAULT_BUSINESSES = (
@@ -89,6 +92,11 @@ class SandboxConfig:
     redirect_uris: tuple[str, ...] = ()
     api_username: str = DEV_API_USERNAME
     api_password: str = DEV_API_PASSWORD
+    # The scopes our partner client is provisioned with; empty: every scope the sandbox knows.
+    # A scope asked for but not provisioned is left out of the grant (and of its answer).
+    provisioned_scopes: tuple[str, ...] = ()
+    # Signs the JWT-shaped v4 access tokens (HS256).
+    token_signing_key: str = DEV_TOKEN_SIGNING_KEY
     # Real Thumbtack accepts only https webhook URLs; loopback http is always allowed here.
     allow_http_webhooks: bool = False
 

@@ -6,6 +6,12 @@ grace). Clients authenticate with HTTP Basic or ``client_secret_post``.
 Rules from api-notes.md: ``state`` of at least 8 characters, ``audience=urn:partner-api`` (a token
 without it is refused by the API with 502 ``proxy_oauth_failed``), supply or demand scopes but
 never both, refresh tokens only with ``offline_access``.
+
+Every scope api-notes.md lists is known. A client is provisioned with some of them
+(``SandboxConfig.provisioned_scopes``, set at run time with ``PUT /_sandbox/oauth/scopes``): a
+scope asked for but not provisioned is left out of the grant, and the answers' ``scope`` says
+what was granted (RFC 6749 3.3). A grant covers every business of the approving business's
+account (``BusinessSeed.account``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from tackbridge.sandbox.context import Sandbox, sandbox
 from tackbridge.sandbox.errors import ProblemError
-from tackbridge.sandbox.httputil import basic_credentials, form_or_query, same_secret
+from tackbridge.sandbox.httputil import (
+    basic_credentials,
+    form_or_query,
+    json_object,
+    same_secret,
+)
 from tackbridge.sandbox.legacy import (
     business_options,
     check_redirect_uri,
@@ -36,6 +47,13 @@ SUPPLY_SCOPES = frozenset(
         "supply::negotiations.write",
         "supply::messages.read",
         "supply::messages.write",
+        "supply::businesses.list",
+        "supply::webhooks.read",
+        "supply::webhooks.write",
+        "supply::users.read",
+        "supply::users.disconnect",
+        "supply::associate-phone-numbers.read",
+        "supply::associate-phone-numbers.write",
         "supply::businesses/associate-phone-numbers.read",
         "supply::businesses/associate-phone-numbers.write",
     }
@@ -54,7 +72,8 @@ DEMAND_SCOPES = frozenset(
         "demand::keywords.read",
     }
 )
-COMMON_SCOPES = frozenset({"openid", "profile", "email", "phone", "offline_access"})
+# "messages": the legacy scope some supply clients still request.
+COMMON_SCOPES = frozenset({"openid", "profile", "email", "phone", "offline_access", "messages"})
 ALL_SCOPES = SUPPLY_SCOPES | DEMAND_SCOPES | COMMON_SCOPES
 
 router = APIRouter(tags=["Thumbtack v4 OAuth"])
@@ -182,18 +201,67 @@ async def consent(request: Request, box: Sandbox = Depends(sandbox)) -> Response
     business_id = params.get("business_id", "")
     if box.state.business(business_id) is None:
         raise ProblemError(400, f"unknown business_id {business_id!r}")
+    allowed = provisioned(box)
+    granted = tuple(s for s in scopes if s in allowed)
     code = box.state.tokens.issue_code(
         api="v4",
         client_id=client_id,
         business_id=business_id,
-        scopes=scopes,
+        business_ids=account_of(box, business_id),
+        scopes=granted,
         redirect_uri=redirect_uri,
         code_challenge=params.get("code_challenge"),
         audience=params.get("audience") or None,
         expired=box.state.faults.expired_codes,
     )
     box.state.note(f"business {business_id} authorized {client_id} (v4)")
-    return _redirect(redirect_uri, {"code": code.value, "scope": " ".join(scopes), "state": state})
+    return _redirect(redirect_uri, {"code": code.value, "scope": " ".join(granted), "state": state})
+
+
+def provisioned(box: Sandbox) -> frozenset[str]:
+    """The scopes the partner client may be granted."""
+    chosen = box.state.config.provisioned_scopes
+    return frozenset(chosen) if chosen else ALL_SCOPES
+
+
+def account_of(box: Sandbox, business_id: str) -> tuple[str, ...]:
+    """The business and the others of its account (seeded ``account``), the business first."""
+    accounts = {seed.name: seed.account for seed in box.state.config.businesses if seed.account}
+    with box.state.lock:
+        businesses = list(box.state.businesses.values())
+    mine = next((b for b in businesses if b.business_id == business_id), None)
+    account = None if mine is None else accounts.get(mine.name)
+    if account is None:
+        return (business_id,)
+    others = [b.business_id for b in businesses if accounts.get(b.name) == account]
+    return (business_id, *(other for other in others if other != business_id))
+
+
+@router.get("/_sandbox/oauth/scopes", tags=["Sandbox inspection and control"])
+async def get_provisioned(box: Sandbox = Depends(sandbox)) -> dict[str, Any]:
+    chosen = box.state.config.provisioned_scopes
+    return {"provisioned": list(chosen) if chosen else sorted(ALL_SCOPES), "all": not chosen}
+
+
+@router.put("/_sandbox/oauth/scopes", tags=["Sandbox inspection and control"])
+async def set_provisioned(request: Request, box: Sandbox = Depends(sandbox)) -> dict[str, Any]:
+    """``{"scopes": [...]}`` (empty or null: every known scope), or ``{"without": [...]}``."""
+    body = await json_object(request)
+    scopes, without = body.get("scopes"), body.get("without")
+    for name, value in (("scopes", scopes), ("without", without)):
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            raise ProblemError(400, f"{name} must be a list of scopes", errors=[{"field": name}])
+    chosen = list(scopes or [])
+    if without:
+        chosen = [s for s in (chosen or sorted(ALL_SCOPES)) if s not in without]
+    unknown = [s for s in chosen if s not in ALL_SCOPES]
+    if unknown:
+        raise ProblemError(400, f"unknown scope {unknown[0]!r}", errors=[{"field": "scopes"}])
+    box.state.set_config(provisioned_scopes=tuple(dict.fromkeys(chosen)))
+    box.state.note(f"client provisioned with {', '.join(chosen) or 'every scope'}")
+    return await get_provisioned(box)
 
 
 def _client(request: Request, box: Sandbox, params: dict[str, str]) -> str:

@@ -212,7 +212,7 @@ class SandboxState:
         self.clock = Clock()
         self.ids = IdFactory(config.seed)
         self._fault_rng = random.Random(f"faults:{config.seed}")  # noqa: S311
-        self.tokens = TokenStore(self.clock)
+        self.tokens = TokenStore(self.clock, signing_key=config.token_signing_key)
         self.coperniq = CoperniqStore(self.clock, seed=config.seed)
         self.businesses: dict[str, Business] = {}
         self.leads: dict[str, Lead] = {}

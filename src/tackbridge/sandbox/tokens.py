@@ -3,13 +3,16 @@
 detection, expiry and disconnect.
 
 Token values are random (``secrets``) and never leave this module except in the answer to the
-partner that asked for them; inspection shows fingerprints only.
+partner that asked for them; inspection shows fingerprints only. v4 access tokens are shaped
+like JWTs (``sub``, ``exp``, ``aud``, ``scope``, signed HS256 with the sandbox's key), as some
+clients read them; a grant may serve several businesses of one account (``business_ids``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -60,6 +63,7 @@ class AuthCode:
     audience: str | None = None
     used_at: datetime | None = None
     family: str = ""
+    business_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -80,9 +84,18 @@ class Token:
     revoked_why: str | None = None
     # For a spent refresh token: the pair it was exchanged for, answered again within the grace.
     successor: TokenPair | None = None
+    # Every business the grant serves (the first is ``business_id``); empty: that one only.
+    business_ids: tuple[str, ...] = ()
 
     def live(self, now: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > now
+
+    @property
+    def businesses(self) -> tuple[str, ...]:
+        return self.business_ids or (self.business_id,)
+
+    def covers(self, business_id: str) -> bool:
+        return business_id in self.businesses
 
 
 @dataclass(frozen=True)
@@ -113,9 +126,22 @@ def _legacy_access_value(
     return f"1.{body}.{secrets.token_urlsafe(32)}"
 
 
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def jwt_access_value(claims: dict[str, object], key: str) -> str:
+    """A compact JWS (HS256) over ``claims``."""
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(key.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64(signature)}"
+
+
 class TokenStore:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, signing_key: str = "dev-sandbox-token-signing-key") -> None:
         self._clock = clock
+        self._key = signing_key
         self._lock = threading.RLock()
         self._s = _Stores()
 
@@ -132,6 +158,7 @@ class TokenStore:
         code_challenge: str | None = None,
         audience: str | None = None,
         expired: bool = False,
+        business_ids: tuple[str, ...] = (),
     ) -> AuthCode:
         now = self._clock.now()
         ttl = LEGACY_CODE_TTL if api == "legacy" else V4_CODE_TTL
@@ -148,6 +175,7 @@ class TokenStore:
             code_challenge=code_challenge,
             audience=audience,
             family=secrets.token_hex(8),
+            business_ids=business_ids,
         )
         with self._lock:
             self._s.codes[code.value] = code
@@ -191,6 +219,7 @@ class TokenStore:
                 "authorization_code",
                 record.family,
                 record.audience,
+                record.business_ids,
             )
 
     # tokens -------------------------------------------------------------------------------
@@ -204,6 +233,7 @@ class TokenStore:
         grant: str,
         family: str,
         audience: str | None,
+        business_ids: tuple[str, ...] = (),
     ) -> TokenPair:
         now = self._clock.now()
         access_ttl = LEGACY_ACCESS_TTL if api == "legacy" else V4_ACCESS_TTL
@@ -211,7 +241,17 @@ class TokenStore:
         if api == "legacy":
             value = _legacy_access_value(business_id, client_id, scopes, expires.isoformat())
         else:
-            value = secrets.token_urlsafe(32)
+            claims: dict[str, object] = {
+                "iss": "https://auth.thumbtack.com/",
+                "sub": business_id,
+                "aud": [audience] if audience else [],
+                "client_id": client_id,
+                "scope": " ".join(scopes),
+                "iat": int(now.timestamp()),
+                "exp": int(expires.timestamp()),
+                "jti": secrets.token_urlsafe(16),
+            }
+            value = jwt_access_value(claims, self._key)
         access = Token(
             value,
             "access",
@@ -224,6 +264,7 @@ class TokenStore:
             grant,
             family,
             audience,
+            business_ids=business_ids,
         )
         refresh: Token | None = None
         if api == "legacy" or "offline_access" in scopes:
@@ -240,6 +281,7 @@ class TokenStore:
                 grant,
                 family,
                 audience,
+                business_ids=business_ids,
             )
             self._s.tokens[refresh.value] = refresh
         self._s.tokens[access.value] = access
@@ -287,6 +329,7 @@ class TokenStore:
                 "refresh_token",
                 token.family,
                 token.audience,
+                token.business_ids,
             )
             token.spent_at = now
             token.successor = pair
@@ -311,10 +354,8 @@ class TokenStore:
                     del self._s.codes[code.value]
                     count += 1
             for token in self._s.tokens.values():
-                same = (token.api, token.client_id, token.business_id) == (
-                    api,
-                    client_id,
-                    business_id,
+                same = (token.api, token.client_id) == (api, client_id) and token.covers(
+                    business_id
                 )
                 if same and token.revoked_at is None:
                     token.revoked_at = now
@@ -332,7 +373,7 @@ class TokenStore:
     def connected_business_ids(self) -> set[str]:
         now = self._clock.now()
         with self._lock:
-            return {t.business_id for t in self._s.tokens.values() if t.live(now)}
+            return {b for t in self._s.tokens.values() if t.live(now) for b in t.businesses}
 
     def snapshot(self) -> tuple[list[AuthCode], list[Token]]:
         with self._lock:

@@ -78,23 +78,34 @@ def _token(request: Request, box: Sandbox, *scopes: str) -> Token:
             title="proxy_oauth_failed",
         )
     if scopes and not set(scopes) & set(token.scopes):
-        raise ProblemError(
-            403,
-            f"the access token lacks the scope {' or '.join(scopes)}",
-            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{scopes[0]}"'},
-        )
+        raise missing_scope(_needed(token, scopes))
     return token
 
 
+def _needed(token: Token, scopes: tuple[str, ...]) -> str:
+    """The one scope to name: of the token's side (supply or demand) when there is a choice."""
+    side = "demand::" if any(s.startswith("demand::") for s in token.scopes) else "supply::"
+    return next((s for s in scopes if s.startswith(side)), scopes[0])
+
+
+def missing_scope(scope: str) -> ProblemError:
+    """Real Thumbtack's answer to a token without the endpoint's scope: 401, and this detail."""
+    return ProblemError(
+        401,
+        f"required scope(s) [{scope}] not found",
+        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{scope}"'},
+    )
+
+
 def _own_business(token: Token, business_id: str) -> None:
-    if token.business_id != business_id:
+    if not token.covers(business_id):
         raise ProblemError(403, f"the access token does not grant access to business {business_id}")
 
 
 def _own_lead(box: Sandbox, token: Token, negotiation_id: str) -> Lead:
     lead = box.state.lead(negotiation_id)
     # Another business's lead answers as absent: its existence is not the caller's business.
-    if lead is None or lead.business_id != token.business_id:
+    if lead is None or not token.covers(lead.business_id):
         raise ProblemError(404, f"negotiation {negotiation_id} not found")
     return lead
 
@@ -220,8 +231,11 @@ async def post_message(
 @router.get("/businesses")
 async def businesses(request: Request, box: Sandbox = Depends(sandbox)) -> dict[str, Any]:
     token = _token(request, box)
-    business = box.state.business(token.business_id)
-    return {"data": [render.business(business)] if business else []}
+    if any(s.startswith("supply::") for s in token.scopes):
+        # Supply clients need the scope; which one a demand client needs is not documented.
+        _token(request, box, "supply::businesses.list")
+    found = [box.state.business(business_id) for business_id in token.businesses]
+    return {"data": [render.business(business) for business in found if business]}
 
 
 def _webhook_wire(hook: Webhook) -> dict[str, Any]:
@@ -325,10 +339,15 @@ def _hook(box: Sandbox, business_id: str, webhook_id: str) -> Webhook:
 
 
 def _webhook_access(request: Request, box: Sandbox, business_id: str, write: bool) -> Token:
-    scope = "demand::webhooks.write" if write else "demand::webhooks.read"
     token = _token(request, box)
-    if not any(s.startswith("supply::") for s in token.scopes) and scope not in token.scopes:
-        raise ProblemError(403, f"the access token lacks the scope {scope}")
+    side = "supply" if any(s.startswith("supply::") for s in token.scopes) else "demand"
+    needed = (
+        [f"{side}::webhooks.write"]
+        if write
+        else [f"{side}::webhooks.{x}" for x in ("read", "write")]
+    )
+    if not set(needed) & set(token.scopes):
+        raise missing_scope(needed[0])
     _own_business(token, business_id)
     if box.state.business(business_id) is None:
         raise ProblemError(404, f"business {business_id} not found")

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -279,6 +280,13 @@ connections = Table(
     _ts("refresh_started_at"),
     Column("refresh_owner", String(64), nullable=True),
     Column("webhook_id", String(64), nullable=True),
+    # Why our webhook is not registered (e.g. a missing scope); NULL when it is, or not yet tried.
+    Column("webhook_error", Text, nullable=True),
+    # A disabled business keeps its connection, but no webhook and no follow-ups for its leads.
+    Column("enabled", Boolean, nullable=False, default=True, server_default=true()),
+    # The business whose row holds the tokens this business uses (one grant, several businesses
+    # of one account); NULL: its own row holds them.
+    Column("grant_of", String(64), nullable=True),
     Column("last_error", JSON, nullable=True),
     _ts("connected_at", nullable=False),
     _ts("updated_at", nullable=False),
@@ -293,6 +301,8 @@ oauth_states = Table(
     Column("scopes", JSON, nullable=False),
     Column("code_verifier", Text, nullable=True),  # Fernet-encrypted
     Column("redirect_uri", Text, nullable=False),
+    # The business the operator named (when the client may not list the account's businesses).
+    Column("business_id", String(64), nullable=True),
     _ts("created_at", nullable=False),
     _ts("expires_at", nullable=False),
     _ts("used_at"),

@@ -11,6 +11,7 @@ Hierarchy::
     ├── ProblemError                 an HTTP error answer (RFC 7807 problem+json when offered)
     │   ├── BadRequestError          400, 422
     │   ├── AuthError                401
+    │   │   └── MissingScopeError    401 `required scope(s) [...] not found`
     │   ├── ForbiddenError           403
     │   │   └── UnavailableForLegalReasonsError   451
     │   ├── NotFoundError            404
@@ -30,6 +31,7 @@ Hierarchy::
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -42,6 +44,7 @@ __all__ = [
     "ForbiddenError",
     "InvalidClientError",
     "InvalidGrantError",
+    "MissingScopeError",
     "NetworkError",
     "NotAvailableError",
     "NotFoundError",
@@ -54,6 +57,7 @@ __all__ = [
     "ThumbtackError",
     "UnavailableForLegalReasonsError",
     "UnexpectedResponseError",
+    "missing_scopes",
     "parse_retry_after",
 ]
 
@@ -129,6 +133,28 @@ class BadRequestError(ProblemError):
 
 class AuthError(ProblemError):
     """401: the token or Basic credentials were refused (expired, revoked, wrong audience)."""
+
+
+class MissingScopeError(AuthError):
+    """401 because the grant lacks a scope (``required scope(s) [a, b] not found``): a refresh
+    cannot help; the partner's client must be provisioned with ``scopes``."""
+
+    def __init__(self, message: str, *, scopes: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.scopes = tuple(scopes)
+
+
+_MISSING_SCOPES = re.compile(r"required scopes?(?:\(s\))?\s*\[([^\]]*)\]\s*not found", re.I)
+
+
+def missing_scopes(detail: str | None) -> tuple[str, ...] | None:
+    """The scopes a 401's detail names as missing, or None when it is another 401."""
+    if not detail:
+        return None
+    found = _MISSING_SCOPES.search(detail)
+    if found is None:
+        return None
+    return tuple(part for part in re.split(r"[\s,]+", found.group(1)) if part)
 
 
 class ForbiddenError(ProblemError):
@@ -316,6 +342,10 @@ def error_from_answer(
         elif oauth_error == "invalid_client":
             cls = InvalidClientError
         return cls(summary, error=oauth_error, **kwargs)
+    if status == 401:
+        scopes = missing_scopes(detail) or missing_scopes(title)
+        if scopes is not None:
+            return MissingScopeError(summary, scopes=scopes, **kwargs)
     return _class_for(status, not_found)(summary, **kwargs)
 
 

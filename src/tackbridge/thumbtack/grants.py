@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
-from .errors import AuthError
+from .errors import AuthError, MissingScopeError
 
 __all__ = ["Api", "ConnectionUnavailableError", "Grant", "GrantSource", "with_refresh"]
 
@@ -42,9 +42,12 @@ async def with_refresh(
     grants: GrantSource, grant: Grant, call: Callable[[Grant], Awaitable[T]]
 ) -> T:
     """``call(grant)``; on a 401, one refresh and ``call`` again. A 401 that comes back after
-    the refresh is raised as it is (``AuthError``), and so is every other error."""
+    the refresh is raised as it is (``AuthError``), and so is every other error. A missing
+    scope (``MissingScopeError``) is raised at once: a refreshed token has the same scopes."""
     try:
         return await call(grant)
+    except MissingScopeError:
+        raise
     except AuthError:
         pass
     fresh = await grants.refreshed_after_401(grant.business_id, grant.access_token)

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = ["TokenSet"]
 
@@ -26,6 +26,10 @@ class TokenSet(BaseModel):
     refresh_token: SecretStr | None = None
     scope: tuple[str, ...] = ()
     id_token: SecretStr | None = None
+    # Some token answers name the business the grant is for (the token's context).
+    business_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("business_id", "businessID", "business_pk")
+    )
     obtained_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @field_validator("refresh_token", "id_token", mode="before")
