@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tackbridge.outbox.errors import PermanentError, RetryableError
-from tackbridge.outbox.thumbtack import classify
+from tackbridge.outbox.thumbtack import call_with_refresh, classify
 from tackbridge.thumbtack.errors import (
     BadRequestError,
     ChallengeError,
     ForbiddenError,
+    MissingScopeError,
     NetworkError,
     NotFoundError,
     RateLimitedError,
@@ -18,6 +19,7 @@ from tackbridge.thumbtack.errors import (
     ThumbtackError,
     UnexpectedResponseError,
 )
+from tackbridge.thumbtack.grants import Grant
 
 
 def test_rate_limit_keeps_retry_after_and_problem() -> None:
@@ -65,3 +67,29 @@ def test_the_rest_is_permanent(exc: ThumbtackError) -> None:
             "detail": "text is required",
             "errors": [{"field": "text"}],
         }
+
+
+async def test_a_missing_scope_is_permanent_names_the_scope_and_earns_no_refresh() -> None:
+    refreshes: list[str] = []
+
+    class Grants:
+        async def access_token(self, business_id: str) -> Grant:
+            return Grant(business_id, "v4", "t")
+
+        async def refreshed_after_401(self, business_id: str, rejected: str) -> Grant:
+            refreshes.append(rejected)
+            return Grant(business_id, "v4", "t2")
+
+    async def call(grant: Grant) -> None:
+        raise MissingScopeError(
+            "required scope(s) [supply::messages.write] not found",
+            status=401,
+            scopes=["supply::messages.write"],
+        )
+
+    with pytest.raises(PermanentError) as raised:
+        await call_with_refresh(Grants(), Grant("b", "v4", "t"), call)
+    assert raised.value.status_code == 401
+    assert "lacks supply::messages.write" in raised.value.detail
+    assert "refresh" not in raised.value.detail
+    assert refreshes == []

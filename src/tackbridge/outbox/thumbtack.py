@@ -17,6 +17,7 @@ from tackbridge.outbox.errors import JobError, PermanentError, RetryableError
 from tackbridge.thumbtack.errors import (
     AuthError,
     ChallengeError,
+    MissingScopeError,
     NetworkError,
     ProblemError,
     ThumbtackConfigError,
@@ -81,6 +82,14 @@ async def call_with_refresh(
     fails becomes the JobError the worker expects."""
     try:
         return await with_refresh(grants, grant, call)
+    except MissingScopeError as exc:
+        # No refresh was tried: a new token would carry the same scopes.
+        needed = ", ".join(exc.scopes) or "a scope"
+        raise PermanentError(
+            f"the partner's client lacks {needed}: {exc.message}",
+            status_code=401,
+            problem=problem_of(exc),
+        ) from None
     except AuthError as exc:
         raise PermanentError(
             f"refused after a token refresh: {exc.message}", status_code=401
