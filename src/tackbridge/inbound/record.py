@@ -93,13 +93,13 @@ _LATEST_UPDATE = (
 )
 _FILL_CUSTOMER = (
     update(customers)
-    .where(customers.c.customer_id == bindparam("customer_id"), customers.c.display_name.is_(None))
-    .values(display_name=bindparam("display_name"))
+    .where(customers.c.customer_id == bindparam("key_id"), customers.c.display_name.is_(None))
+    .values(display_name=bindparam("fill"))
 )
 _FILL_BUSINESS = (
     update(businesses)
-    .where(businesses.c.business_id == bindparam("business_id"), businesses.c.name.is_(None))
-    .values(name=bindparam("name"))
+    .where(businesses.c.business_id == bindparam("key_id"), businesses.c.name.is_(None))
+    .values(name=bindparam("fill"))
 )
 _BUSINESS_UPDATE = ("name", "access_code", "updated_at")
 _CUSTOMER_UPDATE = ("name", "first_name", "last_name", "display_name", "phone", "updated_at")
@@ -392,6 +392,7 @@ def _message(
     )
     if not inserted:
         return DUPLICATE
+    _names(conn, message, now)
     _attachments(conn, "message", message.message_id, message.attachments, message.lead_id or "")
     reactions.message_stored(
         conn, MessageRef(messageID=message.message_id, leadID=message.lead_id), now
@@ -408,12 +409,12 @@ def _names(conn: Connection, message: MessageReceived, now: datetime) -> None:
         row = {"customer_id": message.customer_id, "display_name": message.customer_name}
         stamped = {**row, "created_at": now, "updated_at": now}
         insert_ignore(conn, customers, stamped, ("customer_id",))
-        conn.execute(_FILL_CUSTOMER, row)
+        conn.execute(_FILL_CUSTOMER, {"key_id": message.customer_id, "fill": message.customer_name})
     if message.business_id is not None and message.business_name is not None:
         row = {"business_id": message.business_id, "name": message.business_name}
         stamped = {**row, "created_at": now, "updated_at": now}
         insert_ignore(conn, businesses, stamped, ("business_id",))
-        conn.execute(_FILL_BUSINESS, row)
+        conn.execute(_FILL_BUSINESS, {"key_id": message.business_id, "fill": message.business_name})
 
 
 _UPDATE_FIELDS = {
