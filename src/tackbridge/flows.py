@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from tackbridge.autoreply.service import PLAN_KIND, PlanJob
 from tackbridge.connections.store import is_enabled
@@ -57,6 +57,7 @@ from tackbridge.jobstatus.from_crm import (
 )
 from tackbridge.jobstatus.rules import InvalidJobStatusError, validate
 from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
+from tackbridge.leads.rows import message_row
 from tackbridge.leads.service import business_of
 from tackbridge.outbox.errors import PermanentError
 from tackbridge.outbox.kinds import Job, JobKind, Registration, Settle
@@ -64,7 +65,6 @@ from tackbridge.outbox.queue import enqueue
 from tackbridge.payloads.coperniq import CoperniqEventError
 from tackbridge.services import Services
 from tackbridge.store.database import Database
-from tackbridge.store.schema import messages
 from tackbridge.store.writer import Writer
 
 __all__ = [
@@ -123,20 +123,18 @@ class Followups:
         await self._run(lambda conn: lead_followups(conn, lead_id, now))
 
     async def message_received(self, job: Job[MessageRef]) -> None:
-        message_id = job.payload.messageID
+        ref = job.payload
         now = self.clock()
 
         def unit(conn: Connection) -> None:
-            row = conn.execute(
-                select(messages.c.lead_id, messages.c.sender, messages.c.sent_at).where(
-                    messages.c.message_id == message_id
-                )
-            ).first()
+            row = message_row(conn, ref)
             if row is not None and not _acted_on(conn, row.lead_id):
                 return
             if row is not None and row.sender == "Business" and row.lead_id:
                 stamp_first_reply(conn, row.lead_id, utc(row.sent_at) or now, "person")
-            enqueue(conn, CRM_MESSAGE_KIND, MessageRef(messageID=message_id), now=now)
+            lead_id = row.lead_id if row is not None else ref.leadID
+            crm = MessageRef(messageID=ref.messageID, leadID=lead_id)
+            enqueue(conn, CRM_MESSAGE_KIND, crm, now=now)
 
         await self._run(unit)
 
@@ -168,10 +166,10 @@ def reply_sent(conn: Connection, job: Job[ReplyJob], outcome: str, at: datetime)
     """A reply reached the customer: it may be the lead's first, and it belongs in the CRM."""
     if outcome != "done":
         return
-    message_id = job.payload.messageID
-    author = conn.execute(select(messages.c.author).where(messages.c.message_id == message_id))
-    stamp_first_reply(conn, job.payload.leadID, at, author.scalar() or "person")
-    enqueue(conn, CRM_MESSAGE_KIND, MessageRef(messageID=message_id), now=at)
+    ref = MessageRef(messageID=job.payload.messageID, leadID=job.payload.leadID)
+    row = message_row(conn, ref)
+    stamp_first_reply(conn, job.payload.leadID, at, (row.author if row else None) or "person")
+    enqueue(conn, CRM_MESSAGE_KIND, ref, now=at)
 
 
 @dataclass

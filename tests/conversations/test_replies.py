@@ -127,3 +127,19 @@ async def test_same_message_id_is_one_reply(server: RunningServer, sandbox: Sand
     again = reply(server, lead_id, "Only once", messageID="client-1")
     assert first["messageID"] == again["messageID"]
     assert len([m for m in thread(server, lead_id) if m["source"] == "reply"]) == 1
+
+
+async def test_one_client_message_id_on_two_leads_sends_both(
+    server: RunningServer, sandbox: Sandbox
+) -> None:
+    """A client's retry ID is per lead: reusing it on another lead is another reply."""
+    business = sandbox.business_ids()[0]
+    first, second = (import_lead(server, sandbox, business) for _ in range(2))
+    tokens = SandboxTokens.connect(sandbox, business, "v4")
+    reply(server, first, "For the first lead", messageID="retry-1")
+    reply(server, second, "For the second lead", messageID="retry-1")
+    reply(server, first, "For the first lead", messageID="retry-1")  # a retry: nothing new
+    async with worker_side(server.settings, sandbox, tokens, v1=False) as side:
+        assert await side.drain() == 2
+    assert [m["text"] for m in sandbox_messages(sandbox, first)] == ["For the first lead"]
+    assert [m["text"] for m in sandbox_messages(sandbox, second)] == ["For the second lead"]

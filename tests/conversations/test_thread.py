@@ -80,6 +80,7 @@ def _seed(conn: Connection) -> None:
             insert(attachments).values(
                 owner_kind="message",
                 owner_id="m1",
+                owner_lead=LEAD,  # a message is its lead and its ID
                 position=position,
                 file_name=name,
                 file_size=10 + position,

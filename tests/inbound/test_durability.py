@@ -57,7 +57,8 @@ def test_acknowledged_deliveries_survive_sigkill(tmp_path: Path) -> None:
     assert count(settings, leads) == 1
     assert count(settings, messages) == 1
     assert outbox_keys(settings) == [
-        "message.received:8699842694484326245",
+        # message IDs are unique within their lead: the key names both
+        "message.received:299614694480093245:8699842694484326245",
         "autoreply.plan:299614694480093245",
         "crm.lead:299614694480093245",
     ]

@@ -120,7 +120,7 @@ def test_updates_and_a_message_before_the_lead_apply_when_it_arrives(db: Databas
     assert sorted(_scalars(db, select(outbox.c.idempotency_key))) == [
         "autoreply.plan:L1",
         "crm.lead:L1",
-        "message.received:M1",
+        "message.received:L1:M1",  # message IDs are unique within their lead
     ]
     # Once the lead is known, a message for it is accepted straight away.
     (late,) = _record(

@@ -64,7 +64,13 @@ class FaultyStore:
         return holder
 
     def fill(self) -> None:
-        """No more pages: the file may not grow past its size now."""
+        """No more pages: the file may not grow past its size now, nor has it free pages inside
+        (a migration that rebuilds tables leaves some; VACUUM gives them back first)."""
+        vacuum = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            vacuum.execute("VACUUM")
+        finally:
+            vacuum.close()
         with self.db.reader.connect() as conn:
             (pages,) = conn.exec_driver_sql("PRAGMA page_count").one()
         self.page_limit = int(pages)

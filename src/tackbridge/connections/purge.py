@@ -50,13 +50,15 @@ def purge_business(conn: Connection, business_id: str, disconnected_at: datetime
     lead_ids = list(
         conn.execute(select(leads.c.lead_id).where(leads.c.business_id == business_id)).scalars()
     )
-    message_ids = list(
-        conn.execute(
-            select(messages.c.message_id).where(
-                or_(messages.c.business_id == business_id, messages.c.lead_id.in_(lead_ids))
-            )
-        ).scalars()
-    )
+    # Message IDs repeat across leads (another business's lead may use the same one): each
+    # message is its row, and its attachments are those of its lead.
+    own_messages = conn.execute(
+        select(messages.c.id, messages.c.message_id, messages.c.lead_id).where(
+            or_(messages.c.business_id == business_id, messages.c.lead_id.in_(lead_ids))
+        )
+    ).all()
+    message_rows = [m.id for m in own_messages]
+    message_ids = sorted({m.message_id for m in own_messages})
     review_ids = list(
         conn.execute(
             select(reviews.c.review_id).where(
@@ -74,7 +76,7 @@ def purge_business(conn: Connection, business_id: str, disconnected_at: datetime
     customer_ids |= set(
         conn.execute(
             select(messages.c.customer_id).where(
-                messages.c.message_id.in_(message_ids), messages.c.customer_id.is_not(None)
+                messages.c.id.in_(message_rows), messages.c.customer_id.is_not(None)
             )
         ).scalars()
     )
@@ -104,17 +106,23 @@ def purge_business(conn: Connection, business_id: str, disconnected_at: datetime
             )
         )
     ).rowcount
-    for kind, ids in (("lead", lead_ids), ("message", message_ids), ("review", review_ids)):
+    for kind, ids in (("lead", lead_ids), ("review", review_ids)):
         conn.execute(
             delete(attachments).where(
                 attachments.c.owner_kind == kind, attachments.c.owner_id.in_(ids)
             )
         )
+    for m in own_messages:
+        conn.execute(
+            delete(attachments).where(
+                attachments.c.owner_kind == "message",
+                attachments.c.owner_id == m.message_id,
+                attachments.c.owner_lead == (m.lead_id or ""),
+            )
+        )
     conn.execute(delete(lead_details).where(lead_details.c.lead_id.in_(lead_ids)))
     conn.execute(delete(lead_status_history).where(lead_status_history.c.lead_id.in_(lead_ids)))
-    gone_messages = conn.execute(
-        delete(messages).where(messages.c.message_id.in_(message_ids))
-    ).rowcount
+    gone_messages = conn.execute(delete(messages).where(messages.c.id.in_(message_rows))).rowcount
     gone_reviews = conn.execute(delete(reviews).where(reviews.c.review_id.in_(review_ids))).rowcount
     gone_leads = conn.execute(delete(leads).where(leads.c.lead_id.in_(lead_ids))).rowcount
     gone = conn.execute(

@@ -55,7 +55,10 @@ class ReplyJob(Payload):
 
 # Claimed first: it is what the customer is waiting for.
 REPLY_KIND = JobKind.of(
-    "thumbtack.message", ReplyJob, lambda p: f"thumbtack.message:{p.messageID}", priority=FIRST
+    "thumbtack.message",
+    ReplyJob,
+    lambda p: f"thumbtack.message:{p.leadID}:{p.messageID}",
+    priority=FIRST,
 )
 AUTHORS = ("person", "auto")
 MAX_TEXT = 10_000
@@ -64,7 +67,12 @@ _LOOKBACK = timedelta(minutes=5)
 
 
 # Built once: settling runs once per reply in the worker's hot path.
-_SETTLE = update(messages).where(messages.c.message_id == bindparam("key_message_id"))
+# A reply's ID is ours, but another lead's message may carry the same: a reply is its lead's.
+_SETTLE = update(messages).where(
+    messages.c.message_id == bindparam("key_message_id"),
+    messages.c.lead_id == bindparam("key_lead_id"),
+    messages.c.source == "reply",
+)
 
 
 class LeadNotFoundError(LookupError):
@@ -107,7 +115,13 @@ def queue_reply(
         text=text,
     )
     key = REPLY_KIND.key_of(job)
-    exists = conn.execute(select(messages.c.id).where(messages.c.message_id == message_id)).first()
+    exists = conn.execute(
+        select(messages.c.id).where(
+            messages.c.message_id == message_id,
+            messages.c.lead_id == lead.lead_id,
+            messages.c.source == "reply",
+        )
+    ).first()
     if exists is not None:
         return QueuedReply(message_id, key, created=False)
     conn.execute(
@@ -133,7 +147,11 @@ def requeued(conn: Connection, job: ReplyJob) -> None:
     """An operator retried or replayed the job: the reply is queued again."""
     conn.execute(
         update(messages)
-        .where(messages.c.message_id == job.messageID)
+        .where(
+            messages.c.message_id == job.messageID,
+            messages.c.lead_id == job.leadID,
+            messages.c.source == "reply",
+        )
         .values(delivery_state="queued")
     )
 
@@ -226,7 +244,10 @@ class ReplyHandler:
 
 def settle_reply(conn: Connection, job: Job[ReplyJob], outcome: str, at: datetime) -> None:
     """The message's delivery state follows its job, in the transaction that settles it."""
-    params: dict[str, Any] = {"key_message_id": job.payload.messageID}
+    params: dict[str, Any] = {
+        "key_message_id": job.payload.messageID,
+        "key_lead_id": job.payload.leadID,
+    }
     if outcome == "done":
         params.update(delivery_state="sent", sent_at=at)
     else:

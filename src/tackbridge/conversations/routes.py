@@ -60,7 +60,7 @@ async def reply(request: Request, lead_id: LeadID, body: ReplyIn) -> ThreadMessa
         raise HTTPException(404, f"no lead {lead_id!r}") from None
     svc.wake_worker()
     with svc.db.reader.connect() as conn:
-        found = get_message(conn, queued.message_id)
+        found = get_message(conn, queued.message_id, lead_id)
     assert found is not None
     return found
 

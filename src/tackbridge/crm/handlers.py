@@ -33,7 +33,7 @@ from tackbridge.leads.models import (
     MessageReceived,
     customer_name_of,
 )
-from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
+from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef, message_key
 from tackbridge.leads.rows import read_lead_input, read_message, read_review
 from tackbridge.leads.service import business_of
 from tackbridge.outbox.errors import PermanentError
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 CRM_LEAD_KIND = JobKind.of("crm.lead", LeadRef, lambda p: f"crm.lead:{p.leadID}")
-CRM_MESSAGE_KIND = JobKind.of("crm.message", MessageRef, lambda p: f"crm.message:{p.messageID}")
+CRM_MESSAGE_KIND = JobKind.of("crm.message", MessageRef, lambda p: message_key("crm.message", p))
 CRM_LEAD_UPDATE_KIND = JobKind.of(
     "crm.lead_update", LeadUpdateRef, lambda p: f"crm.lead.updated:{p.leadID}:{p.updateID}"
 )
@@ -152,7 +152,7 @@ class CrmJobs:
         def read(conn: Connection) -> tuple[MessageReceived | None, Any, Any]:
             # One connection for all this job reads: the message, its business's destination,
             # and what is known of its lead there.
-            found = read_message(conn, message_id)
+            found = read_message(conn, job.payload)
             if found is None or found.lead_id is None:
                 return found, None, None
             business = found.business_id or business_of(conn, found.lead_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
+from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef, message_key
 from tackbridge.outbox.kinds import JobKind, Payload
 
 __all__ = [
@@ -31,7 +31,7 @@ class CoperniqEventRef(Payload):
 
 LEAD_RECEIVED = JobKind.of("lead.received", LeadRef, lambda p: f"lead.received:{p.leadID}")
 MESSAGE_RECEIVED = JobKind.of(
-    "message.received", MessageRef, lambda p: f"message.received:{p.messageID}"
+    "message.received", MessageRef, lambda p: message_key("message.received", p)
 )
 LEAD_UPDATED = JobKind.of(
     "lead.updated", LeadUpdateRef, lambda p: f"lead.updated:{p.leadID}:{p.updateID}"

@@ -224,6 +224,10 @@ def parse_legacy_message(body: Any) -> MessageReceived:
     path = "message.messageID" if holder is message or "message" in data else "messageID"
     message_id = _require_id(holder, "messageID", path)
     sender = n.text(holder.get("from", data.get("from"))) or "Customer"
+    text = n.text(holder.get("text"))
+    if text is None and holder is data:
+        # The top-level shape carries the text in ``message`` (a string, not the body object).
+        text = n.text(data.get("message"))
     return MessageReceived(
         message_id=message_id,
         source="v1",
@@ -231,7 +235,7 @@ def parse_legacy_message(body: Any) -> MessageReceived:
         business_id=n.identifier(data.get("businessID")),
         customer_id=n.identifier(data.get("customerID")),
         sender=_sender(sender),
-        text=n.text(holder.get("text")),
+        text=text,
         sent_at=n.timestamp(holder.get("createTimestamp", holder.get("sentAt"))),
         attachments=_attachments(holder.get("attachments")),
     )
@@ -302,14 +306,58 @@ def event_family(event_type: str) -> str:
     return _VERSION_SUFFIX.sub("", event_type)
 
 
+def _event(envelope: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``event`` object, or the envelope itself when it carries ``eventType`` at the top."""
+    event = envelope.get("event")
+    if isinstance(event, Mapping):
+        return event
+    if event is None and "eventType" in envelope:
+        return envelope
+    raise InvalidPayloadError("event", "event is required and must be an object")
+
+
+def _v4_message(data: Mapping[str, Any]) -> MessageReceived:
+    customer = _sub(data, "customer")
+    business = _sub(data, "business")
+    return MessageReceived(
+        message_id=_require_id(data, "messageID", "data.messageID"),
+        source="v4",
+        lead_id=n.identifier(data.get("negotiationID")),
+        business_id=n.identifier(data.get("businessID", business.get("businessID"))),
+        customer_id=n.identifier(data.get("customerID", customer.get("customerID"))),
+        sender=_sender(n.text(data.get("from")) or "Customer"),
+        text=n.text(data.get("text")),
+        sent_at=n.timestamp(data.get("sentAt")),
+        attachments=_attachments(data.get("attachments")),
+        customer_name=_name_of(customer),
+        business_name=n.text(business.get("displayName")) or n.text(business.get("name")),
+    )
+
+
+def _name_of(person: Mapping[str, Any]) -> str | None:
+    joined = " ".join(
+        part for part in (n.text(person.get("firstName")), n.text(person.get("lastName"))) if part
+    )
+    return n.text(person.get("displayName")) or n.text(person.get("name")) or joined or None
+
+
+def _v4_review(data: Mapping[str, Any], event_type: str) -> ReviewReceived:
+    review = data.get("review")
+    if isinstance(review, Mapping):
+        # The review under ``data.review``; the lead and business may sit beside it.
+        return _review(
+            {**data, **review}, path="data.review.reviewID", source="v4", event=event_type
+        )
+    return _review(data, path="data.reviewID", source="v4", event=event_type)
+
+
 def parse_v4(body: Any) -> Delivery:
     envelope = _object(body)
-    event = envelope.get("event")
-    if not isinstance(event, Mapping):
-        raise InvalidPayloadError("event", "event is required and must be an object")
+    event = _event(envelope)
     event_type = n.text(event.get("eventType"))
     if not event_type:
-        raise InvalidPayloadError("event.eventType", "event.eventType is required")
+        path = "eventType" if event is envelope else "event.eventType"
+        raise InvalidPayloadError(path, f"{path} is required")
     data = envelope.get("data")
     webhook_id = n.identifier(event.get("webhookID"))
     triggered_at = n.timestamp(event.get("triggeredAt"))
@@ -321,17 +369,7 @@ def parse_v4(body: Any) -> Delivery:
     if family == "NegotiationCreated":
         record = _lead(data, id_key="negotiationID", id_path="data.negotiationID", source="v4")
     elif family == "MessageCreated":
-        record = MessageReceived(
-            message_id=_require_id(data, "messageID", "data.messageID"),
-            source="v4",
-            lead_id=n.identifier(data.get("negotiationID")),
-            business_id=n.identifier(data.get("businessID")),
-            customer_id=n.identifier(data.get("customerID")),
-            sender=_sender(n.text(data.get("from")) or "Customer"),
-            text=n.text(data.get("text")),
-            sent_at=n.timestamp(data.get("sentAt")),
-            attachments=_attachments(data.get("attachments")),
-        )
+        record = _v4_message(data)
     else:
-        record = _review(data, path="data.reviewID", source="v4", event=event_type)
+        record = _v4_review(data, event_type)
     return Delivery(record, event_type, webhook_id, triggered_at)

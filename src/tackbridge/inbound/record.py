@@ -53,6 +53,13 @@ _LOG_INSERT = inbound_log.insert()
 _HISTORY_INSERT = lead_status_history.insert()
 _DETAILS_INSERT = lead_details.insert()
 _ATTACHMENTS_INSERT = attachments.insert()
+# A message without its lead has no (lead, ID) key the unique constraint can hold to (NULLs
+# differ): the writer looks for it first.
+_LEADLESS_MESSAGE = (
+    select(messages.c.id)
+    .where(messages.c.lead_id.is_(None), messages.c.message_id == bindparam("message_id"))
+    .limit(1)
+)
 _LEAD_EXISTS = select(leads.c.id).where(leads.c.lead_id == bindparam("lead_id")).limit(1)
 # One round trip for a new lead: is it a duplicate, and has an update for it arrived first?
 _LEAD_STATE = select(
@@ -83,6 +90,16 @@ _LATEST_UPDATE = (
     )
     .order_by(lead_status_history.c.id.desc())
     .limit(1)
+)
+_FILL_CUSTOMER = (
+    update(customers)
+    .where(customers.c.customer_id == bindparam("key_id"), customers.c.display_name.is_(None))
+    .values(display_name=bindparam("fill"))
+)
+_FILL_BUSINESS = (
+    update(businesses)
+    .where(businesses.c.business_id == bindparam("key_id"), businesses.c.name.is_(None))
+    .values(name=bindparam("fill"))
 )
 _BUSINESS_UPDATE = ("name", "access_code", "updated_at")
 _CUSTOMER_UPDATE = ("name", "first_name", "last_name", "display_name", "phone", "updated_at")
@@ -319,7 +336,11 @@ def _apply_pending_updates(conn: Connection, lead_id: str, now: datetime) -> Non
 
 
 def _attachments(
-    conn: Connection, owner_kind: str, owner_id: str, items: tuple[AttachmentInfo, ...]
+    conn: Connection,
+    owner_kind: str,
+    owner_id: str,
+    items: tuple[AttachmentInfo, ...],
+    owner_lead: str = "",
 ) -> None:
     if not items:
         return
@@ -329,6 +350,7 @@ def _attachments(
             {
                 "owner_kind": owner_kind,
                 "owner_id": owner_id,
+                "owner_lead": owner_lead,
                 "position": i,
                 "file_name": item.file_name,
                 "file_size": item.file_size,
@@ -344,6 +366,12 @@ def _attachments(
 def _message(
     conn: Connection, message: MessageReceived, now: datetime, reactions: Reactions
 ) -> str:
+    """A message is its lead and its ID: the same ID under another lead is another message."""
+    if (
+        message.lead_id is None
+        and conn.execute(_LEADLESS_MESSAGE, {"message_id": message.message_id}).first()
+    ):
+        return DUPLICATE
     inserted = insert_ignore(
         conn,
         messages,
@@ -353,22 +381,40 @@ def _message(
             "business_id": message.business_id,
             "customer_id": message.customer_id,
             "sender": message.sender,
+            "customer_name": message.customer_name,
+            "business_name": message.business_name,
             "text": message.text,
             "source": message.source,
             "sent_at": message.sent_at,
             "received_at": now,
         },
-        ("message_id",),
+        ("lead_id", "message_id"),
     )
     if not inserted:
         return DUPLICATE
-    _attachments(conn, "message", message.message_id, message.attachments)
+    _names(conn, message, now)
+    _attachments(conn, "message", message.message_id, message.attachments, message.lead_id or "")
     reactions.message_stored(
         conn, MessageRef(messageID=message.message_id, leadID=message.lead_id), now
     )
     if message.lead_id is None or not _lead_exists(conn, message.lead_id):
         return PENDING
     return ACCEPTED
+
+
+def _names(conn: Connection, message: MessageReceived, now: datetime) -> None:
+    """The names a message gives its customer and business fill theirs where still empty (the
+    lead's own delivery names them as it does, whenever it arrives)."""
+    if message.customer_id is not None and message.customer_name is not None:
+        row = {"customer_id": message.customer_id, "display_name": message.customer_name}
+        stamped = {**row, "created_at": now, "updated_at": now}
+        insert_ignore(conn, customers, stamped, ("customer_id",))
+        conn.execute(_FILL_CUSTOMER, {"key_id": message.customer_id, "fill": message.customer_name})
+    if message.business_id is not None and message.business_name is not None:
+        row = {"business_id": message.business_id, "name": message.business_name}
+        stamped = {**row, "created_at": now, "updated_at": now}
+        insert_ignore(conn, businesses, stamped, ("business_id",))
+        conn.execute(_FILL_BUSINESS, {"key_id": message.business_id, "fill": message.business_name})
 
 
 _UPDATE_FIELDS = {

@@ -102,6 +102,9 @@ class MessageReceived:
     text: str | None = None
     sent_at: datetime | None = None
     attachments: tuple[AttachmentInfo, ...] = ()
+    # How the delivery named the customer and the business (v4 messages carry both).
+    customer_name: str | None = None
+    business_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tackbridge.outbox.kinds import Payload
 
-__all__ = ["LeadRef", "LeadUpdateRef", "MessageRef", "ReviewRef"]
+__all__ = ["LeadRef", "LeadUpdateRef", "MessageRef", "ReviewRef", "message_key"]
 
 
 class LeadRef(Payload):
@@ -16,6 +16,14 @@ class LeadRef(Payload):
 class MessageRef(Payload):
     messageID: str
     leadID: str | None = None
+
+
+def message_key(kind: str, ref: MessageRef) -> str:
+    """A message job's idempotency key: message IDs are unique within a lead only, so the key
+    names the lead (a message without one, and jobs queued before, keep the ID alone)."""
+    if ref.leadID is None:
+        return f"{kind}:{ref.messageID}"
+    return f"{kind}:{ref.leadID}:{ref.messageID}"
 
 
 class ReviewRef(Payload):

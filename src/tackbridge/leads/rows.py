@@ -20,6 +20,7 @@ from tackbridge.leads.models import (
     MessageReceived,
     ReviewReceived,
 )
+from tackbridge.leads.refs import MessageRef
 from tackbridge.store.schema import (
     attachments,
     businesses,
@@ -36,6 +37,7 @@ __all__ = [
     "business_of_row",
     "customer_of_row",
     "message_of",
+    "message_row",
     "read_lead_input",
     "read_message",
     "read_review",
@@ -49,6 +51,7 @@ _ATTACHMENTS = (
     .where(
         attachments.c.owner_kind == bindparam("kind"),
         attachments.c.owner_id.in_(bindparam("owners", expanding=True)),
+        attachments.c.owner_lead == bindparam("owner_lead"),
     )
     .order_by(attachments.c.owner_id, attachments.c.position)
 )
@@ -60,7 +63,16 @@ DETAILS = (
     .where(lead_details.c.lead_id == bindparam("lead_id"))
     .order_by(lead_details.c.position)
 )
-_MESSAGE = select(messages).where(messages.c.message_id == bindparam("message_id"))
+_MESSAGE = (
+    select(messages)
+    .where(messages.c.message_id == bindparam("message_id"))
+    .order_by(messages.c.id)
+    .limit(1)
+)
+_LEAD_MESSAGE = select(messages).where(
+    messages.c.message_id == bindparam("message_id"),
+    messages.c.lead_id.is_not_distinct_from(bindparam("lead_id")),
+)
 _REVIEW = select(reviews).where(reviews.c.review_id == bindparam("review_id"))
 
 
@@ -75,12 +87,14 @@ def attachment_of(row: Row[Any]) -> AttachmentInfo:
 
 
 def attachments_of(
-    conn: Connection, owner_kind: str, owner_ids: Sequence[str]
+    conn: Connection, owner_kind: str, owner_ids: Sequence[str], owner_lead: str | None = None
 ) -> dict[str, list[AttachmentInfo]]:
-    """The attachments of each owner (a lead, message or review), in their order; one query."""
+    """The attachments of each owner (a lead, message or review), in their order; one query.
+    A message's are those of its lead's message (``owner_lead``: the lead ID, None for none)."""
     found: dict[str, list[AttachmentInfo]] = defaultdict(list)
     if owner_ids:
-        for row in conn.execute(_ATTACHMENTS, {"kind": owner_kind, "owners": list(owner_ids)}):
+        params = {"kind": owner_kind, "owners": list(owner_ids), "owner_lead": owner_lead or ""}
+        for row in conn.execute(_ATTACHMENTS, params):
             found[row.owner_id].append(attachment_of(row))
     return found
 
@@ -125,14 +139,27 @@ def message_of(row: Row[Any], files: Sequence[AttachmentInfo] = ()) -> MessageRe
         text=row.text,
         sent_at=utc(row.sent_at),
         attachments=tuple(files),
+        customer_name=row.customer_name,
+        business_name=row.business_name,
     )
 
 
-def read_message(conn: Connection, message_id: str) -> MessageReceived | None:
-    row = conn.execute(_MESSAGE, {"message_id": message_id}).first()
+def message_row(conn: Connection, ref: MessageRef) -> Row[Any] | None:
+    """The message a job names: its lead's message of that ID. A job queued before jobs named
+    the lead (``leadID`` None) finds the first message of that ID."""
+    if ref.leadID is None:
+        return conn.execute(_MESSAGE, {"message_id": ref.messageID}).first()
+    params = {"message_id": ref.messageID, "lead_id": ref.leadID}
+    return conn.execute(_LEAD_MESSAGE, params).first()
+
+
+def read_message(conn: Connection, message: MessageRef | str) -> MessageReceived | None:
+    """The message a job names (a bare ID: the first message of that ID, whatever its lead)."""
+    row = message_row(conn, MessageRef(messageID=message) if isinstance(message, str) else message)
     if row is None:
         return None
-    return message_of(row, attachments_of(conn, "message", [message_id]).get(message_id, []))
+    files = attachments_of(conn, "message", [row.message_id], row.lead_id)
+    return message_of(row, files.get(row.message_id, []))
 
 
 def review_of(row: Row[Any], photos: Sequence[AttachmentInfo] = ()) -> ReviewReceived:

@@ -113,9 +113,9 @@ def _summary(row: Row[Any]) -> LeadSummary:
 
 
 def _attachment_views(
-    conn: Connection, owner_kind: str, owner_ids: Sequence[str]
+    conn: Connection, owner_kind: str, owner_ids: Sequence[str], owner_lead: str | None = None
 ) -> dict[str, list[AttachmentView]]:
-    found = rows.attachments_of(conn, owner_kind, owner_ids)
+    found = rows.attachments_of(conn, owner_kind, owner_ids, owner_lead)
     return {owner: [AttachmentView.of(f) for f in files] for owner, files in found.items()}
 
 
@@ -194,7 +194,7 @@ def _messages(conn: Connection, lead_id: str) -> list[MessageView]:
     """The lead's thread (``leads.thread``) as the lead view shows it: each message
     with its attachments."""
     shown = thread(conn, lead_id).messages
-    files = _attachment_views(conn, "message", [m.messageID for m in shown])
+    files = _attachment_views(conn, "message", [m.messageID for m in shown], lead_id)
     return [
         MessageView(**m.model_dump(exclude=_REPLY_ONLY), attachments=files.get(m.messageID, []))
         for m in shown

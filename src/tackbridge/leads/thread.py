@@ -61,6 +61,12 @@ def thread(conn: Connection, lead_id: str) -> Thread:
     return Thread(leadID=lead_id, messages=views)
 
 
-def get_message(conn: Connection, message_id: str) -> ThreadMessage | None:
-    row = conn.execute(select(messages).where(messages.c.message_id == message_id)).first()
+def get_message(
+    conn: Connection, message_id: str, lead_id: str | None = None
+) -> ThreadMessage | None:
+    """A message by its ID, within its lead when ``lead_id`` is given (IDs are unique per lead)."""
+    query = select(messages).where(messages.c.message_id == message_id)
+    if lead_id is not None:
+        query = query.where(messages.c.lead_id == lead_id)
+    row = conn.execute(query.order_by(messages.c.id).limit(1)).first()
     return None if row is None else message_view(row)

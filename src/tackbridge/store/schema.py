@@ -173,10 +173,15 @@ messages = Table(
     "messages",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("message_id", String(64), nullable=False, unique=True),
+    # Thumbtack's message IDs are unique within a lead only (partners' fixtures reuse "m1"):
+    # a message is its lead and its ID. One without a lead is deduplicated by the writer.
+    Column("message_id", String(64), nullable=False),
     Column("lead_id", String(64), nullable=True, index=True),
     Column("business_id", String(64), nullable=True),
     Column("customer_id", String(64), nullable=True),
+    # How the delivery named the customer and the business (v4 messages carry both).
+    Column("customer_name", Text, nullable=True),
+    Column("business_name", Text, nullable=True),
     Column("sender", String(16), nullable=False),  # Customer | Business
     Column("text", Text, nullable=True),
     # v1 | v4 for deliveries from Thumbtack; "reply" for replies sent through tackbridge
@@ -186,6 +191,8 @@ messages = Table(
     Column("author", String(16), nullable=True),
     _ts("sent_at"),
     _ts("received_at", nullable=False),
+    UniqueConstraint("lead_id", "message_id"),
+    Index(None, "message_id"),
 )
 
 reviews = Table(
@@ -215,13 +222,16 @@ attachments = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("owner_kind", String(16), nullable=False),  # lead | message | review
     Column("owner_id", String(64), nullable=False),
+    # A message's attachments also name its lead (message IDs are unique within a lead only);
+    # "" for a lead's or a review's own, and for a message that came without its lead.
+    Column("owner_lead", String(64), nullable=False, server_default=""),
     Column("position", Integer, nullable=False),
     Column("file_name", Text, nullable=True),
     Column("file_size", BigInteger, nullable=True),
     Column("mime_type", String(128), nullable=True),
     Column("url", Text, nullable=True),
     Column("description", Text, nullable=True),
-    UniqueConstraint("owner_kind", "owner_id", "position"),
+    UniqueConstraint("owner_kind", "owner_id", "owner_lead", "position"),
 )
 
 outbox = Table(
