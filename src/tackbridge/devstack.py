@@ -70,6 +70,8 @@ def sandbox_config(ports: Ports, settings: Settings, *, lead_rate: float, seed: 
     return SandboxConfig(
         partner_url=ports.tackbridge_url,
         delivery_style="v4",
+        # What real Thumbtack sends (api-notes.md, 2026-12-01), not the documents' shapes.
+        delivery_shapes="real",
         partner_username=settings.webhook_username,
         partner_password=password,
         allow_http_webhooks=True,

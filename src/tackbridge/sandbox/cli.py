@@ -29,6 +29,11 @@ class Style(StrEnum):
     v4 = "v4"
 
 
+class Shapes(StrEnum):
+    real = "real"
+    docs = "docs"
+
+
 def _opt(name: str, help_text: str) -> typer.models.OptionInfo:
     info: typer.models.OptionInfo = typer.Option(envvar=ENV + name, help=help_text)
     return info
@@ -53,6 +58,15 @@ def sandbox_command(
             "/v1/review. v4: POST /v4/webhooks with the v4 envelope.",
         ),
     ] = Style.v4,
+    delivery_shapes: Annotated[
+        Shapes,
+        _opt(
+            "DELIVERY_SHAPES",
+            "real: v4 records as real Thumbtack sends them (createdAt, leadPriceBreakdown "
+            "{salesTax, subtotal}, the full estimate, travel preference codes, message "
+            "customer/business). docs: as the documents show them.",
+        ),
+    ] = Shapes.real,
     partner_username: Annotated[
         str | None, _opt("PARTNER_USERNAME", "Basic auth username for the partner endpoints.")
     ] = None,
@@ -174,6 +188,7 @@ def sandbox_command(
     config = build_config(
         partner_url=partner_url,
         delivery_style=delivery_style,
+        delivery_shapes=delivery_shapes,
         partner_username=partner_username,
         partner_password=partner_password,
         client_id=client_id,
@@ -211,6 +226,7 @@ def sandbox_command(
 def build_config(
     *,
     delivery_style: Style | str = Style.v4,
+    delivery_shapes: Shapes | str = Shapes.real,
     faults: Faults | None = None,
     **fields: object,
 ) -> SandboxConfig:
@@ -218,6 +234,7 @@ def build_config(
     try:
         config = SandboxConfig(
             delivery_style="legacy" if str(delivery_style) == "legacy" else "v4",
+            delivery_shapes="docs" if str(delivery_shapes) == "docs" else "real",
             faults=faults or Faults(),
             scenario_autostart=float(fields.get("lead_rate", 0) or 0) > 0,  # type: ignore[arg-type]
             **fields,  # type: ignore[arg-type]

@@ -11,6 +11,12 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 DeliveryStyle = Literal["legacy", "v4"]
+# The shapes of v4 records: ``real`` as real Thumbtack sends them (api-notes.md, "Corrections and
+# facts added on 2026-12-01": ``createdAt``, ``leadPriceBreakdown {salesTax, subtotal}``, the full
+# ``estimate``, travel preference codes, message ``customer``/``business``); ``docs`` as the
+# documents show them.
+DeliveryShapes = Literal["real", "docs"]
+DELIVERY_SHAPES: tuple[DeliveryShapes, ...] = ("real", "docs")
 
 # Documented development values: the sandbox is never a production system.
 DEV_CLIENT_ID = "tackbridge-dev"
@@ -82,6 +88,7 @@ class SandboxConfig:
     # Where deliveries go. None: nothing is delivered except to webhooks registered via v4.
     partner_url: str | None = None
     delivery_style: DeliveryStyle = "v4"
+    delivery_shapes: DeliveryShapes = "real"
     partner_username: str | None = None
     partner_password: str | None = None
 
@@ -130,6 +137,8 @@ class SandboxConfig:
         self.faults.validated()
         if self.delivery_style not in ("legacy", "v4"):
             raise ValueError("delivery_style must be 'legacy' or 'v4'")
+        if self.delivery_shapes not in DELIVERY_SHAPES:
+            raise ValueError("delivery_shapes must be 'real' or 'docs'")
         if self.lead_rate < 0:
             raise ValueError("lead_rate must not be negative")
         if self.delivery_max_attempts < 1:

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from tackbridge.sandbox import render
-from tackbridge.sandbox.config import Faults
+from tackbridge.sandbox.config import DELIVERY_SHAPES, Faults
 from tackbridge.sandbox.context import Sandbox, sandbox
 from tackbridge.sandbox.coperniq.records import STATUSES
 from tackbridge.sandbox.coperniq.wire import opportunity_wire
@@ -183,6 +183,18 @@ async def advance_clock(request: Request, box: Sandbox = Depends(sandbox)) -> di
     now = box.state.clock.advance(float(seconds))
     box.state.note(f"clock moved forward {seconds:g} s")
     return {"now": iso(now), "offsetSeconds": box.state.clock.offset_seconds}
+
+
+@router.put("/config/delivery-shapes")
+async def delivery_shapes(request: Request, box: Sandbox = Depends(sandbox)) -> dict[str, Any]:
+    """``{"shapes": "real" | "docs"}``: the shapes of the v4 records sent from now on."""
+    body = await json_object(request)
+    shapes = body.get("shapes")
+    if shapes not in DELIVERY_SHAPES:
+        raise ProblemError(400, "shapes must be 'real' or 'docs'", errors=[{"field": "shapes"}])
+    box.state.set_config(delivery_shapes=shapes)
+    box.state.note(f"delivery shapes: {shapes}")
+    return {"shapes": shapes}
 
 
 @router.put("/coperniq/webhook")

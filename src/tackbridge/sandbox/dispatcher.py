@@ -97,7 +97,7 @@ class Dispatcher:
     def lead_created(self, lead: Lead, *, delay: float = 0.0) -> list[Delivery]:
         business = self.state.business(lead.business_id)
         legacy = render.legacy_lead(lead, business)
-        v4 = render.v4_lead(lead, business)
+        v4 = render.v4_lead(lead, business, self.state.config.delivery_shapes)
         return self._route(
             "lead",
             "NegotiationCreatedV4",
@@ -115,7 +115,12 @@ class Dispatcher:
             message.business_id,
             message.message_id,
             ("POST", "/v1/message", render.legacy_message(message)),
-            render.v4_message(message),
+            render.v4_message(
+                message,
+                self.state.config.delivery_shapes,
+                lead=self.state.lead(message.lead_id),
+                business=self.state.business(message.business_id),
+            ),
             delay,
         )
 

@@ -67,6 +67,7 @@ async def config(box: Sandbox = Depends(sandbox)) -> dict[str, Any]:
     return {
         "partnerURL": c.partner_url,
         "deliveryStyle": c.delivery_style,
+        "deliveryShapes": c.delivery_shapes,
         "partnerUsername": c.partner_username,
         "clientID": c.client_id,
         "redirectURIs": list(c.redirect_uris),

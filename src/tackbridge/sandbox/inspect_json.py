@@ -45,7 +45,9 @@ def lead_json(box: Sandbox, lead: Lead) -> dict[str, Any]:
         "isTest": lead.is_test,
         "status": lead.status,
         "createdAt": iso(lead.created_at),
-        "lead": render.v4_lead(lead, box.state.business(lead.business_id)),
+        "lead": render.v4_lead(
+            lead, box.state.business(lead.business_id), box.state.config.delivery_shapes
+        ),
     }
 
 

@@ -2,8 +2,11 @@
 ``tackbridge.payloads.thumbtack``: legacy partner-endpoint bodies (``/v1/lead``, ``/v1/message``,
 ``/v1/lead/update``, ``/v1/review``) and v4 data objects (negotiations, messages, reviews).
 
-Legacy shapes follow the v2 reference's field tables; v4 shapes follow api-notes.md, plus the
-top-level ``category`` and ``details`` of the leads guide's example so both readings are exercised.
+Legacy shapes follow the v2 reference's field tables. v4 records come in two shapes
+(``SandboxConfig.delivery_shapes``): ``real``, the default, as real Thumbtack sends them (the
+recorded deliveries of api-notes.md, "Corrections and facts added on 2026-12-01"), and ``docs``,
+as the documents show them, plus the top-level ``category`` and ``details`` of the leads guide's
+example so both readings are exercised.
 """
 
 from __future__ import annotations
@@ -30,9 +33,21 @@ from tackbridge.payloads.thumbtack import (
 )
 from tackbridge.payloads.thumbtack import Review as ReviewModel
 from tackbridge.sandbox import state as st
+from tackbridge.sandbox.config import DeliveryShapes
 from tackbridge.sandbox.httputil import iso
 
 TEST_BUSINESS_NAME = "Test Business for Webhooks"
+
+# The customer's travel preference as text (the documents) and as the code real Thumbtack sends.
+# Only ProviderTravelToCustomer is recorded; the other two codes follow its pattern.
+TRAVEL_CODES = {
+    "Professional must travel to my address.": "ProviderTravelToCustomer",
+    "I will travel to the professional.": "CustomerTravelToProvider",
+    "Phone or online consultation.": "Remote",
+}
+# The recorded delivery's sales tax: $1.85 of a $25.00 lead price.
+SALES_TAX_RATE = 0.074
+_UNIT_NAMES = {"Hourly": "hour", "PerUnit": "unit"}
 
 
 def money(cents: int | None) -> str | None:
@@ -146,7 +161,43 @@ def legacy_review(review: st.Review) -> dict[str, Any]:
     )
 
 
-def v4_lead(lead: st.Lead, business: st.Business | None) -> dict[str, Any]:
+def _cents(text: str) -> int:
+    whole, _, fraction = text.lstrip("$").replace(",", "").partition(".")
+    return int(whole) * 100 + int((fraction + "00")[:2])
+
+
+def real_price_breakdown(cents: int) -> dict[str, str]:
+    tax = round(cents * SALES_TAX_RATE)
+    return {"salesTax": f"{money(tax)}", "subtotal": f"{money(cents - tax)}"}
+
+
+def real_estimate(estimate: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The recorded shape ``{total, pricePerUnit, type, unitName, unitQuantity}``."""
+    if estimate is None:
+        return None
+    kind = str(estimate.get("type", "Fixed"))
+    amount = estimate.get("amount")
+    if not isinstance(amount, str):
+        return {"type": kind}
+    cents = _cents(amount)
+    return {
+        "total": money(cents),
+        "pricePerUnit": f"{cents // 100}.{cents % 100:02d}",
+        "type": kind,
+        "unitName": _UNIT_NAMES.get(kind, "job"),
+        "unitQuantity": 1,
+    }
+
+
+def travel_codes(preference: str) -> list[str]:
+    return [TRAVEL_CODES.get(preference, preference)]
+
+
+def v4_lead(
+    lead: st.Lead, business: st.Business | None, shapes: DeliveryShapes = "real"
+) -> dict[str, Any]:
+    if shapes == "real":
+        return _real_v4_lead(lead, business)
     category = Category(categoryID=lead.category_id, name=lead.category_name)
     details = [Detail(question=q, answer=a) for q, a in lead.details]
     price = money(lead.lead_price_cents)
@@ -193,7 +244,74 @@ def v4_lead(lead: st.Lead, business: st.Business | None) -> dict[str, Any]:
     return _dump(model)
 
 
-def v4_message(message: st.Message) -> dict[str, Any]:
+def _real_v4_lead(lead: st.Lead, business: st.Business | None) -> dict[str, Any]:
+    """The recorded ``NegotiationCreatedV4`` data: ``createdAt``, ``leadPriceBreakdown {salesTax,
+    subtotal}``, the full ``estimate``, travel preference codes, a customer named first and last."""
+    price = money(lead.lead_price_cents)
+    model = V4Lead(
+        negotiationID=lead.lead_id,
+        status=lead.status,
+        chargeState=lead.charge_state,
+        createdAt=iso(lead.created_at),
+        leadPrice=price,
+        leadPriceBreakdown=(
+            real_price_breakdown(lead.lead_price_cents) if lead.lead_price_cents else None
+        ),
+        leadType=lead.lead_type,
+        business=Business(businessID=lead.business_id, name=_business_name(lead, business)),
+        customer=Customer(
+            customerID=lead.customer.customer_id,
+            firstName=lead.customer.first_name,
+            lastName=lead.customer.last_name,
+            phone=lead.customer.phone,
+        ),
+        estimate=real_estimate(lead.estimate),
+        request=LeadRequest(
+            requestID=lead.request_id,
+            category=Category(categoryID=lead.category_id, name=lead.category_name),
+            title=lead.title,
+            description=lead.description,
+            schedule=lead.schedule,
+            location=Location(
+                address1=lead.address1,
+                address2=lead.address2,
+                city=lead.city,
+                state=lead.state,
+                zipCode=lead.zip_code,
+            ),
+            details=[Detail(question=q, answer=a) for q, a in lead.details],
+            proposedTimes=[ProposedTime.model_validate(t) for t in lead.proposed_times],
+            attachments=_attachments(lead.attachments),
+            travelPreferences=travel_codes(lead.travel_preferences),
+        ),
+    )
+    return _dump(model)
+
+
+def v4_message(
+    message: st.Message,
+    shapes: DeliveryShapes = "real",
+    *,
+    lead: st.Lead | None = None,
+    business: st.Business | None = None,
+) -> dict[str, Any]:
+    """``MessageCreatedV4`` data; the real shape adds ``customer {customerID, displayName}`` and
+    ``business {businessID, displayName}`` (from the message's lead and business when known)."""
+    body = _docs_v4_message(message)
+    if shapes == "real":
+        customer: dict[str, Any] = {"customerID": message.customer_id}
+        if lead is not None:
+            customer["displayName"] = lead.customer.display_name
+        named: dict[str, Any] = {"businessID": message.business_id}
+        name = _business_name(lead, business) if lead is not None else None
+        if name or business is not None:
+            named["displayName"] = name or (business.name if business else "")
+        body["customer"] = customer
+        body["business"] = named
+    return body
+
+
+def _docs_v4_message(message: st.Message) -> dict[str, Any]:
     return _dump(
         V4Message.model_validate(
             {

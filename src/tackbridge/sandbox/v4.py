@@ -24,7 +24,7 @@ from tackbridge.sandbox.httputil import bearer_token, iso, json_object, parse_ti
 from tackbridge.sandbox.legacy import record_pro_message
 from tackbridge.sandbox.oauth import AUDIENCE
 from tackbridge.sandbox.scenario import category
-from tackbridge.sandbox.state import JobStatus, Lead, Webhook
+from tackbridge.sandbox.state import JobStatus, Lead, Message, Webhook
 from tackbridge.sandbox.tokens import Token
 
 JOB_STATUSES = (
@@ -110,6 +110,15 @@ def _own_lead(box: Sandbox, token: Token, negotiation_id: str) -> Lead:
     return lead
 
 
+def _message(box: Sandbox, message: Message) -> dict[str, Any]:
+    return render.v4_message(
+        message,
+        box.state.config.delivery_shapes,
+        lead=box.state.lead(message.lead_id),
+        business=box.state.business(message.business_id),
+    )
+
+
 # negotiations -------------------------------------------------------------------------------
 
 
@@ -119,7 +128,9 @@ async def get_negotiation(
 ) -> dict[str, Any]:
     token = _token(request, box, "supply::negotiations.read", "demand::negotiations.read")
     lead = _own_lead(box, token, negotiation_id)
-    return render.v4_lead(lead, box.state.business(lead.business_id))
+    return render.v4_lead(
+        lead, box.state.business(lead.business_id), box.state.config.delivery_shapes
+    )
 
 
 @router.get("/businesses/{business_id}/negotiations")
@@ -132,7 +143,9 @@ async def list_negotiations(
     if business is None:
         raise ProblemError(404, f"business {business_id} not found")
     leads = sorted(box.state.leads_of(business_id), key=lambda lead: lead.created_at, reverse=True)
-    return {"data": [render.v4_lead(lead, business) for lead in leads]}
+    return {
+        "data": [render.v4_lead(lead, business, box.state.config.delivery_shapes) for lead in leads]
+    }
 
 
 @router.post("/negotiations/{negotiation_id}/job-status")
@@ -206,7 +219,7 @@ async def get_messages(
         and ("sentAfter" not in bounds or m.sent_at > bounds["sentAfter"])
     ]
     messages.sort(key=lambda m: m.sent_at, reverse=True)
-    return {"data": [render.v4_message(m) for m in messages[: int(raw_limit)]]}
+    return {"data": [_message(box, m) for m in messages[: int(raw_limit)]]}
 
 
 @router.post("/negotiations/{negotiation_id}/messages")
@@ -222,7 +235,7 @@ async def post_message(
     if len(text) > 10_000:
         raise _field_error("text", "text must be at most 10000 characters")
     message = record_pro_message(box, lead, text, "v4")
-    return render.v4_message(message)
+    return _message(box, message)
 
 
 # businesses and webhooks --------------------------------------------------------------------
@@ -429,7 +442,7 @@ async def create_test_negotiation(
 ) -> dict[str, Any]:
     _webhook_access(request, box, business_id, write=True)
     lead = box.scenario.create_lead(business_id, source="test-negotiation", test=True)
-    return render.v4_lead(lead, box.state.business(business_id))
+    return render.v4_lead(lead, box.state.business(business_id), box.state.config.delivery_shapes)
 
 
 # demand: requests ---------------------------------------------------------------------------
