@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
 from tests.support.sandbox import Sandbox, is_problem, legacy_tokens
 
 
@@ -12,13 +16,33 @@ def test_summary_and_config_hide_secrets(sandbox: Sandbox) -> None:
     assert "dev-client-secret" not in config
     assert "dev-api-password" not in config
     assert "dev-coperniq-key" not in config
+    assert sandbox.get("/_sandbox/config").json()["deliveryShapes"] == "real"
 
 
-def test_control_creates_leads_messages_reviews(sandbox: Sandbox) -> None:
+def test_delivery_shapes_can_be_changed(start: Callable[..., Sandbox]) -> None:
+    sandbox = start()
+    lead = sandbox.new_lead()
+    assert "createdAt" in lead["lead"]
+    assert "createTime" not in lead["lead"]
+    is_problem(sandbox.put("/_sandbox/config/delivery-shapes", json={"shapes": "other"}), 400)
+    changed = sandbox.put("/_sandbox/config/delivery-shapes", json={"shapes": "docs"})
+    assert changed.json() == {"shapes": "docs"}
+    assert sandbox.get("/_sandbox/config").json()["deliveryShapes"] == "docs"
+    shown = sandbox.inspect(f"leads/{lead['leadID']}")["lead"]
+    assert "createTime" in shown
+    assert "createdAt" not in shown
+
+
+@pytest.mark.parametrize("shapes", ["real", "docs"])
+def test_control_creates_leads_messages_reviews(start: Callable[..., Sandbox], shapes: str) -> None:
+    sandbox = start(delivery_shapes=shapes)
     lead = sandbox.new_lead(
         sandbox.business_ids()[0], categoryID="122681972262289742", leadType="INSTANT_BOOK"
     )
-    assert lead["lead"]["category"]["name"] == "Interior Painting"
+    # The documents put the category at the top too; real Thumbtack only under request.
+    where = lead["lead"] if shapes == "docs" else lead["lead"]["request"]
+    assert where["category"]["name"] == "Interior Painting"
+    assert lead["lead"]["request"]["category"]["name"] == "Interior Painting"
     assert lead["lead"]["leadType"] == "INSTANT_BOOK"
     assert sandbox.inspect(f"leads/{lead['leadID']}")["leadID"] == lead["leadID"]
     message = sandbox.post(f"/_sandbox/leads/{lead['leadID']}/messages", json={"text": "hello"})

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import count
 
+import pytest
+
 from tackbridge.sandbox.scenario import make_lead
 from tackbridge.sandbox.state import Business
 from tests.support.sandbox import API_USER, Partner, Sandbox, basic, legacy_tokens, wait_until
@@ -106,17 +108,33 @@ def test_leads_go_to_connected_businesses_first(start: Callable[..., Sandbox]) -
     assert {lead["businessID"] for lead in sb.inspect("leads")} == {chosen}
 
 
-def test_same_seed_gives_the_same_traffic_over_http(start: Callable[..., Sandbox]) -> None:
+@pytest.mark.parametrize("shapes", ["real", "docs"])
+def test_same_seed_gives_the_same_traffic_over_http(
+    start: Callable[..., Sandbox], shapes: str
+) -> None:
     def first_leads(seed: int) -> list[object]:
-        sb = start(seed=seed)
+        sb = start(seed=seed, delivery_shapes=shapes)
         business_id = sb.business_ids()[0]
         leads = [sb.new_lead(business_id)["lead"] for _ in range(3)]
-        # Times come from the wall clock; everything else from the seed.
+        # Times come from the wall clock; everything else from the seed. The documents put
+        # category and details at the top and name the customer for display; real Thumbtack
+        # has them under request and names the customer first and last.
+        if shapes == "docs":
+            return [
+                (
+                    lead["category"],
+                    lead["customer"]["displayName"],
+                    lead["details"],
+                    lead.get("location"),
+                    lead.get("leadType"),
+                )
+                for lead in leads
+            ]
         return [
             (
-                lead["category"],
-                lead["customer"]["displayName"],
-                lead["details"],
+                lead["request"]["category"],
+                (lead["customer"]["firstName"], lead["customer"]["lastName"]),
+                lead["request"]["details"],
                 lead.get("location"),
                 lead.get("leadType"),
             )

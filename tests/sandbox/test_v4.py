@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,14 +30,32 @@ def auth(sandbox: Sandbox, ids: list[str]) -> dict[str, str]:
     return bearer(v4_tokens(sandbox, ids[0])["access_token"])
 
 
-def test_get_and_list_negotiations(sandbox: Sandbox, ids: list[str], auth: dict[str, str]) -> None:
+@pytest.fixture(params=["real", "docs"])
+def shapes(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[str]:
+    """The module's sandbox in each delivery shape, back to the default afterwards."""
+    value: str = request.param
+    assert sandbox.put("/_sandbox/config/delivery-shapes", json={"shapes": value}).is_success
+    yield value
+    sandbox.put("/_sandbox/config/delivery-shapes", json={"shapes": "real"})
+
+
+def test_get_and_list_negotiations(
+    sandbox: Sandbox, ids: list[str], auth: dict[str, str], shapes: str
+) -> None:
     lead = sandbox.new_lead(ids[0])
     got = sandbox.get(f"/api/v4/negotiations/{lead['leadID']}", headers=auth)
     assert got.status_code == 200
     body = got.json()
     assert body["negotiationID"] == lead["leadID"]
     assert body["business"]["businessID"] == ids[0]
-    assert {"customer", "request", "category", "createTime", "status"} <= set(body)
+    if shapes == "docs":
+        assert {"customer", "request", "category", "createTime", "status"} <= set(body)
+    else:
+        assert {"customer", "request", "createdAt", "status"} <= set(body)
+        assert "createTime" not in body
+        assert "category" not in body
+        assert isinstance(body["request"]["travelPreferences"], list)
+        assert "category" in body["request"]
     listed = sandbox.get(f"/api/v4/businesses/{ids[0]}/negotiations", headers=auth).json()["data"]
     assert lead["leadID"] in [n["negotiationID"] for n in listed]
 
