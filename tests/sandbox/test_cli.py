@@ -67,6 +67,8 @@ def test_build_config() -> None:
     assert config.seed == 3
     assert config.delivery_style == "v4"
     assert build_config(delivery_style="legacy").delivery_style == "legacy"
+    assert config.delivery_shapes == "real"
+    assert build_config(delivery_shapes="docs").delivery_shapes == "docs"
     with pytest.raises(typer.BadParameter):
         build_config(lead_rate=-1.0)
     raised = build_config(coperniq_rate_per_second=2000, coperniq_rate_per_day=10**7)
