@@ -3,7 +3,8 @@ opportunity as fetched when the event alone does not say enough, -> the Thumbtac
 means, or None. Which triggers mean what is a ``StatusMapping``; the default is issue 5's:
 an appointment created or rescheduled -> appt_scheduled, status COMPLETED -> job_complete,
 CANCELLED -> pro_cancel, an "invoice paid" phase -> invoice_paid with the opportunity value as the
-invoice amount.
+invoice amount. Events about a project (``record.type`` ``project``) map the same way
+(``record_type_of`` tells which record an event is about).
 
 A rescheduled appointment is still a scheduled job, so it says appt_scheduled again, stamped with
 when it was moved: Thumbtack's job-status call takes any of its statuses at any time (there is no
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 from tackbridge.payloads.coperniq import (
     CoperniqEventError,
     Opportunity,
+    RecordType,
     Webhook,
     event_error,
     parse_webhook,
@@ -41,6 +43,7 @@ __all__ = [
     "StatusMapping",
     "job_status_change",
     "needs_opportunity",
+    "record_type_of",
 ]
 
 # Both mean "an appointment is booked": ``StatusMapping.appointment`` says what that is.
@@ -48,6 +51,7 @@ APPOINTMENT_TRIGGERS = frozenset({"APPOINTMENT_CREATED", "APPOINTMENT_RESCHEDULE
 STATUS_TRIGGER = "DEAL_STATUS_MOVEMENT"
 PHASE_TRIGGERS = frozenset({"REQUEST_PHASE_STARTED", "REQUEST_PHASE_COMPLETED"})
 OPPORTUNITY_TYPES = frozenset({"opportunity", "request", "deal"})
+PROJECT_TYPES = frozenset({"project"})
 _INVOICED = frozenset({JobStatus.JOB_COMPLETE, JobStatus.INVOICE_PAID})
 
 
@@ -101,6 +105,8 @@ class CrmStatusChange:
     invoice_amount_cents: int | None = None
     # The Thumbtack lead, when the fetched opportunity carries it in its custom field.
     lead_id: str | None = None
+    # Which Coperniq record ``opportunity_id`` names: an opportunity or a project.
+    record_type: RecordType = "opportunity"
 
     def to_update(self) -> JobStatusUpdate:
         return JobStatusUpdate(
@@ -165,9 +171,22 @@ def _to_status(webhook: Webhook, opportunity: Opportunity | None) -> str | None:
     return raw.upper() if raw else None
 
 
-def _is_opportunity(webhook: Webhook) -> bool:
+def _record_type(webhook: Webhook) -> RecordType | None:
     kind = webhook.record.type
-    return kind is None or kind.strip().lower() in OPPORTUNITY_TYPES
+    if kind is None or kind.strip().lower() in OPPORTUNITY_TYPES:
+        return "opportunity"
+    return "project" if kind.strip().lower() in PROJECT_TYPES else None
+
+
+def _is_opportunity(webhook: Webhook) -> bool:
+    """An opportunity or a project: both become job statuses alike."""
+    return _record_type(webhook) is not None
+
+
+def record_type_of(payload: Any) -> RecordType | None:
+    """The Coperniq record an automation event is about (no type: an opportunity), or None for
+    another record (an account, a vendor)."""
+    return _record_type(parse_webhook(payload))
 
 
 def _status_for(
@@ -250,4 +269,5 @@ def job_status_change(
         trigger_key=event.triggerKey,
         invoice_amount_cents=amount,
         lead_id=lead_id,
+        record_type=_record_type(webhook) or "opportunity",
     )
