@@ -51,6 +51,7 @@ from tackbridge.inbound.reactions import QueueOwnJobs, Reactions
 from tackbridge.insights.first_reply import stamp_first_reply
 from tackbridge.jobstatus import push as job_status
 from tackbridge.jobstatus.from_crm import (
+    ALL_RECORD_TYPES,
     DEFAULT_STATUS_MAPPING,
     job_status_change,
     needs_opportunity,
@@ -207,9 +208,12 @@ class CoperniqEvents:
         )
         opportunity = None
         try:
-            if needs_opportunity(payload, DEFAULT_STATUS_MAPPING):
+            # Projects too: a business may have its leads become projects.
+            if needs_opportunity(payload, DEFAULT_STATUS_MAPPING, record_types=ALL_RECORD_TYPES):
                 opportunity = await self._opportunity(lead_id, row.record_id, record_type)
-            change = job_status_change(payload, DEFAULT_STATUS_MAPPING, opportunity)
+            change = job_status_change(
+                payload, DEFAULT_STATUS_MAPPING, opportunity, record_types=ALL_RECORD_TYPES
+            )
         except CoperniqEventError as exc:
             raise PermanentError(f"automation event {row.event_id}: {exc}") from None
         if change is None:

@@ -4,7 +4,8 @@ means, or None. Which triggers mean what is a ``StatusMapping``; the default is 
 an appointment created or rescheduled -> appt_scheduled, status COMPLETED -> job_complete,
 CANCELLED -> pro_cancel, an "invoice paid" phase -> invoice_paid with the opportunity value as the
 invoice amount. Events about a project (``record.type`` ``project``) map the same way
-(``record_type_of`` tells which record an event is about).
+when the caller takes projects (``record_types``; the default takes opportunities only), and
+``record_type_of`` tells which record an event is about.
 
 A rescheduled appointment is still a scheduled job, so it says appt_scheduled again, stamped with
 when it was moved: Thumbtack's job-status call takes any of its statuses at any time (there is no
@@ -37,6 +38,7 @@ from tackbridge.payloads.coperniq import (
 from tackbridge.thumbtack.models import JobStatus, JobStatusUpdate
 
 __all__ = [
+    "ALL_RECORD_TYPES",
     "DEFAULT_STATUS_MAPPING",
     "CrmStatusChange",
     "PhaseRule",
@@ -52,6 +54,8 @@ STATUS_TRIGGER = "DEAL_STATUS_MOVEMENT"
 PHASE_TRIGGERS = frozenset({"REQUEST_PHASE_STARTED", "REQUEST_PHASE_COMPLETED"})
 OPPORTUNITY_TYPES = frozenset({"opportunity", "request", "deal"})
 PROJECT_TYPES = frozenset({"project"})
+OPPORTUNITIES_ONLY: frozenset[RecordType] = frozenset({"opportunity"})
+ALL_RECORD_TYPES: frozenset[RecordType] = frozenset({"opportunity", "project"})
 _INVOICED = frozenset({JobStatus.JOB_COMPLETE, JobStatus.INVOICE_PAID})
 
 
@@ -178,9 +182,9 @@ def _record_type(webhook: Webhook) -> RecordType | None:
     return "project" if kind.strip().lower() in PROJECT_TYPES else None
 
 
-def _is_opportunity(webhook: Webhook) -> bool:
-    """An opportunity or a project: both become job statuses alike."""
-    return _record_type(webhook) is not None
+def _is_opportunity(webhook: Webhook, record_types: frozenset[RecordType]) -> bool:
+    """A record of the types taken (an opportunity, and a project when asked for)."""
+    return _record_type(webhook) in record_types
 
 
 def record_type_of(payload: Any) -> RecordType | None:
@@ -206,11 +210,16 @@ def _status_for(
     return None
 
 
-def needs_opportunity(payload: Any, mapping: StatusMapping = DEFAULT_STATUS_MAPPING) -> bool:
+def needs_opportunity(
+    payload: Any,
+    mapping: StatusMapping = DEFAULT_STATUS_MAPPING,
+    *,
+    record_types: frozenset[RecordType] = OPPORTUNITIES_ONLY,
+) -> bool:
     """Whether ``job_status_change`` needs the opportunity fetched to decide (a status move
     without ``toStatus``, a phase without its name, an invoice needing the value)."""
     webhook = parse_webhook(payload)
-    if not _is_opportunity(webhook):
+    if not _is_opportunity(webhook, record_types):
         return False
     trigger = webhook.event.triggerKey
     extra = webhook.event.model_extra or {}
@@ -242,10 +251,11 @@ def job_status_change(
     opportunity: Opportunity | Mapping[str, Any] | None = None,
     *,
     lead_id_key: str = "thumbtack_lead_id",
+    record_types: frozenset[RecordType] = OPPORTUNITIES_ONLY,
 ) -> CrmStatusChange | None:
     webhook = parse_webhook(payload)
     fetched = _opportunity(opportunity)
-    if not _is_opportunity(webhook):
+    if not _is_opportunity(webhook, record_types):
         return None
     status = _status_for(webhook, mapping, fetched)
     if status is None:
