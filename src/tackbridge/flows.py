@@ -51,9 +51,11 @@ from tackbridge.inbound.reactions import QueueOwnJobs, Reactions
 from tackbridge.insights.first_reply import stamp_first_reply
 from tackbridge.jobstatus import push as job_status
 from tackbridge.jobstatus.from_crm import (
+    ALL_RECORD_TYPES,
     DEFAULT_STATUS_MAPPING,
     job_status_change,
     needs_opportunity,
+    record_type_of,
 )
 from tackbridge.jobstatus.rules import InvalidJobStatusError, validate
 from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
@@ -62,7 +64,7 @@ from tackbridge.leads.service import business_of
 from tackbridge.outbox.errors import PermanentError
 from tackbridge.outbox.kinds import Job, JobKind, Registration, Settle
 from tackbridge.outbox.queue import enqueue
-from tackbridge.payloads.coperniq import CoperniqEventError
+from tackbridge.payloads.coperniq import CoperniqEventError, RecordType
 from tackbridge.services import Services
 from tackbridge.store.database import Database
 from tackbridge.store.writer import Writer
@@ -194,16 +196,24 @@ class CoperniqEvents:
         if row is None:
             raise PermanentError(f"automation event {row_id} is not in the store")
         payload = row.payload
+        try:
+            # An opportunity's or a project's (their IDs are told apart by the type).
+            record_type = record_type_of(payload) or "opportunity"
+        except CoperniqEventError as exc:
+            raise PermanentError(f"automation event {row.event_id}: {exc}") from None
         lead_id = (
-            self._read(lambda conn: crm_store.lead_of_record(conn, str(row.record_id)))
+            self._read(lambda conn: crm_store.lead_of_record(conn, str(row.record_id), record_type))
             if row.record_id
             else None
         )
         opportunity = None
         try:
-            if needs_opportunity(payload, DEFAULT_STATUS_MAPPING):
-                opportunity = await self._opportunity(lead_id, row.record_id)
-            change = job_status_change(payload, DEFAULT_STATUS_MAPPING, opportunity)
+            # Projects too: a business may have its leads become projects.
+            if needs_opportunity(payload, DEFAULT_STATUS_MAPPING, record_types=ALL_RECORD_TYPES):
+                opportunity = await self._opportunity(lead_id, row.record_id, record_type)
+            change = job_status_change(
+                payload, DEFAULT_STATUS_MAPPING, opportunity, record_types=ALL_RECORD_TYPES
+            )
         except CoperniqEventError as exc:
             raise PermanentError(f"automation event {row.event_id}: {exc}") from None
         if change is None:
@@ -240,14 +250,16 @@ class CoperniqEvents:
         await writer.run(apply)
         self.services.wake_worker()
 
-    async def _opportunity(self, lead_id: str | None, record_id: str | None) -> Any:
+    async def _opportunity(
+        self, lead_id: str | None, record_id: str | None, record_type: RecordType
+    ) -> Any:
         if record_id is None or not record_id.isdigit():
             return None
         business = self._read(lambda conn: business_of(conn, lead_id)) if lead_id else None
         client = crm_jobs(self.services).opportunity_client(business)
         if client is None:
             return None
-        return await client.get_opportunity(int(record_id))
+        return await client.get_opportunity(int(record_id), record_type=record_type)
 
 
 def _followups(services: Services) -> Followups:

@@ -294,3 +294,74 @@ def _same_instant(a: str, b: str) -> bool:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
     return parse(a) == parse(b)
+
+
+def projects_of(stack: Stack, lead_id: str, collection: str = "projects") -> list[dict[str, Any]]:
+    found = stack.sandbox.get(
+        f"/coperniq/v1/{collection}",
+        params={"page_size": 100, "order_by": "desc"},
+        headers={"x-api-key": "dev-coperniq-key"},
+    ).json()
+    return [o for o in found if (o.get("custom") or {}).get(LEAD_KEY) == lead_id]
+
+
+def test_a_business_set_to_project_gets_a_project_its_notes_and_job_statuses(
+    connected: tuple[Stack, str],
+) -> None:
+    stack, business = connected
+    put = stack.operator.put(
+        f"/api/businesses/{business}/destination",
+        json={"kind": "coperniq", "coperniq": {"recordType": "project"}},
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["coperniq"]["recordType"] == "project"
+    lead_id = stack.new_lead(business)
+    stack.wait(lambda: projects_of(stack, lead_id))
+    [project] = projects_of(stack, lead_id)
+    assert projects_of(stack, lead_id, "opportunities") == []
+
+    # The automatic first reply becomes a note on the project.
+    def notes() -> list[dict[str, Any]]:
+        answer = stack.sandbox.get(
+            f"/coperniq/v1/projects/{project['id']}/notes",
+            headers={"x-api-key": "dev-coperniq-key"},
+        )
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()["notes"]
+        return found
+
+    stack.wait(lambda: business_messages(stack, lead_id))
+    [reply] = business_messages(stack, lead_id)
+    stack.wait(lambda: [n for n in notes() if reply["text"] in n["note"]])
+
+    # A replay of the lead's delivery finds the project: no second one.
+    jobs = stack.operator.get("/api/jobs", params={"kind": "crm.lead"}).json()["items"]
+    [job] = [j for j in jobs if lead_id in j["idempotencyKey"]]
+    stack.wait(lambda: stack.operator.get(f"/api/jobs/{job['id']}").json()["state"] == "done")
+    replay = stack.operator.post(f"/api/jobs/{job['id']}/retry")
+    assert replay.status_code == 200, replay.text
+    stack.wait(lambda: stack.operator.get(f"/api/jobs/{job['id']}").json()["state"] == "done")
+    assert len(projects_of(stack, lead_id)) == 1
+    assert projects_of(stack, lead_id, "opportunities") == []
+
+    # COMPLETED on the project is job_complete at Thumbtack.
+    moved = stack.sandbox.post(
+        f"/_sandbox/coperniq/opportunities/{project['id']}/status",
+        json={"status": "COMPLETED"},
+    )
+    assert moved.status_code == 200, moved.text
+
+    def pushed() -> list[dict[str, Any]]:
+        return [j for j in stack.inspect("job-statuses") if j["negotiationID"] == lead_id]
+
+    stack.wait(pushed)
+    [status] = pushed()
+    assert status["status"] == "job_complete"
+    [event] = [
+        e
+        for e in stack.inspect("coperniq/events")
+        if e["event"]["triggerKey"] == "DEAL_STATUS_MOVEMENT"
+        and str(e["event"]["recordId"]) == str(project["id"])
+    ]
+    assert event["record"]["type"] == "project"
+    assert _same_instant(status["partnerStatusChangedAt"], event["event"]["firedAt"])

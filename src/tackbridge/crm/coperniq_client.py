@@ -1,5 +1,6 @@
 """An async client for Coperniq's public API (``https://api.coperniq.io/v1``, ``x-api-key``):
-opportunities (create with matching, search, get, patch, list), contacts, notes, custom
+opportunities and projects (create with matching, search, get, patch, list; ``record_type``
+picks ``/opportunities/**`` or ``/projects/**``, the same calls), contacts, notes, custom
 properties and workflows. Every call waits for the key's limiter first; every failure is a
 typed ``CrmError`` (see ``crm.errors``) whose message never contains the key.
 """
@@ -35,6 +36,7 @@ from tackbridge.payloads.coperniq import (
     Opportunity,
     OpportunityCreate,
     Property,
+    RecordType,
     Workflow,
 )
 from tackbridge.thumbtack.errors import parse_retry_after, scrub
@@ -50,6 +52,15 @@ _EXCERPT = 200
 
 Operator = Literal["eq", "neq", "gt", "gte", "lt", "lte", "contains", "in", "nin", "between"]
 T = TypeVar("T")
+
+_COLLECTION: dict[RecordType, str] = {"opportunity": "/opportunities", "project": "/projects"}
+
+
+def _collection(record_type: RecordType) -> str:
+    found = _COLLECTION.get(record_type)
+    if found is None:
+        raise ValueError(f"unknown Coperniq record type {record_type!r}")
+    return found
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,7 @@ class CoperniqClient:
         match_by: MatchBy | None = None,
         match_found_strategy: MatchFoundStrategy | None = None,
         allow_new_options: bool | None = None,
+        record_type: RecordType = "opportunity",
     ) -> Opportunity:
         params: list[tuple[str, str]] = []
         if match_by is not None:
@@ -178,12 +190,12 @@ class CoperniqClient:
             params.append(("allow_new_options", "true" if allow_new_options else "false"))
         payload = await self._send(
             "POST",
-            "/opportunities",
-            "create_opportunity",
+            _collection(record_type),
+            f"create_{record_type}",
             params=params,
             json=body.model_dump(mode="json", exclude_none=True),
         )
-        return _model(_OPPORTUNITY, "create_opportunity", payload)
+        return _model(_OPPORTUNITY, f"create_{record_type}", payload)
 
     async def search_opportunities(
         self,
@@ -191,6 +203,7 @@ class CoperniqClient:
         logic: Literal["and", "or"] = "and",
         page: int = 1,
         page_size: int = 20,
+        record_type: RecordType = "opportunity",
     ) -> list[Opportunity]:
         if not 1 <= len(filters) <= 2:
             raise ValueError("search takes one or two filters")
@@ -200,10 +213,11 @@ class CoperniqClient:
         if len(filters) == 2:
             params.append(("logic", logic))
         params += _paging(page, page_size)
+        where = f"search_{_collection(record_type)[1:]}"
         payload = await self._send(
-            "GET", "/opportunities/search", "search_opportunities", params=params
+            "GET", f"{_collection(record_type)}/search", where, params=params
         )
-        return _model(_OPPORTUNITIES, "search_opportunities", payload)
+        return _model(_OPPORTUNITIES, where, payload)
 
     async def list_opportunities(
         self,
@@ -213,6 +227,7 @@ class CoperniqClient:
         updated_after: str | None = None,
         updated_before: str | None = None,
         order_by: str | None = None,
+        record_type: RecordType = "opportunity",
     ) -> list[Opportunity]:
         params = _paging(page, page_size)
         for name, value in (
@@ -222,14 +237,21 @@ class CoperniqClient:
         ):
             if value is not None:
                 params.append((name, value))
-        payload = await self._send("GET", "/opportunities", "list_opportunities", params=params)
-        return _model(_OPPORTUNITIES, "list_opportunities", payload)
+        where = f"list_{_collection(record_type)[1:]}"
+        payload = await self._send("GET", _collection(record_type), where, params=params)
+        return _model(_OPPORTUNITIES, where, payload)
 
-    async def get_opportunity(self, opportunity_id: int) -> Opportunity:
+    async def get_opportunity(
+        self, opportunity_id: int, *, record_type: RecordType = "opportunity"
+    ) -> Opportunity:
+        where = f"get_{record_type}"
         payload = await self._send(
-            "GET", f"/opportunities/{_id(opportunity_id)}", "get_opportunity"
+            "GET", f"{_collection(record_type)}/{_id(opportunity_id)}", where
         )
-        return _model(_OPPORTUNITY, "get_opportunity", payload)
+        return _model(_OPPORTUNITY, where, payload)
+
+    async def get_project(self, project_id: int) -> Opportunity:
+        return await self.get_opportunity(project_id, record_type="project")
 
     async def patch_opportunity(
         self,
@@ -237,18 +259,20 @@ class CoperniqClient:
         changes: Mapping[str, Any],
         *,
         allow_new_options: bool | None = None,
+        record_type: RecordType = "opportunity",
     ) -> Opportunity:
         params: list[tuple[str, str]] = []
         if allow_new_options is not None:
             params.append(("allow_new_options", "true" if allow_new_options else "false"))
+        where = f"patch_{record_type}"
         payload = await self._send(
             "PATCH",
-            f"/opportunities/{_id(opportunity_id)}",
-            "patch_opportunity",
+            f"{_collection(record_type)}/{_id(opportunity_id)}",
+            where,
             params=params,
             json=dict(changes),
         )
-        return _model(_OPPORTUNITY, "patch_opportunity", payload)
+        return _model(_OPPORTUNITY, where, payload)
 
     # ------------------------------------------------------------------ contacts
 
@@ -284,18 +308,22 @@ class CoperniqClient:
 
     # ------------------------------------------------------------------ notes
 
-    async def create_note(self, opportunity_id: int, body: str) -> Note:
+    async def create_note(
+        self, opportunity_id: int, body: str, *, record_type: RecordType = "opportunity"
+    ) -> Note:
         payload = await self._send(
             "POST",
-            f"/opportunities/{_id(opportunity_id)}/notes",
+            f"{_collection(record_type)}/{_id(opportunity_id)}/notes",
             "create_note",
             json={"body": body},
         )
         return _model(_NOTE, "create_note", payload)
 
-    async def list_notes(self, opportunity_id: int) -> list[Note]:
+    async def list_notes(
+        self, opportunity_id: int, *, record_type: RecordType = "opportunity"
+    ) -> list[Note]:
         payload = await self._send(
-            "GET", f"/opportunities/{_id(opportunity_id)}/notes", "list_notes"
+            "GET", f"{_collection(record_type)}/{_id(opportunity_id)}/notes", "list_notes"
         )
         # The document's answer is ``{notes, totalCount}``; a bare array is read too.
         if isinstance(payload, dict):

@@ -105,6 +105,14 @@ class Destinations:
         return destination.client if isinstance(destination, CoperniqDestination) else None
 
 
+def _link_name(config: DestinationConfig, destination: Destination) -> str:
+    """``crm_links.destination`` for a lead delivered there: the kind, or for Coperniq the kind
+    with the record type (``coperniq`` for an opportunity, ``coperniq:project``)."""
+    if isinstance(destination, CoperniqDestination):
+        return destination.link_destination
+    return config.kind
+
+
 def _fingerprint(config: DestinationConfig) -> str:
     options = config.options.model_dump(mode="json") if config.options is not None else None
     secret = config.secret.get_secret_value() if config.secret is not None else ""
@@ -142,7 +150,9 @@ class CrmJobs:
         receipt = await destination.deliver_lead(
             lead, idempotency_key=job.key, first_try=job.first_try
         )
-        link = store.Link(lead_id, config.kind, receipt.external_id, receipt.outcome)
+        link = store.Link(
+            lead_id, _link_name(config, destination), receipt.external_id, receipt.outcome
+        )
         now = self.clock()
         await self.writer.run(lambda conn: store.save_link(conn, link, now))
 
@@ -179,7 +189,11 @@ class CrmJobs:
             found,
             idempotency_key=job.key,
             first_try=job.first_try,
-            record_id=link.external_id if link and link.destination == config.kind else None,
+            record_id=(
+                link.external_id
+                if link and link.destination == _link_name(config, destination)
+                else None
+            ),
             customer_name=customer_name,
         )
 

@@ -19,6 +19,8 @@ from sqlalchemy import Connection, select, update
 
 from tackbridge.crm.destination import DestinationConfig
 from tackbridge.crm.destinations import Choice, DestinationRegistry
+from tackbridge.crm.destinations.coperniq import link_destination
+from tackbridge.payloads.coperniq import RecordType
 from tackbridge.settings import Settings
 from tackbridge.store import business_settings
 from tackbridge.store.schema import crm_events, crm_links
@@ -137,10 +139,17 @@ def link_of_lead(conn: Connection, lead_id: str) -> Link | None:
     return None if row is None else Link(row.lead_id, row.destination, row.external_id, row.outcome)
 
 
-def lead_of_record(conn: Connection, external_id: str) -> str | None:
+def lead_of_record(
+    conn: Connection, external_id: str, record_type: RecordType = "opportunity"
+) -> str | None:
+    """The lead that became this Coperniq record (an opportunity or a project: their IDs are
+    not told apart otherwise)."""
     row = conn.execute(
         select(crm_links.c.lead_id)
-        .where(crm_links.c.external_id == external_id, crm_links.c.destination == "coperniq")
+        .where(
+            crm_links.c.external_id == external_id,
+            crm_links.c.destination == link_destination(record_type),
+        )
         .order_by(crm_links.c.id)
         .limit(1)
     ).first()

@@ -3,7 +3,9 @@ opportunity as fetched when the event alone does not say enough, -> the Thumbtac
 means, or None. Which triggers mean what is a ``StatusMapping``; the default is issue 5's:
 an appointment created or rescheduled -> appt_scheduled, status COMPLETED -> job_complete,
 CANCELLED -> pro_cancel, an "invoice paid" phase -> invoice_paid with the opportunity value as the
-invoice amount.
+invoice amount. Events about a project (``record.type`` ``project``) map the same way
+when the caller takes projects (``record_types``; the default takes opportunities only), and
+``record_type_of`` tells which record an event is about.
 
 A rescheduled appointment is still a scheduled job, so it says appt_scheduled again, stamped with
 when it was moved: Thumbtack's job-status call takes any of its statuses at any time (there is no
@@ -28,6 +30,7 @@ from pydantic import ValidationError
 from tackbridge.payloads.coperniq import (
     CoperniqEventError,
     Opportunity,
+    RecordType,
     Webhook,
     event_error,
     parse_webhook,
@@ -35,12 +38,14 @@ from tackbridge.payloads.coperniq import (
 from tackbridge.thumbtack.models import JobStatus, JobStatusUpdate
 
 __all__ = [
+    "ALL_RECORD_TYPES",
     "DEFAULT_STATUS_MAPPING",
     "CrmStatusChange",
     "PhaseRule",
     "StatusMapping",
     "job_status_change",
     "needs_opportunity",
+    "record_type_of",
 ]
 
 # Both mean "an appointment is booked": ``StatusMapping.appointment`` says what that is.
@@ -48,6 +53,9 @@ APPOINTMENT_TRIGGERS = frozenset({"APPOINTMENT_CREATED", "APPOINTMENT_RESCHEDULE
 STATUS_TRIGGER = "DEAL_STATUS_MOVEMENT"
 PHASE_TRIGGERS = frozenset({"REQUEST_PHASE_STARTED", "REQUEST_PHASE_COMPLETED"})
 OPPORTUNITY_TYPES = frozenset({"opportunity", "request", "deal"})
+PROJECT_TYPES = frozenset({"project"})
+OPPORTUNITIES_ONLY: frozenset[RecordType] = frozenset({"opportunity"})
+ALL_RECORD_TYPES: frozenset[RecordType] = frozenset({"opportunity", "project"})
 _INVOICED = frozenset({JobStatus.JOB_COMPLETE, JobStatus.INVOICE_PAID})
 
 
@@ -101,6 +109,8 @@ class CrmStatusChange:
     invoice_amount_cents: int | None = None
     # The Thumbtack lead, when the fetched opportunity carries it in its custom field.
     lead_id: str | None = None
+    # Which Coperniq record ``opportunity_id`` names: an opportunity or a project.
+    record_type: RecordType = "opportunity"
 
     def to_update(self) -> JobStatusUpdate:
         return JobStatusUpdate(
@@ -165,9 +175,22 @@ def _to_status(webhook: Webhook, opportunity: Opportunity | None) -> str | None:
     return raw.upper() if raw else None
 
 
-def _is_opportunity(webhook: Webhook) -> bool:
+def _record_type(webhook: Webhook) -> RecordType | None:
     kind = webhook.record.type
-    return kind is None or kind.strip().lower() in OPPORTUNITY_TYPES
+    if kind is None or kind.strip().lower() in OPPORTUNITY_TYPES:
+        return "opportunity"
+    return "project" if kind.strip().lower() in PROJECT_TYPES else None
+
+
+def _is_opportunity(webhook: Webhook, record_types: frozenset[RecordType]) -> bool:
+    """A record of the types taken (an opportunity, and a project when asked for)."""
+    return _record_type(webhook) in record_types
+
+
+def record_type_of(payload: Any) -> RecordType | None:
+    """The Coperniq record an automation event is about (no type: an opportunity), or None for
+    another record (an account, a vendor)."""
+    return _record_type(parse_webhook(payload))
 
 
 def _status_for(
@@ -187,11 +210,16 @@ def _status_for(
     return None
 
 
-def needs_opportunity(payload: Any, mapping: StatusMapping = DEFAULT_STATUS_MAPPING) -> bool:
+def needs_opportunity(
+    payload: Any,
+    mapping: StatusMapping = DEFAULT_STATUS_MAPPING,
+    *,
+    record_types: frozenset[RecordType] = OPPORTUNITIES_ONLY,
+) -> bool:
     """Whether ``job_status_change`` needs the opportunity fetched to decide (a status move
     without ``toStatus``, a phase without its name, an invoice needing the value)."""
     webhook = parse_webhook(payload)
-    if not _is_opportunity(webhook):
+    if not _is_opportunity(webhook, record_types):
         return False
     trigger = webhook.event.triggerKey
     extra = webhook.event.model_extra or {}
@@ -223,10 +251,11 @@ def job_status_change(
     opportunity: Opportunity | Mapping[str, Any] | None = None,
     *,
     lead_id_key: str = "thumbtack_lead_id",
+    record_types: frozenset[RecordType] = OPPORTUNITIES_ONLY,
 ) -> CrmStatusChange | None:
     webhook = parse_webhook(payload)
     fetched = _opportunity(opportunity)
-    if not _is_opportunity(webhook):
+    if not _is_opportunity(webhook, record_types):
         return None
     status = _status_for(webhook, mapping, fetched)
     if status is None:
@@ -250,4 +279,5 @@ def job_status_change(
         trigger_key=event.triggerKey,
         invoice_amount_cents=amount,
         lead_id=lead_id,
+        record_type=_record_type(webhook) or "opportunity",
     )

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 OpportunityStatus = Literal["ACTIVE", "ON_HOLD", "CANCELLED", "COMPLETED"]
 MatchBy = Literal["title", "primaryEmail", "primaryPhone", "address"]
 MatchFoundStrategy = Literal["skip", "replace", "enrich"]
+# Which Coperniq record a lead becomes: ``/opportunities/**`` or ``/projects/**`` (same shapes).
+RecordType = Literal["opportunity", "project"]
+RECORD_TYPES: tuple[RecordType, ...] = ("opportunity", "project")
 
 
 class Wire(BaseModel):

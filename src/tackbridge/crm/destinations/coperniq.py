@@ -1,6 +1,7 @@
-"""The Coperniq destination (kind ``coperniq``): a lead becomes one contact and one opportunity,
-lead updates patch its custom fields, messages and reviews become notes on it (a review also
-sets a rating field).
+"""The Coperniq destination (kind ``coperniq``): a lead becomes one contact and one opportunity
+(or, for a business whose ``coperniq.recordType`` is ``project``, one project: the same calls on
+``/projects/**``), lead updates patch its custom fields, messages and reviews become notes on it
+(a review also sets a rating field).
 
 Every write is safe to repeat, because the outbox retries after timeouts whose outcome is
 unknown: the lead's opportunity is looked up by its lead-ID custom field (or, in an account
@@ -9,8 +10,11 @@ contact is matched by phone before one is created; each note carries a reference
 key and is not written again when a note with that reference exists.
 
 ``COPERNIQ`` declares it to the registry: a business may set ``coperniq{baseUrl, matchBy,
-matchFoundStrategy, allowNewOptions}`` and its own ``coperniqApiKey``; the rest (its key, the
-pacing per key, ``create_contacts``) is ``TACKBRIDGE_COPERNIQ_*``.
+matchFoundStrategy, allowNewOptions, recordType}`` and its own ``coperniqApiKey``; the rest
+(its key, the pacing per key, ``create_contacts``) is ``TACKBRIDGE_COPERNIQ_*``.
+
+The link a lead keeps (``crm_links.destination``) says which record it became: ``coperniq`` for
+an opportunity (as always), ``coperniq:project`` for a project (``link_destination``).
 """
 
 from __future__ import annotations
@@ -47,7 +51,13 @@ from tackbridge.crm.receipt import DeliveryReceipt
 from tackbridge.jobstatus.from_crm import CrmStatusChange
 from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
 from tackbridge.leads.views import INBOX_LINK
-from tackbridge.payloads.coperniq import MatchBy, MatchFoundStrategy, Opportunity, Property
+from tackbridge.payloads.coperniq import (
+    MatchBy,
+    MatchFoundStrategy,
+    Opportunity,
+    Property,
+    RecordType,
+)
 from tackbridge.settings import Settings
 
 __all__ = [
@@ -57,9 +67,17 @@ __all__ = [
     "CoperniqDestination",
     "CoperniqOptions",
     "CoperniqSettings",
+    "link_destination",
 ]
 
 log = logging.getLogger("tackbridge.crm.coperniq")
+
+
+def link_destination(record_type: RecordType) -> str:
+    """``crm_links.destination`` of a lead that became a Coperniq record of this type (at most
+    16 characters, the column's width)."""
+    return "coperniq" if record_type == "opportunity" else f"coperniq:{record_type}"
+
 
 _INBOX = re.compile(re.escape(INBOX_LINK.format(lead_id="")) + r"(\d+)")
 
@@ -69,6 +87,8 @@ class CoperniqSettings:
     match_by: MatchBy = "title"
     match_found_strategy: MatchFoundStrategy = "skip"
     allow_new_options: bool = False
+    # What a lead becomes: an opportunity (``/opportunities``) or a project (``/projects``).
+    record_type: RecordType = "opportunity"
     mapping: OpportunityMapping = field(default_factory=OpportunityMapping)
     # False: Coperniq matches or creates the contact from primaryPhone on its own (one request);
     # True: tackbridge pages through the contacts for the phone and creates it with the name.
@@ -89,6 +109,14 @@ class CoperniqDestination:
         self._properties: list[Property] | None = None
 
     @property
+    def record_type(self) -> RecordType:
+        return self.settings.record_type
+
+    @property
+    def link_destination(self) -> str:
+        return link_destination(self.record_type)
+
+    @property
     def _new(self) -> bool:
         return self.settings.allow_new_options
 
@@ -97,9 +125,9 @@ class CoperniqDestination:
         return self.settings.mapping.keys
 
     async def properties(self) -> list[Property]:
-        """The account's opportunity properties, read once per destination."""
+        """The account's properties of the record type, read once per destination."""
         if self._properties is None:
-            self._properties = await self.client.list_properties("opportunity")
+            self._properties = await self.client.list_properties(self.record_type)
         return self._properties
 
     async def _has_lead_key(self) -> bool:
@@ -116,12 +144,16 @@ class CoperniqDestination:
     async def find_opportunity(self, lead_id: str) -> Opportunity | None:
         if await self._has_lead_key():
             found = await self.client.search_opportunities(
-                SearchFilter(self._keys.lead_id, "eq", lead_id), page_size=5
+                SearchFilter(self._keys.lead_id, "eq", lead_id),
+                page_size=5,
+                record_type=self.record_type,
             )
         else:
             link = INBOX_LINK.format(lead_id=lead_id)
             found = await self.client.search_opportunities(
-                SearchFilter("description", "contains", link), page_size=20
+                SearchFilter("description", "contains", link),
+                page_size=20,
+                record_type=self.record_type,
             )
         mine = [o for o in found if self._owner(o) == lead_id]
         return min(mine, key=lambda o: o.id) if mine else None
@@ -133,7 +165,7 @@ class CoperniqDestination:
         if opportunity is None:
             # Messages can arrive before their lead; the lead's own job will create it.
             # The usual backoff: it must outlast the lead's own job retrying through an outage.
-            raise NotReadyError(f"coperniq: lead {lead_id} has no opportunity yet")
+            raise NotReadyError(f"coperniq: lead {lead_id} has no {self.record_type} yet")
         return opportunity
 
     async def _contact_id(self, lead: LeadInput) -> int | None:
@@ -159,7 +191,7 @@ class CoperniqDestination:
         # per lead, of Coperniq's 5,000 a day).
         existing = None if first_try else await self.find_opportunity(lead.lead_id)
         if existing is not None:
-            return DeliveryReceipt(self.kind, str(existing.id), "found")
+            return self._receipt(str(existing.id), "found")
         properties = await self.properties()
         contact_id = await self._contact_id(lead)
         body = opportunity_create(lead, self.settings.mapping)
@@ -178,6 +210,7 @@ class CoperniqDestination:
             match_by=settings.match_by,
             match_found_strategy=settings.match_found_strategy,
             allow_new_options=settings.allow_new_options,
+            record_type=self.record_type,
         )
         owner = self._owner(created)
         if owner is not None and owner != lead.lead_id:
@@ -189,19 +222,26 @@ class CoperniqDestination:
                 match_by="title",
                 match_found_strategy=settings.match_found_strategy,
                 allow_new_options=settings.allow_new_options,
+                record_type=self.record_type,
             )
             if self._owner(created) not in (None, lead.lead_id):
                 raise CrmPermanentError(
-                    f"coperniq: lead {lead.lead_id} keeps matching opportunity {created.id} "
+                    f"coperniq: lead {lead.lead_id} keeps matching {self.record_type} {created.id} "
                     "of another lead; check match_by"
                 )
         if self._owner(created) is None and await self._has_lead_key():
             # Matched a record made outside tackbridge: tag it so the next look-up finds it.
             created = await self.client.patch_opportunity(
-                created.id, {"custom": {self._keys.lead_id: lead.lead_id}}
+                created.id,
+                {"custom": {self._keys.lead_id: lead.lead_id}},
+                record_type=self.record_type,
             )
-            return DeliveryReceipt(self.kind, str(created.id), "linked")
-        return DeliveryReceipt(self.kind, str(created.id), "created")
+            return self._receipt(str(created.id), "linked")
+        return self._receipt(str(created.id), "created")
+
+    def _receipt(self, external_id: str | None, outcome: str) -> DeliveryReceipt:
+        # A lead's own receipt names the record type (``link_destination``).
+        return DeliveryReceipt(self.link_destination, external_id, outcome)
 
     async def deliver_lead_update(
         self, update: LeadUpdated, *, idempotency_key: str
@@ -216,7 +256,10 @@ class CoperniqDestination:
         if not custom:
             return DeliveryReceipt(self.kind, str(opportunity.id), "skipped")
         await self.client.patch_opportunity(
-            opportunity.id, {"custom": custom}, allow_new_options=self.settings.allow_new_options
+            opportunity.id,
+            {"custom": custom},
+            allow_new_options=self.settings.allow_new_options,
+            record_type=self.record_type,
         )
         return DeliveryReceipt(self.kind, str(opportunity.id), "patched")
 
@@ -226,10 +269,16 @@ class CoperniqDestination:
         """One note per key: a note already carrying the key's reference is not written again
         (looked for unless this is the job's first try)."""
         reference = _reference(idempotency_key)
-        for note in [] if first_try else await self.client.list_notes(opportunity_id):
+        kind = self.record_type
+        existing = (
+            [] if first_try else await self.client.list_notes(opportunity_id, record_type=kind)
+        )
+        for note in existing:
             if reference in note.text:
                 return DeliveryReceipt(self.kind, str(note.id), "found")
-        note = await self.client.create_note(opportunity_id, f"{body}\n\n{reference}")
+        note = await self.client.create_note(
+            opportunity_id, f"{body}\n\n{reference}", record_type=kind
+        )
         return DeliveryReceipt(self.kind, str(note.id), "created")
 
     async def deliver_message(
@@ -249,7 +298,9 @@ class CoperniqDestination:
                     int(record_id), body, idempotency_key=idempotency_key, first_try=first_try
                 )
             except CoperniqNotFoundError:
-                log.info("coperniq: opportunity %s is gone; looking the lead up", record_id)
+                log.info(
+                    "coperniq: %s %s is gone; looking the lead up", self.record_type, record_id
+                )
         opportunity = await self._require(message.lead_id, "message")
         name = opportunity.custom.get(self._keys.customer_name or "")
         body = message_note(message, customer_name=name if isinstance(name, str) else None)
@@ -271,6 +322,7 @@ class CoperniqDestination:
                 opportunity.id,
                 {"custom": custom},
                 allow_new_options=self.settings.allow_new_options,
+                record_type=self.record_type,
             )
         return replace(receipt, external_id=str(opportunity.id))
 
@@ -296,6 +348,9 @@ class CoperniqOptions(BaseModel):
     matchBy: MatchBy | None = None
     matchFoundStrategy: MatchFoundStrategy | None = None
     allowNewOptions: bool | None = None
+    # What a lead becomes: ``opportunity`` (unset: the default) or ``project``. Unset, it is
+    # left out of answers, which stay as they were before the option.
+    recordType: RecordType | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class CoperniqChoice(BaseModel):
@@ -357,6 +412,7 @@ def _build(
                 else defaults.allow_new_options
             ),
             create_contacts=settings.coperniq_create_contacts,
+            record_type=chosen.recordType or defaults.record_type,
         ),
     )
 

@@ -503,7 +503,15 @@ async def list_properties(
     props = list(_store(box).properties.values())
     answer: dict[str, list[dict[str, Any]]] = {}
     for record_type in dict.fromkeys(wanted):
-        items = [p.wire() for p in props if p.record_type == record_type]
+        # The sandbox keeps one property per key, and a project's custom values are checked
+        # against the opportunity properties alike: the project key lists them too (as an
+        # account that defined its properties on both would), so what it accepts is listed.
+        items = [
+            {**p.wire(), "recordType": record_type}
+            for p in props
+            if p.record_type == record_type
+            or (record_type == "project" and p.record_type == "opportunity")
+        ]
         answer[record_type] = items
         if record_type in _ALIAS_OF:
             answer[_ALIAS_OF[record_type]] = items
