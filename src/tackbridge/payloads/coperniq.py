@@ -107,6 +107,9 @@ class Contact(Wire):
     title: str | None = None
     accountIds: list[int] = Field(default_factory=list)
     projectIds: list[int] = Field(default_factory=list)
+    createdByUser: Any = None
+    accounts: list[Any] = Field(default_factory=list)
+    projects: list[Any] = Field(default_factory=list)
     createdAt: str | None = None
     updatedAt: str | None = None
 
@@ -119,6 +122,7 @@ class Note(Wire):
     note: str | None = None
     body: str | None = None
     author: Any = None
+    createdByUser: Any = None  # the notes list's items name the author so
     createdAt: str | None = None
     updatedAt: str | None = None
 
@@ -135,17 +139,24 @@ class NoteList(Wire):
 
 
 class Property(Wire):
-    id: int
+    id: int | None = None  # not in the document's Property
     name: str
     type: str
     keyName: str
     isMultiple: bool = False
     options: list[str] = Field(default_factory=list)
+    defaultValue: list[Any] = Field(default_factory=list)
+    isCustom: bool | None = None
 
 
 class Workflow(Wire):
     id: int
     name: str
+    description: str | None = None
+    type: str | None = None
+    createdAt: str | None = None
+    updatedAt: str | None = None
+    createdBy: Any = None
     phases: list[Phase] = Field(default_factory=list)
 
 

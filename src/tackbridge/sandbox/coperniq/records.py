@@ -68,6 +68,8 @@ class Property:
             "keyName": self.key_name,
             "isMultiple": self.is_multiple,
             "options": list(self.options),
+            "defaultValue": [],
+            "isCustom": True,
             "recordType": self.record_type,
         }
 
@@ -79,6 +81,9 @@ class Phase:
     type: str
 
 
+WORKFLOWS_CREATED_AT = "2024-01-01T00:00:00.000Z"
+
+
 @dataclass(frozen=True)
 class Workflow:
     id: int
@@ -86,9 +91,18 @@ class Workflow:
     phases: tuple[Phase, ...]
 
     def wire(self) -> dict[str, Any]:
+        # The document's Workflow: every workflow is of type PROJECT; the sandbox's are seeded,
+        # so they carry a fixed creation time and no creator.
         return {
             "id": self.id,
             "name": self.name,
+            "description": None,
+            "type": "PROJECT",
+            "createdAt": WORKFLOWS_CREATED_AT,
+            "updatedAt": WORKFLOWS_CREATED_AT,
+            "createdBy": None,
+            # A phase answers WorkflowPhasesItems' id, name and type; its description and SLAs
+            # (optional there) the sandbox has none of.
             "phases": [{"id": p.id, "name": p.name, "type": p.type} for p in self.phases],
         }
 

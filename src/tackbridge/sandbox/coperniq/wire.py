@@ -79,11 +79,20 @@ def opportunity_wire(store: CoperniqStore, o: Opportunity) -> dict[str, Any]:
 
 
 def contact_wire(c: Contact) -> dict[str, Any]:
-    # A contact always answers its phones and emails, if only empty.
-    lists: dict[str, list[str]] = {"phones": [], "emails": []} if "name" in c.fields else {}
+    # A contact always answers its phones and emails, if only empty, and (the document's
+    # Contact) its creator and the accounts and projects it is linked to.
+    extra: dict[str, Any] = {}
+    if "name" in c.fields:
+        extra = {
+            "phones": [],
+            "emails": [],
+            "createdByUser": {"id": AUTHOR["id"]},
+            "accounts": [{"id": i} for i in c.fields.get("accountIds") or []],
+            "projects": [{"id": i} for i in c.fields.get("projectIds") or []],
+        }
     return {
         "id": c.id,
-        **lists,
+        **extra,
         **{k: v for k, v in c.fields.items()},
         "createdAt": iso(c.created_at),
         "updatedAt": iso(c.updated_at),
@@ -100,7 +109,8 @@ def note_wire(n: Note) -> dict[str, Any]:
         "recordId": n.opportunity_id,
         "note": n.body,
         "body": n.body,
-        "author": dict(AUTHOR),
+        "author": dict(AUTHOR),  # the document's Note (PATCH /notes/{noteId})
+        "createdByUser": dict(AUTHOR),  # the document's NoteListItem (the notes list)
         "createdAt": iso(n.created_at),
         "updatedAt": iso(n.updated_at),
     }
