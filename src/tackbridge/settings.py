@@ -147,6 +147,29 @@ class Settings(BaseSettings):
     write_batch_size: int = 256
     bench_endpoints: bool = False
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one readable line per event; json: one JSON object."
+    )
+    redact_names: str | None = Field(
+        default=None,
+        description="More header and query parameter names to redact, comma separated (names "
+        "carrying auth, token, key, secret, signature, password or cookie always are).",
+    )
+    # Wrong credentials (partner Basic/header, operator token): after this many failures in the
+    # window, from one client address or for one account, answers are 429 with Retry-After,
+    # the wait doubling with each further failure up to the cap (tackbridge.core.throttle).
+    auth_failures_allowed: int = Field(default=10, ge=1)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0)
+    auth_lockout_max_seconds: float = Field(default=300.0, gt=0)
+
+    @cached_property
+    def redacted_names(self) -> frozenset[str]:
+        """The configured extra names to redact, lower case."""
+        return frozenset(
+            part.strip().lower()
+            for part in (self.redact_names or "").replace(",", " ").split()
+            if part.strip()
+        )
 
     @property
     def is_dev(self) -> bool:

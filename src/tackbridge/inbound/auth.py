@@ -31,6 +31,12 @@ class PartnerAuth:
                 settings.webhook_header_value.get_secret_value().encode(),
             )
 
+        # Redacted wherever the request's headers are kept: the rule's names, the configured
+        # ones and the webhook header, whatever its name.
+        self.redacted_names = settings.redacted_names | (
+            {self._header[0]} if self._header else set()
+        )
+
     @property
     def header_name(self) -> str | None:
         return self._header[0] if self._header else None

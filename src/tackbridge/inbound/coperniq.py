@@ -53,7 +53,7 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
     svc = services(request)
     settings = svc.settings
     received_at = datetime.now(UTC)
-    headers = safe_headers(request, None)
+    headers = safe_headers(request, settings.redacted_names)
 
     async def refuse(
         status: int, slug: str, detail: str, body: bytes | None, size: int, **extra: Any

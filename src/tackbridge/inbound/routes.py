@@ -69,7 +69,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
     svc = services(request)
     auth = svc.shared("inbound.partner_auth", lambda: PartnerAuth(svc.settings))
     received_at = datetime.now(UTC)
-    headers = safe_headers(request, auth.header_name)
+    headers = safe_headers(request, auth.redacted_names)
 
     def inbound(body: bytes | None, size: int, truncated: bool = False) -> InboundRequest:
         return InboundRequest(route, request.method, headers, body, size, received_at, truncated)
