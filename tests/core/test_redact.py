@@ -66,7 +66,10 @@ def test_repeated_headers_are_joined_and_a_url_in_a_value_is_redacted() -> None:
             "https://auth.example/cb?code=c0de&state=st&code_verifier=v",
             f"https://auth.example/cb?code={REDACTED}&state=st&code_verifier={REDACTED}",
         ),
-        ("https://h.example/p#access_token=a&x=1", f"https://h.example/p#access_token={REDACTED}&x=1"),
+        (
+            "https://h.example/p#access_token=a&x=1",
+            f"https://h.example/p#access_token={REDACTED}&x=1",
+        ),
         ("http://[::1]:8080/p?sig=z", f"http://[::1]:8080/p?sig={REDACTED}"),
     ],
 )
