@@ -41,6 +41,25 @@ class PartnerAuth:
     def header_name(self) -> str | None:
         return self._header[0] if self._header else None
 
+    def account(self, headers: Mapping[str, str]) -> str | None:
+        """Who the presented credentials claim to be (a Basic username, or the webhook header's
+        name), "" when they are unreadable, None when none are presented: what repeated
+        failures are counted against (``tackbridge.core.throttle``)."""
+        if self._header is not None and self._header[0] in headers:
+            return self._header[0]
+        authorization = headers.get("authorization")
+        if not authorization:
+            return None
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            return ""
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return ""
+        # Bounded: the account is a key the throttle remembers.
+        return decoded.partition(b":")[0][:128].decode("utf-8", "replace")
+
     def refusal(self, headers: Mapping[str, str]) -> str | None:
         """Why the request is not authenticated, or None when it is."""
         if self._header is not None:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tackbridge.core.problems import problem, problem_body
+from tackbridge.core.throttle import retry_after
 from tackbridge.inbound import parse
 from tackbridge.inbound.auth import CHALLENGE, PartnerAuth
 from tackbridge.inbound.http import decode_json, is_json, read_body, safe_headers
@@ -35,7 +36,7 @@ from tackbridge.inbound.record import (
 )
 from tackbridge.leads.models import Delivery, InvalidPayloadError
 from tackbridge.payloads import thumbtack as wire
-from tackbridge.services import Services, services
+from tackbridge.services import Services, client_address, services
 from tackbridge.store.writer import WriterClosedError
 
 log = logging.getLogger("tackbridge.inbound")
@@ -74,9 +75,24 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
     def inbound(body: bytes | None, size: int, truncated: bool = False) -> InboundRequest:
         return InboundRequest(route, request.method, headers, body, size, received_at, truncated)
 
+    throttle = svc.throttle("partner")
+    client = client_address(request)
+    account = auth.account(request.headers)
+    wait = throttle.check(client, account or None)
+    if wait:
+        # Not checked, not stored: a locked client's guesses cost a dictionary look-up.
+        return problem(
+            429,
+            f"too many wrong partner credentials; retry after {retry_after(wait)} s",
+            slug="too-many-failures",
+            headers={"Retry-After": retry_after(wait)},
+        )
     refusal = auth.refusal(request.headers)
     if refusal is not None:
-        log.warning("refused %s %s from %s: %s", request.method, route, _client(request), refusal)
+        log.warning("refused %s %s from %s: %s", request.method, route, client, refusal)
+        # Wrong credentials count, none at all do not (a flood of those is another matter).
+        if account is not None and throttle.failure(client, account or None):
+            log.warning("slowing partner credentials from %s (account %r)", client, account)
         entry = inbound(None, 0)
         await _log_refusal(svc, entry, 401, UNAUTHORIZED, {"detail": refusal})
         return problem(
@@ -85,6 +101,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
             slug="unauthorized",
             headers={"WWW-Authenticate": CHALLENGE},
         )
+    throttle.success(client, account)
 
     limit = svc.settings.max_body_bytes
     body, size, cut = b"", 0, False
@@ -169,10 +186,6 @@ async def _log_refusal(
         return None
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _body_doc(model: type[Any], summary: str) -> dict[str, Any]:
     return {
         "requestBody": {
@@ -186,6 +199,7 @@ def _body_doc(model: type[Any], summary: str) -> dict[str, Any]:
             "202": {"description": "Stored; its lead has not arrived yet."},
             "400": {"description": "Malformed JSON (problem+json)."},
             "401": {"description": "Missing or wrong credentials."},
+            "429": {"description": "Too many wrong credentials: retry after Retry-After."},
             "413": {"description": "Body larger than the limit."},
             "415": {"description": "Not JSON."},
             "422": {"description": "The record's identifier is missing (problem+json)."},
