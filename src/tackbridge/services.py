@@ -20,6 +20,7 @@ import httpx2
 from fastapi import HTTPException, Request
 
 from tackbridge.core.http import ShardedTransport
+from tackbridge.core.metrics import REFUSALS
 from tackbridge.core.throttle import FailureThrottle, retry_after
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
@@ -185,6 +186,7 @@ def require_operator(request: Request) -> None:
     client = client_address(request)
     wait = throttle.check(client, OPERATOR_ACCOUNT)
     if wait:
+        REFUSALS.labels("operator", "too-many-failures").inc()
         raise HTTPException(
             status_code=429,
             detail=f"too many wrong operator tokens; retry after {retry_after(wait)} s",
@@ -199,6 +201,7 @@ def require_operator(request: Request) -> None:
     ):
         if authorization:  # a request without credentials is not a guess
             throttle.failure(client, OPERATOR_ACCOUNT)
+        REFUSALS.labels("operator", "unauthorized").inc()
         raise HTTPException(
             status_code=401,
             detail="a valid operator API token is required (Authorization: Bearer ...)",

@@ -18,6 +18,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from tackbridge.core.metrics import DELIVERIES, REFUSALS
 from tackbridge.core.problems import problem
 from tackbridge.core.throttle import retry_after
 from tackbridge.inbound.http import decode_json, is_json, read_body, safe_headers
@@ -63,6 +64,8 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
         entry = InboundRequest(ROUTE, "POST", headers, body, size, received_at)
         body_problem: dict[str, Any] = {"detail": detail, **extra}
         outcome = "unauthorized" if status == 404 else "rejected"
+        DELIVERIES.labels(ROUTE, outcome).inc()
+        REFUSALS.labels("coperniq", slug).inc()
         await svc.writer.run(
             lambda conn: log_request(
                 conn, entry, status_code=status, outcome=outcome, problem=body_problem
@@ -77,6 +80,8 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
     client = client_address(request)
     wait = throttle.check(client, "coperniq")
     if wait:
+        DELIVERIES.labels(ROUTE, "throttled").inc()
+        REFUSALS.labels("coperniq", "too-many-failures").inc()
         return problem(
             429,
             f"too many wrong webhook paths; retry after {retry_after(wait)} s",
@@ -135,6 +140,7 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
         return outcome
 
     outcome = await svc.writer.run(unit)
+    DELIVERIES.labels(ROUTE, outcome).inc()
     svc.wake_worker()
     return Response(
         orjson.dumps({"status": outcome, "eventID": event.eventId}),

@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tackbridge.core.metrics import DELIVERIES, REFUSALS
 from tackbridge.core.problems import problem, problem_body
 from tackbridge.core.throttle import retry_after
 from tackbridge.inbound import parse
@@ -81,6 +82,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
     wait = throttle.check(client, account or None)
     if wait:
         # Not checked, not stored: a locked client's guesses cost a dictionary look-up.
+        _count(route, "throttled", "too-many-failures")
         return problem(
             429,
             f"too many wrong partner credentials; retry after {retry_after(wait)} s",
@@ -94,6 +96,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         if account is not None and throttle.failure(client, account or None):
             log.warning("slowing partner credentials from %s (account %r)", client, account)
         entry = inbound(None, 0)
+        _count(route, UNAUTHORIZED, "unauthorized")
         await _log_refusal(svc, entry, 401, UNAUTHORIZED, {"detail": refusal})
         return problem(
             401,
@@ -126,6 +129,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
             refused.status, refused.detail, slug=refused.slug, errors=errors
         )
         log.info("rejected %s %s: %s", request.method, route, refused.detail)
+        _count(route, REJECTED, refused.slug)
         inbound_id = await _log_refusal(
             svc, inbound(body, size, cut), refused.status, REJECTED, body_problem
         )
@@ -142,11 +146,13 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
             lambda conn: record_delivery(conn, inbound(body, size), delivery, reactions)
         )
     except WriterClosedError:
+        _count(route, FAILED, "shutting-down")
         return problem(503, "shutting down; deliver again", headers={"Retry-After": "1"})
     except Exception:
         # Keep the delivery verbatim even when its records could not be written, so that
         # an operator can replay it; the sender is asked to deliver again all the same.
         log.exception("could not store %s %s", request.method, route)
+        _count(route, FAILED, "store-failed")
         await _log_refusal(
             svc,
             inbound(body, size),
@@ -157,6 +163,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         return problem(
             503, "could not store the delivery; deliver again", headers={"Retry-After": "5"}
         )
+    DELIVERIES.labels(route, outcome.outcome).inc()
     if outcome.outcome in (ACCEPTED, PENDING):
         svc.wake_worker()  # its follow-up jobs are due now
     payload: dict[str, Any] = {"status": outcome.outcome, "inboundID": outcome.inbound_id}
@@ -165,6 +172,11 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
     return Response(
         orjson.dumps(payload), status_code=outcome.status_code, media_type="application/json"
     )
+
+
+def _count(route: str, outcome: str, reason: str) -> None:
+    DELIVERIES.labels(route, outcome).inc()
+    REFUSALS.labels("partner", reason).inc()
 
 
 async def _log_refusal(

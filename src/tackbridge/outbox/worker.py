@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
+from tackbridge.core.metrics import JOB_ATTEMPT_SECONDS, JOB_ATTEMPTS
 from tackbridge.outbox.backoff import Backoff
 from tackbridge.outbox.errors import JobError, NotYetError, PermanentError, RetryableError
 from tackbridge.outbox.kinds import Bound, Handler, Job, JobKind
@@ -284,6 +285,7 @@ class Worker:
             await self._release(job, started, exc)
 
     async def _attempt_and_settle(self, job: Job[Any], started: datetime) -> None:
+        began = time.perf_counter()  # the metric's time: self.clock may be a test's
         bound = self.kinds[job.kind]
         outcome, status, error, retry_after = "done", None, None, None
         deferred = False
@@ -333,6 +335,9 @@ class Worker:
                 attempt_outcome="deferred" if deferred and outcome == "retry" else outcome,
             )
         )
+        counted = "deferred" if deferred and outcome == "retry" else outcome
+        JOB_ATTEMPTS.labels(job.kind, counted).inc()
+        JOB_ATTEMPT_SECONDS.labels(job.kind).observe(time.perf_counter() - began)
         if self._settle_failures:
             self._succeeded(claim=False)
         if outcome == "done":
