@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     auth_failures_allowed: int = Field(default=10, ge=1)
     auth_failure_window_seconds: float = Field(default=60.0, gt=0)
     auth_lockout_max_seconds: float = Field(default=300.0, gt=0)
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="Addresses of the reverse proxies whose X-Forwarded-For names the client "
+        "(comma separated, or *); unset: the peer is the client.",
+    )
 
     @cached_property
     def redacted_names(self) -> frozenset[str]:
@@ -180,6 +185,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tackbridge.db').as_posix()}"
+
+    def secret_values(self) -> list[str]:
+        """The plaintext of every secret setting that is set: what logs must never show."""
+        found = []
+        for name, value in self:
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                found.append(value.get_secret_value())
+            elif isinstance(value, str) and value and name.endswith(("_secret", "_password")):
+                found.append(value)  # a secret set by model_copy, as a plain str
+        return found
 
     def missing_secrets(self) -> list[str]:
         """Names of the secrets production needs that are not set."""

@@ -13,6 +13,11 @@ from collections.abc import Mapping
 
 from tackbridge.settings import Settings
 
+# The registered HTTP authentication schemes (IANA), the only words a refusal may quote.
+_SCHEMES = frozenset(
+    {"bearer", "digest", "hoba", "mutual", "negotiate", "ntlm", "oauth", "scram-sha-1",
+     "scram-sha-256", "vapid", "aws4-hmac-sha256", "privatetoken", "concealed", "dpop", "gnap"}
+)  # fmt: skip
 CHALLENGE = 'Basic realm="tackbridge partner endpoints", charset="UTF-8"'
 
 
@@ -76,7 +81,11 @@ class PartnerAuth:
             return "no Authorization header"
         scheme, _, encoded = authorization.partition(" ")
         if scheme.lower() != "basic":
-            return f"Authorization scheme {scheme[:16]!r} is not Basic"
+            # Named only when it is a scheme: a sender that put its password there (no
+            # scheme at all) must not find it in the log.
+            if scheme.lower() in _SCHEMES:
+                return f"Authorization scheme {scheme!r} is not Basic"
+            return "the Authorization header is not Basic credentials"
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError):

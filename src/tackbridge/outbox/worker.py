@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
+from tackbridge.core import logs
 from tackbridge.core.metrics import JOB_ATTEMPT_SECONDS, JOB_ATTEMPTS
 from tackbridge.outbox.backoff import Backoff
 from tackbridge.outbox.errors import JobError, NotYetError, PermanentError, RetryableError
@@ -278,11 +279,12 @@ class Worker:
     async def _attempt(self, job: Job[Any]) -> None:
         """Run one attempt and record it; never raises (short of cancellation)."""
         started = self.clock()
-        try:
-            await self._attempt_and_settle(job, started)
-        except Exception as exc:  # outside the handler: the attempt could not be recorded
-            self._failed("settling an attempt", exc, claim=False, job=job)
-            await self._release(job, started, exc)
+        with logs.traced():  # the attempt's log lines share a trace ID
+            try:
+                await self._attempt_and_settle(job, started)
+            except Exception as exc:  # outside the handler: the attempt could not be recorded
+                self._failed("settling an attempt", exc, claim=False, job=job)
+                await self._release(job, started, exc)
 
     async def _attempt_and_settle(self, job: Job[Any], started: datetime) -> None:
         began = time.perf_counter()  # the metric's time: self.clock may be a test's
