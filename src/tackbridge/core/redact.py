@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
@@ -39,10 +40,24 @@ _SECRET_QUERY_NAMES = frozenset({"code", "code_verifier", "sig", "pwd", "pass"})
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 
 
+_SECRET_WORD = re.compile("|".join(SECRET_PARTS), re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def _by_rule(name: str) -> bool:
+    # Header names repeat from request to request: the rule is decided once per name.
+    return _SECRET_WORD.search(name) is not None
+
+
 def is_secret_name(name: str, extra: Iterable[str] = ()) -> bool:
     """Whether a header or parameter of this name holds a secret."""
+    if _by_rule(name):
+        return True
+    if not extra:
+        return False
     lowered = name.strip().lower()
-    return any(part in lowered for part in SECRET_PARTS) or lowered in {e.lower() for e in extra}
+    names = extra if isinstance(extra, frozenset) else frozenset(e.lower() for e in extra)
+    return lowered in names
 
 
 def redact_headers(
@@ -51,11 +66,14 @@ def redact_headers(
     """The headers with every secret value replaced; names and other values as given.
 
     Repeated headers (an iterable of pairs) are joined with ``", "`` as HTTP allows."""
-    names = frozenset(e.lower() for e in extra)
+    names = extra if isinstance(extra, frozenset) else frozenset(e.lower() for e in extra)
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     shown: dict[str, str] = {}
     for name, value in pairs:
-        value = REDACTED if is_secret_name(name, names) else redact_urls_in(value)
+        if _by_rule(name) or (names and name.lower() in names):
+            value = REDACTED
+        elif "://" in value:
+            value = redact_urls_in(value)
         shown[name] = f"{shown[name]}, {value}" if name in shown else value
     return shown
 
