@@ -511,7 +511,16 @@ def test_properties_and_workflows(sandbox: Sandbox) -> None:
     )
     workflows = sandbox.get(f"{API}/workflows", headers=COPERNIQ_KEY).json()
     one = sandbox.get(f"{API}/workflows/{workflows[0]['id']}", headers=COPERNIQ_KEY).json()
-    assert one["phases"][0] == {"id": 11, "name": "New lead", "type": "LEAD"}
+    # WorkflowPhasesItems: id, name, type, description and the red and yellow SLAs (days).
+    assert one["phases"][0] == {
+        "id": 11,
+        "name": "New lead",
+        "type": "LEAD",
+        "description": "Reply within the hour",
+        "redSla": 2,
+        "yellowSla": 1,
+    }
+    assert one["phases"][-1]["redSla"] is None  # "Paid" has no SLA
     is_error(sandbox.get(f"{API}/workflows/77", headers=COPERNIQ_KEY), 404, "NOT_FOUND")
 
 
@@ -564,17 +573,30 @@ def test_automation_webhooks(start: Callable[..., Sandbox], partner: Partner) ->
     assert keys[0] == "REQUEST_CREATED"
     assert "DEAL_STATUS_MOVEMENT" in keys
     assert "APPOINTMENT_CREATED" in keys
-    movement = next(e for e in events if e["triggerKey"] == "DEAL_STATUS_MOVEMENT")
-    assert movement["fromStatus"] == "ACTIVE"
-    assert movement["toStatus"] == "COMPLETED"
+    movement = next(
+        r.body for r in received if r.body["event"]["triggerKey"] == "DEAL_STATUS_MOVEMENT"
+    )
+    assert movement["event"]["previousStatus"] == "ACTIVE"
+    assert movement["event"]["currentStatus"] == "COMPLETED"
+    assert movement["record"]["status"] == "COMPLETED"
     completed = [e for e in events if e["triggerKey"] == "REQUEST_PHASE_COMPLETED"]
     assert [e["phaseTemplateId"] for e in completed] == [11, 12]
     started = [e for e in events if e["triggerKey"] == "REQUEST_PHASE_STARTED"]
     assert [e["phaseTemplateId"] for e in started] == [11, 13]
     assert all(r.path == "/coperniq/webhooks/s3cret" for r in received)
+    # docs.coperniq.io "Webhooks": eventId, recordId and the record's id and uid are numbers
+    # (uid: its number); an opportunity's record type is DEAL.
+    assert all(isinstance(e["eventId"], int) for e in events)
+    assert all(e["recordId"] == created["id"] for e in events)
     record = received[0].body["record"]
     assert record["id"] == created["id"]
-    assert record["uid"]
+    assert record["uid"] == created["number"]
+    assert record["type"] == "DEAL"
+    assert record["owner"]["id"] == 1
+    assert record["dealValue"] == created["value"]
+    assert "phaseName" not in started[0]
+    appointment_event = next(e for e in events if e["triggerKey"] == "APPOINTMENT_CREATED")
+    assert appointment_event["dueDate"] == "2026-06-01T15:00:00Z"
 
 
 def test_primary_phone_matches_contacts_as_they_change(fresh: Sandbox) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
+from datetime import datetime
 from typing import Any
 
 from tackbridge.sandbox.clock import Clock
@@ -57,6 +58,10 @@ class CoperniqStore:
         self._automation = AutomationEvents(clock)
         self._next_id = 5000 + seed % 1000 * 10
         self._next_number = 1
+        self._next_account_number = 1
+
+    def now(self) -> datetime:
+        return self._clock.now()
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -264,12 +269,8 @@ class CoperniqStore:
             self._automation.emit(
                 opportunity,
                 "APPOINTMENT_CREATED",
-                {
-                    "appointmentId": appointment.id,
-                    "startAt": start_at,
-                    "endAt": end_at,
-                    "dueDate": start_at,
-                },
+                # The page's extra fields: the appointment and when it is due (its start).
+                {"appointmentId": appointment.id, "dueDate": start_at},
             )
             return appointment
 
@@ -280,16 +281,12 @@ class CoperniqStore:
             appointment = self.appointments.get(appointment_id)
             if appointment is None:
                 raise CoperniqError(404, f"appointment {appointment_id} not found", "NOT_FOUND")
+            previous = appointment.start_at
             appointment.start_at, appointment.end_at = start_at, end_at
             self._automation.emit(
                 self.get_opportunity(appointment.opportunity_id),
                 "APPOINTMENT_RESCHEDULED",
-                {
-                    "appointmentId": appointment.id,
-                    "startAt": start_at,
-                    "endAt": end_at,
-                    "dueDate": start_at,
-                },
+                {"appointmentId": appointment.id, "dueDate": start_at, "previousDueDate": previous},
             )
             return appointment
 
@@ -333,6 +330,8 @@ class CoperniqStore:
     def create_account(self, body: dict[str, Any]) -> Contact:
         with self._lock:
             fields = self._rules.clean_account(body)
+            fields["number"] = self._next_account_number
+            self._next_account_number += 1
             now = self._clock.now()
             account = Contact(self._id(), fields, now, now)
             self.accounts[account.id] = account

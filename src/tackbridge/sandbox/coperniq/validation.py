@@ -22,6 +22,7 @@ from tackbridge.sandbox.coperniq.records import (
 from tackbridge.sandbox.errors import CoperniqError
 
 __all__ = [
+    "ACCOUNT_TYPES",
     "EMAIL",
     "REQUIRED",
     "Validator",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 REQUIRED = ("title", "address", "trades")
+ACCOUNT_TYPES = ("RESIDENTIAL", "COMMERCIAL")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -249,7 +251,7 @@ class Validator:
             if is_empty(address):
                 raise bad("address is required", "address")
             out["address"] = strings(address, "address", non_empty=True)
-        for name in ("description", "primaryEmail", "primaryPhone", "accountType"):
+        for name in ("description", "primaryEmail", "primaryPhone"):
             if name in body:
                 value = body[name]
                 if value is not None and not isinstance(value, str):
@@ -259,6 +261,34 @@ class Validator:
             if not isinstance(body["isActive"], bool):
                 raise bad("isActive must be true or false", "isActive")
             out["isActive"] = body["isActive"]
+        if "accountType" in body:
+            # AccountUpsert's accountType is RESIDENTIAL or COMMERCIAL; AccountUpdate's may
+            # also be null.
+            kind = body["accountType"]
+            if kind not in ACCOUNT_TYPES and not (partial and kind is None):
+                raise bad(f"accountType must be one of {', '.join(ACCOUNT_TYPES)}", "accountType")
+            out["accountType"] = kind
+        if body.get("contacts") is not None:
+            contacts = body["contacts"]
+            if not isinstance(contacts, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in contacts
+            ):
+                raise bad("contacts must be an array of contact IDs", "contacts")
+            for contact_id in contacts:
+                if contact_id not in self.contacts:
+                    raise bad(f"contact {contact_id} does not exist", "contacts")
+            out["contacts"] = list(contacts)
+        if "custom" in body:
+            custom = body["custom"]
+            if not isinstance(custom, dict):
+                raise bad("custom must be an object", "custom")
+            for key in custom:
+                prop = self.properties.get(key)
+                if prop is None or prop.record_type != "account":
+                    raise bad(
+                        f"unknown custom property {key!r} (see GET /properties)", f"custom.{key}"
+                    )
+            out["custom"] = dict(custom)
         return out
 
     def check_phase_of(self, opportunity: Opportunity, clean: dict[str, Any]) -> None:
