@@ -486,7 +486,11 @@ def test_notes(sandbox: Sandbox) -> None:
     listed = sandbox.get(notes, headers=COPERNIQ_KEY).json()
     assert [n["note"] for n in listed["notes"]] == ["Call after 5pm"]
     assert listed["totalCount"] == 1
-    assert sandbox.delete(f"{API}/comments/{note['id']}", headers=COPERNIQ_KEY).status_code == 200
+    # The legacy path names the note's record: another record's path finds no such note.
+    elsewhere = f"{API}/requests/{created['id'] + 999}/comments/{note['id']}"
+    assert sandbox.delete(elsewhere, headers=COPERNIQ_KEY).status_code == 404
+    legacy = f"{API}/requests/{created['id']}/comments/{note['id']}"
+    assert sandbox.delete(legacy, headers=COPERNIQ_KEY).status_code == 200
     assert sandbox.get(f"{API}/requests/{created['id']}/comments", headers=COPERNIQ_KEY).json() == {
         "notes": [],
         "totalCount": 0,

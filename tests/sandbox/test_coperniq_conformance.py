@@ -296,6 +296,21 @@ def test_accounts(sandbox: Sandbox, base: str) -> None:
     wrong = call(sandbox, "PATCH", path, json={"accountType": "INDUSTRIAL"})
     assert wrong.status_code == 400
     assert wrong.json()["field"] == "accountType"
+    notes = f"{path}/notes" if base == "/accounts" else f"{path}/comments"
+    note = call(sandbox, "POST", notes, json={"body": "gate code 1234"})
+    assert note.status_code == 201, note.text
+    conforms(note.json(), NOTE_CREATED)
+    listed = call(sandbox, "GET", notes)
+    assert listed.status_code == 200
+    conforms(listed.json(), NOTE_LIST)
+    for item in listed.json()["notes"]:
+        conforms(item, NOTE_ITEM)
+    legacy = f"/clients/{created.json()['id']}/comments/{note.json()['id']}"
+    edited = call(sandbox, "PATCH", legacy, json={"body": "gate code 4321"})
+    assert edited.status_code == 200, edited.text
+    conforms(edited.json(), NOTE, NOTE_REQUIRED)
+    assert call(sandbox, "DELETE", legacy).status_code == 200
+    assert call(sandbox, "GET", notes).json()["totalCount"] == 0
     listing = call(sandbox, "GET", base)
     assert listing.status_code == 200
     for item in listing.json():

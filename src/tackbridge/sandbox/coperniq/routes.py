@@ -1,7 +1,7 @@
 """Coperniq's public API under ``/coperniq/v1`` (``https://api.coperniq.io/v1`` in production):
 ``x-api-key`` auth, the 100 requests/s and 5,000 requests/day limits with ``X-RateLimit-*``
-headers, opportunities (and the old ``/requests`` alias), contacts, accounts (alias ``/clients``),
-notes (alias comments), properties and workflows. The key check and the limits are ``guard`` and
+headers, opportunities (and the old ``/requests`` alias), projects, contacts, accounts (alias
+``/clients``), notes of each (the old ``comments`` paths too), properties and workflows. The key check and the limits are ``guard`` and
 ``RateLimiter``; the rules live in ``store`` (and the modules it uses), the answers' shapes in
 ``wire``.
 """
@@ -399,20 +399,50 @@ async def create_note(
     return note_wire(_store(box).add_note(opportunity_id, body.get("body"), _kind(request)))
 
 
-@router.patch("/notes/{note_id}")
-@router.patch("/comments/{note_id}", include_in_schema=False)
-async def patch_note(
-    note_id: int, request: Request, box: Sandbox = Depends(guard)
+@router.get("/accounts/{account_id}/notes")
+@router.get("/clients/{account_id}/comments", include_in_schema=False)
+async def list_account_notes(account_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
+    notes = [note_wire(n) for n in _store(box).notes_of(account_id, "account")]
+    return {"notes": notes, "totalCount": len(notes)}
+
+
+@router.post("/accounts/{account_id}/notes", status_code=201)
+@router.post("/clients/{account_id}/comments", status_code=201, include_in_schema=False)
+async def create_account_note(
+    account_id: int, request: Request, box: Sandbox = Depends(guard)
 ) -> dict[str, Any]:
     body = await json_object(request)
-    return note_wire(_store(box).patch_note(note_id, body.get("body")))
+    return note_wire(_store(box).add_note(account_id, body.get("body"), "account"))
 
 
-@router.delete("/notes/{note_id}")
-@router.delete("/comments/{note_id}", include_in_schema=False)
-async def delete_note(note_id: int, box: Sandbox = Depends(guard)) -> Response:
-    _store(box).delete_note(note_id)
+# The document's legacy paths of ``PATCH|DELETE /notes/{noteId}`` name the note's record.
+_LEGACY_NOTE_PATHS = (
+    "/projects/{record_id}/comments/{note_id}",
+    "/requests/{record_id}/comments/{note_id}",
+    "/clients/{record_id}/comments/{note_id}",
+)
+
+
+async def patch_note(
+    note_id: int, request: Request, record_id: int | None = None, box: Sandbox = Depends(guard)
+) -> dict[str, Any]:
+    body = await json_object(request)
+    return note_wire(_store(box).patch_note(note_id, body.get("body"), record_id))
+
+
+async def delete_note(
+    note_id: int, record_id: int | None = None, box: Sandbox = Depends(guard)
+) -> Response:
+    # 200, as the operation's responses say (its description says 204 No Content).
+    _store(box).delete_note(note_id, record_id)
     return Response(status_code=200)
+
+
+router.patch("/notes/{note_id}")(patch_note)
+router.delete("/notes/{note_id}")(delete_note)
+for _legacy in _LEGACY_NOTE_PATHS:
+    router.patch(_legacy, include_in_schema=False)(patch_note)
+    router.delete(_legacy, include_in_schema=False)(delete_note)
 
 
 # contacts and accounts ----------------------------------------------------------------------
