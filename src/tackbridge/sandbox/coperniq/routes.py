@@ -1,9 +1,9 @@
 """Coperniq's public API under ``/coperniq/v1`` (``https://api.coperniq.io/v1`` in production):
 ``x-api-key`` auth, the 100 requests/s and 5,000 requests/day limits with ``X-RateLimit-*``
 headers, opportunities (and the old ``/requests`` alias), projects, contacts, accounts (alias
-``/clients``), notes of each (the old ``comments`` paths too), properties and workflows. The key check and the limits are ``guard`` and
-``RateLimiter``; the rules live in ``store`` (and the modules it uses), the answers' shapes in
-``wire``.
+``/clients``), notes of each (the old ``comments`` paths too), properties and workflows. The key
+check and the limits are ``guard`` and ``RateLimiter``; the rules live in ``store`` (and the
+modules it uses), the answers' shapes in ``wire``.
 """
 
 from __future__ import annotations
