@@ -268,6 +268,38 @@ def test_a_redefined_property_keeps_its_id_and_a_new_one_gets_its_own(fresh: San
     assert len({p["id"] for p in after.values()}) == len(after) == len(before) + 1
 
 
+def test_a_property_of_an_old_record_type_name_is_kept_under_the_new_one(fresh: Sandbox) -> None:
+    made = fresh.post(
+        "/_sandbox/coperniq/properties", json={"keyName": "gate_code", "recordType": "client"}
+    )
+    assert made.status_code == 201, made.text
+    listed = fresh.get(f"{API}/properties", params={"record_type": "account"}, headers=COPERNIQ_KEY)
+    assert [p["keyName"] for p in listed.json()["account"]] == ["gate_code"]
+    assert listed.json()["client"] == listed.json()["account"]
+    # An account's custom values are checked against the account's properties.
+    account = fresh.post(
+        f"{API}/accounts",
+        json={"title": "Gate", "address": ["1 Main St"], "custom": {"gate_code": "1234"}},
+        headers=COPERNIQ_KEY,
+    )
+    assert account.status_code == 200, account.text
+    assert account.json()["custom"] == {"gate_code": "1234"}
+    is_error(
+        fresh.post(
+            f"{API}/accounts",
+            json={"title": "G", "address": ["1 Main St"], "custom": {"lead_price": 3}},
+            headers=COPERNIQ_KEY,
+        ),
+        400,
+        "VALIDATION_ERROR",
+        "custom.lead_price",
+    )
+    wrong = fresh.post(
+        "/_sandbox/coperniq/properties", json={"keyName": "x_y", "recordType": "planet"}
+    )
+    assert wrong.status_code == 400, wrong.text
+
+
 def test_requests_alias(sandbox: Sandbox) -> None:
     created = sandbox.post(f"{API}/requests", json=opp(title=unique("Alias")), headers=COPERNIQ_KEY)
     assert created.status_code == 200

@@ -24,6 +24,7 @@ from tackbridge.sandbox.errors import CoperniqError
 __all__ = [
     "ACCOUNT_TYPES",
     "EMAIL",
+    "PROPERTY_RECORD_TYPES",
     "REQUIRED",
     "Validator",
     "as_number",
@@ -35,6 +36,7 @@ __all__ = [
 
 REQUIRED = ("title", "address", "trades")
 ACCOUNT_TYPES = ("RESIDENTIAL", "COMMERCIAL")
+PROPERTY_RECORD_TYPES = ("account", "opportunity", "project", "vendor", "ahj")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -308,6 +310,13 @@ class Validator:
         if kind not in ("TEXT", "NUMERIC", "DROPDOWN", "DATE"):
             raise bad("type must be TEXT, NUMERIC, DROPDOWN or DATE", "type")
         options = body.get("options") or []
+        # The document's record types; ``client`` and ``request`` are the old names of
+        # ``account`` and ``opportunity`` (accepted as input, kept under the new name).
+        record_type = body.get("recordType", "opportunity")
+        record_type = {"client": "account", "request": "opportunity"}.get(record_type, record_type)
+        if record_type not in PROPERTY_RECORD_TYPES:
+            choices = ", ".join(PROPERTY_RECORD_TYPES)
+            raise bad(f"recordType must be one of {choices}", "recordType")
         # A redefined key keeps its ID; a new one never reuses another's.
         existing = self.properties.get(key)
         last = max((p.id for p in self.properties.values()), default=0)
@@ -318,7 +327,7 @@ class Validator:
             type=kind,
             is_multiple=bool(body.get("isMultiple", False)),
             options=strings(options, "options", non_empty=False),
-            record_type=str(body.get("recordType", "opportunity")),
+            record_type=record_type,
         )
 
 
