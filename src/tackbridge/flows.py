@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 
 from tackbridge.autoreply.service import PLAN_KIND, PlanJob
 from tackbridge.connections.store import is_enabled
@@ -67,6 +67,7 @@ from tackbridge.outbox.queue import enqueue
 from tackbridge.payloads.coperniq import CoperniqEventError, RecordType
 from tackbridge.services import Services
 from tackbridge.store.database import Database
+from tackbridge.store.schema import leads
 from tackbridge.store.writer import Writer
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "CoperniqEvents",
     "Followups",
     "NewLeadReactions",
+    "into_crm",
     "lead_followups",
     "reply_sent",
 ]
@@ -96,6 +98,19 @@ def lead_followups(conn: Connection, lead_id: str, now: datetime) -> None:
     # The reply first: it is what the customer is waiting for.
     enqueue(conn, PLAN_KIND, PlanJob(leadID=lead_id), now=now)
     enqueue(conn, CRM_LEAD_KIND, LeadRef(leadID=lead_id), now=now)
+
+
+def into_crm(conn: Connection, lead_id: str | None, now: datetime) -> None:
+    """Activity on a stored lead brings it to the CRM if it never went there: a lead stored
+    while its business was disabled started nothing, and once the business is enabled again a
+    message, update or review of it would otherwise wait for a CRM record nobody creates. Only
+    the CRM delivery: an automatic first reply that late is not sent. A no-op for a lead
+    already queued (the key), and for one not stored yet (its own arrival queues it)."""
+    if lead_id is not None and conn.execute(_STORED, {"lead_id": lead_id}).first():
+        enqueue(conn, CRM_LEAD_KIND, LeadRef(leadID=lead_id), now=now)
+
+
+_STORED = select(leads.c.id).where(leads.c.lead_id == bindparam("lead_id"))
 
 
 class NewLeadReactions(QueueOwnJobs):
@@ -135,6 +150,7 @@ class Followups:
             if row is not None and row.sender == "Business" and row.lead_id:
                 stamp_first_reply(conn, row.lead_id, utc(row.sent_at) or now, "person")
             lead_id = row.lead_id if row is not None else ref.leadID
+            into_crm(conn, lead_id, now)
             crm = MessageRef(messageID=ref.messageID, leadID=lead_id)
             enqueue(conn, CRM_MESSAGE_KIND, crm, now=now)
 
@@ -148,6 +164,7 @@ class Followups:
 
         def unit(conn: Connection) -> None:
             if _acted_on(conn, update.leadID):
+                into_crm(conn, update.leadID, now)
                 enqueue(conn, CRM_LEAD_UPDATE_KIND, update, now=now)
 
         await self._run(unit)
@@ -159,6 +176,7 @@ class Followups:
 
         def unit(conn: Connection) -> None:
             if _acted_on(conn, lead_id):
+                into_crm(conn, lead_id, now)
                 enqueue(conn, CRM_REVIEW_KIND, review, now=now)
 
         await self._run(unit)

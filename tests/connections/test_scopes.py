@@ -257,6 +257,31 @@ def test_an_account_of_three_businesses_one_disabled(
     assert hook["webhookID"] == stack.connections()["b-3"]["webhookID"]
     assert stack.operator.post("/api/connections/nope/enable").status_code == 404
 
+    # Re-enabled: its new leads are acted on; what arrived while disabled is not replayed (no
+    # late automatic reply), but a customer writing again on such a lead brings the lead and
+    # the message to the CRM instead of leaving the note waiting for a record nobody creates.
+    later = stack.new_lead("b-3")
+    wait_until(lambda: replied(later) and in_crm(later), timeout=20)
+    text = "Still interested, are you free next week?"
+    sent = stack.sandbox.post(
+        f"/_sandbox/leads/{leads['b-3']}/messages", json={"from": "Customer", "text": text}
+    )
+    assert sent.status_code == 201, sent.text
+    wait_until(lambda: in_crm(leads["b-3"]), timeout=20)
+
+    def noted() -> bool:
+        return any(
+            n["body"].find(text) >= 0 and n["recordId"] == record["id"]
+            for n in stack.inspect("coperniq/notes")
+            for record in stack.inspect("coperniq/opportunities")
+            if record.get("custom", {}).get("thumbtack_lead_id") == leads["b-3"]
+        )
+
+    wait_until(noted, timeout=20)
+    assert stack.inspect("messages", leadID=leads["b-3"], **{"from": "Business"}) == []
+    mine = [j for j in stack.jobs("crm.message") if leads["b-3"] in json.dumps(j)]
+    assert [j["state"] for j in mine] == ["done"]
+
 
 async def test_one_grant_one_refresh_for_every_business_of_the_account(
     make_stack: Callable[..., Stack],

@@ -99,6 +99,50 @@ async def test_contacts_notes_properties_workflows(client: CoperniqClient) -> No
     assert (await client.get_workflow(workflows[0].id)).phases
 
 
+async def test_project_and_opportunity_phases_read_in_the_documents_shapes(
+    client: CoperniqClient,
+) -> None:
+    # A project's phase (ProjectPhase) names its instance and template, an opportunity's
+    # (OpportunityPhase) has the template's id: both read, the template the same way.
+    made = await client.create_opportunity(body(workflowId=1), record_type="project")
+    assert made.phase is not None
+    assert made.phase.id is None
+    assert made.phase.template_id == 11
+    assert made.phase.instanceId is not None
+    assert made.phase.redSla == 2
+    got = await client.get_project(made.id)
+    assert [i.phaseTemplateId for i in got.phaseInstances][:2] == [11, 12]
+    opportunity = await client.create_opportunity(body(workflowId=1))
+    assert opportunity.phase is not None
+    assert opportunity.phase.template_id == opportunity.phase.id == 11
+    assert opportunity.city == "San Francisco"
+    [workflow] = [w for w in await client.list_workflows() if w.id == 1]
+    assert (workflow.phases[0].redSla, workflow.phases[0].yellowSla) == (2, 1)
+
+
+async def test_older_shapes_still_read() -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(
+            200,
+            json={
+                "id": 1,
+                "createdAt": "2024-01-01T00:00:00Z",
+                "updatedAt": "2024-01-01T00:00:00Z",
+                "title": "t",
+                "number": 1,
+                "city": None,
+                "createdById": 3,
+                "phase": {"id": 11, "name": "New lead", "type": "LEAD"},
+            },
+        )
+
+    async with pinned(handler) as c:
+        got = await c.get_opportunity(1)
+    assert got.phase is not None
+    assert got.phase.template_id == 11
+    assert got.createdById == 3
+
+
 async def test_errors_are_typed(client: CoperniqClient) -> None:
     with pytest.raises(CoperniqNotFoundError):
         await client.get_opportunity(999_999_999)

@@ -360,8 +360,8 @@ def test_a_business_set_to_project_gets_a_project_its_notes_and_job_statuses(
     [event] = [
         e
         for e in stack.inspect("coperniq/events")
-        if e["event"]["triggerKey"] == "DEAL_STATUS_MOVEMENT"
+        if e["event"]["triggerKey"] == "PROJECT_STATUS_MOVEMENT"
         and str(e["event"]["recordId"]) == str(project["id"])
     ]
-    assert event["record"]["type"] == "project"
+    assert event["record"]["type"] == "PROJECT"
     assert _same_instant(status["partnerStatusChangedAt"], event["event"]["firedAt"])

@@ -229,6 +229,61 @@ def test_mapping_is_configurable() -> None:
     assert held.status is JobStatus.NOT_SCHEDULED
 
 
+def documented(trigger: str, kind: str, record: dict[str, Any] | None = None, **extra: Any) -> Any:
+    """An event as docs.coperniq.io "Webhooks" shapes it: numeric event ID and record number,
+    record types PROJECT, DEAL or ACCOUNT, the record's status and dealValue in the record."""
+    payload = event(trigger, **extra)
+    payload["event"]["eventId"] = 881234
+    payload["record"] = {"id": 5001, "uid": 42, "type": kind, **(record or {})}
+    return payload
+
+
+def test_the_documented_webhook_shape_maps() -> None:
+    done = job_status_change(
+        documented("DEAL_STATUS_MOVEMENT", "DEAL", {"status": "COMPLETED"}),
+    )
+    assert done is not None
+    assert done.status is JobStatus.JOB_COMPLETE
+    assert done.event_id == "881234"
+    assert done.record_type == "opportunity"
+    # Without the status in the event, the record's own says it: no fetch needed.
+    assert not needs_opportunity(documented("DEAL_STATUS_MOVEMENT", "DEAL", {"status": "X"}))
+    moved = documented("DEAL_STATUS_MOVEMENT", "DEAL", currentStatus="CANCELLED")
+    cancelled = job_status_change(moved)
+    assert cancelled is not None
+    assert cancelled.status is JobStatus.PRO_CANCEL
+    # A project's own trigger keys, read as the opportunity's twins.
+    everything = frozenset({"opportunity", "project"})
+    project = job_status_change(
+        documented("PROJECT_STATUS_MOVEMENT", "PROJECT", {"status": "COMPLETED"}),
+        record_types=everything,
+    )
+    assert project is not None
+    assert project.status is JobStatus.JOB_COMPLETE
+    assert project.record_type == "project"
+    paid = documented(
+        "PROJECT_PHASE_STARTED",
+        "PROJECT",
+        {"dealValue": 1250.5},
+        phaseInstanceId=9,
+        phaseTemplateId=16,
+        phaseType="COMPLETE",
+        status="IN_PROGRESS",
+    )
+    by_id = StatusMapping(phases=(PhaseRule(JobStatus.INVOICE_PAID, phase_template_id=16),))
+    change = job_status_change(paid, by_id, record_types=everything)
+    assert change is not None
+    assert change.status is JobStatus.INVOICE_PAID
+    assert change.invoice_amount_cents == 125050
+    # Projects only when asked for; an account's events never.
+    assert (
+        job_status_change(documented("PROJECT_STATUS_MOVEMENT", "PROJECT", {"status": "COMPLETED"}))
+        is None
+    )
+    account = documented("DEAL_STATUS_MOVEMENT", "ACCOUNT", {"status": "COMPLETED"})
+    assert job_status_change(account, record_types=everything) is None
+
+
 def test_other_record_types_are_ignored() -> None:
     payload = event("APPOINTMENT_CREATED")
     payload["record"]["type"] = "project"

@@ -268,6 +268,38 @@ def test_a_redefined_property_keeps_its_id_and_a_new_one_gets_its_own(fresh: San
     assert len({p["id"] for p in after.values()}) == len(after) == len(before) + 1
 
 
+def test_a_property_of_an_old_record_type_name_is_kept_under_the_new_one(fresh: Sandbox) -> None:
+    made = fresh.post(
+        "/_sandbox/coperniq/properties", json={"keyName": "gate_code", "recordType": "client"}
+    )
+    assert made.status_code == 201, made.text
+    listed = fresh.get(f"{API}/properties", params={"record_type": "account"}, headers=COPERNIQ_KEY)
+    assert [p["keyName"] for p in listed.json()["account"]] == ["gate_code"]
+    assert listed.json()["client"] == listed.json()["account"]
+    # An account's custom values are checked against the account's properties.
+    account = fresh.post(
+        f"{API}/accounts",
+        json={"title": "Gate", "address": ["1 Main St"], "custom": {"gate_code": "1234"}},
+        headers=COPERNIQ_KEY,
+    )
+    assert account.status_code == 200, account.text
+    assert account.json()["custom"] == {"gate_code": "1234"}
+    is_error(
+        fresh.post(
+            f"{API}/accounts",
+            json={"title": "G", "address": ["1 Main St"], "custom": {"lead_price": 3}},
+            headers=COPERNIQ_KEY,
+        ),
+        400,
+        "VALIDATION_ERROR",
+        "custom.lead_price",
+    )
+    wrong = fresh.post(
+        "/_sandbox/coperniq/properties", json={"keyName": "x_y", "recordType": "planet"}
+    )
+    assert wrong.status_code == 400, wrong.text
+
+
 def test_requests_alias(sandbox: Sandbox) -> None:
     created = sandbox.post(f"{API}/requests", json=opp(title=unique("Alias")), headers=COPERNIQ_KEY)
     assert created.status_code == 200
@@ -486,7 +518,11 @@ def test_notes(sandbox: Sandbox) -> None:
     listed = sandbox.get(notes, headers=COPERNIQ_KEY).json()
     assert [n["note"] for n in listed["notes"]] == ["Call after 5pm"]
     assert listed["totalCount"] == 1
-    assert sandbox.delete(f"{API}/comments/{note['id']}", headers=COPERNIQ_KEY).status_code == 200
+    # The legacy path names the note's record: another record's path finds no such note.
+    elsewhere = f"{API}/requests/{created['id'] + 999}/comments/{note['id']}"
+    assert sandbox.delete(elsewhere, headers=COPERNIQ_KEY).status_code == 404
+    legacy = f"{API}/requests/{created['id']}/comments/{note['id']}"
+    assert sandbox.delete(legacy, headers=COPERNIQ_KEY).status_code == 200
     assert sandbox.get(f"{API}/requests/{created['id']}/comments", headers=COPERNIQ_KEY).json() == {
         "notes": [],
         "totalCount": 0,
@@ -511,7 +547,16 @@ def test_properties_and_workflows(sandbox: Sandbox) -> None:
     )
     workflows = sandbox.get(f"{API}/workflows", headers=COPERNIQ_KEY).json()
     one = sandbox.get(f"{API}/workflows/{workflows[0]['id']}", headers=COPERNIQ_KEY).json()
-    assert one["phases"][0] == {"id": 11, "name": "New lead", "type": "LEAD"}
+    # WorkflowPhasesItems: id, name, type, description and the red and yellow SLAs (days).
+    assert one["phases"][0] == {
+        "id": 11,
+        "name": "New lead",
+        "type": "LEAD",
+        "description": "Reply within the hour",
+        "redSla": 2,
+        "yellowSla": 1,
+    }
+    assert one["phases"][-1]["redSla"] is None  # "Paid" has no SLA
     is_error(sandbox.get(f"{API}/workflows/77", headers=COPERNIQ_KEY), 404, "NOT_FOUND")
 
 
@@ -564,17 +609,30 @@ def test_automation_webhooks(start: Callable[..., Sandbox], partner: Partner) ->
     assert keys[0] == "REQUEST_CREATED"
     assert "DEAL_STATUS_MOVEMENT" in keys
     assert "APPOINTMENT_CREATED" in keys
-    movement = next(e for e in events if e["triggerKey"] == "DEAL_STATUS_MOVEMENT")
-    assert movement["fromStatus"] == "ACTIVE"
-    assert movement["toStatus"] == "COMPLETED"
+    movement = next(
+        r.body for r in received if r.body["event"]["triggerKey"] == "DEAL_STATUS_MOVEMENT"
+    )
+    assert movement["event"]["previousStatus"] == "ACTIVE"
+    assert movement["event"]["currentStatus"] == "COMPLETED"
+    assert movement["record"]["status"] == "COMPLETED"
     completed = [e for e in events if e["triggerKey"] == "REQUEST_PHASE_COMPLETED"]
     assert [e["phaseTemplateId"] for e in completed] == [11, 12]
     started = [e for e in events if e["triggerKey"] == "REQUEST_PHASE_STARTED"]
     assert [e["phaseTemplateId"] for e in started] == [11, 13]
     assert all(r.path == "/coperniq/webhooks/s3cret" for r in received)
+    # docs.coperniq.io "Webhooks": eventId, recordId and the record's id and uid are numbers
+    # (uid: its number); an opportunity's record type is DEAL.
+    assert all(isinstance(e["eventId"], int) for e in events)
+    assert all(e["recordId"] == created["id"] for e in events)
     record = received[0].body["record"]
     assert record["id"] == created["id"]
-    assert record["uid"]
+    assert record["uid"] == created["number"]
+    assert record["type"] == "DEAL"
+    assert record["owner"]["id"] == 1
+    assert record["dealValue"] == created["value"]
+    assert "phaseName" not in started[0]
+    appointment_event = next(e for e in events if e["triggerKey"] == "APPOINTMENT_CREATED")
+    assert appointment_event["dueDate"] == "2026-06-01T15:00:00Z"
 
 
 def test_primary_phone_matches_contacts_as_they_change(fresh: Sandbox) -> None:

@@ -178,7 +178,7 @@ def test_moving_an_opportunity_on_the_page_fires_automations(
     # Deliveries run concurrently: wait for each change's event rather than for a count.
     wait_until(
         lambda: (
-            fired("DEAL_STATUS_MOVEMENT", toStatus="ON_HOLD")
+            fired("DEAL_STATUS_MOVEMENT", currentStatus="ON_HOLD")
             and fired("REQUEST_PHASE_STARTED", phaseTemplateId=13)
             and fired("APPOINTMENT_CREATED")
         )
@@ -188,7 +188,7 @@ def test_moving_an_opportunity_on_the_page_fires_automations(
     appointment = next(
         r.body["event"] for r in received if r.body["event"]["triggerKey"] == "APPOINTMENT_CREATED"
     )
-    assert appointment["startAt"] == "2026-06-01T15:00:00Z"
+    assert appointment["dueDate"] == "2026-06-01T15:00:00Z"
     assert all(r.path == f"/coperniq/{HOOK_SECRET}" for r in received)
 
     record = sb.get(f"/coperniq/v1/opportunities/{created['id']}", headers=COPERNIQ_KEY).json()

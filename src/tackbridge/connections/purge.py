@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, delete, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select
 
 from tackbridge.connections import store
 from tackbridge.connections.kinds import PURGE_KIND, PurgeJob
@@ -91,20 +91,7 @@ def purge_business(conn: Connection, business_id: str, disconnected_at: datetime
     gone_customers = customer_ids - still_used
 
     deliveries = conn.execute(
-        delete(inbound_log).where(
-            or_(
-                and_(
-                    inbound_log.c.record_kind.in_(("lead", "lead_update")),
-                    inbound_log.c.record_id.in_(lead_ids),
-                ),
-                and_(
-                    inbound_log.c.record_kind == "message", inbound_log.c.record_id.in_(message_ids)
-                ),
-                and_(
-                    inbound_log.c.record_kind == "review", inbound_log.c.record_id.in_(review_ids)
-                ),
-            )
-        )
+        delete(inbound_log).where(_deliveries_of(business_id, lead_ids, message_ids, review_ids))
     ).rowcount
     for kind, ids in (("lead", lead_ids), ("review", review_ids)):
         conn.execute(
@@ -135,6 +122,47 @@ def purge_business(conn: Connection, business_id: str, disconnected_at: datetime
         reviews=gone_reviews,
         customers=gone,
         deliveries=deliveries,
+    )
+
+
+def _deliveries_of(
+    business_id: str, lead_ids: list[str], message_ids: list[str], review_ids: list[str]
+) -> ColumnElement[bool]:
+    """The inbound-log rows that carried the business's records: those naming the business or
+    one of its leads, and rows from before the log named them (``0004_inbound_log_lead`` left
+    unknown what it could not tell) by record ID, a message ID only when no other business's
+    message uses it."""
+    shared = (
+        select(messages.c.message_id)
+        .where(
+            messages.c.message_id.in_(message_ids),
+            or_(messages.c.business_id.is_(None), messages.c.business_id != business_id),
+            or_(messages.c.lead_id.is_(None), messages.c.lead_id.not_in(lead_ids)),
+        )
+        .scalar_subquery()
+    )
+    unknown = and_(inbound_log.c.lead_id.is_(None), inbound_log.c.business_id.is_(None))
+    return or_(
+        inbound_log.c.business_id == business_id,
+        inbound_log.c.lead_id.in_(lead_ids),
+        and_(
+            unknown,
+            or_(
+                and_(
+                    inbound_log.c.record_kind.in_(("lead", "lead_update")),
+                    inbound_log.c.record_id.in_(lead_ids),
+                ),
+                and_(
+                    inbound_log.c.record_kind == "message",
+                    inbound_log.c.record_id.in_(message_ids),
+                    inbound_log.c.record_id.not_in(shared),
+                ),
+                and_(
+                    inbound_log.c.record_kind == "review",
+                    inbound_log.c.record_id.in_(review_ids),
+                ),
+            ),
+        ),
     )
 
 

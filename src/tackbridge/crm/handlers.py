@@ -25,7 +25,11 @@ from tackbridge.crm import store
 from tackbridge.crm.coperniq_client import CoperniqClient
 from tackbridge.crm.destination import Destination, DestinationConfig
 from tackbridge.crm.destinations import DestinationRegistry, destination_types
-from tackbridge.crm.destinations.coperniq import COPERNIQ, CoperniqDestination
+from tackbridge.crm.destinations.coperniq import (
+    COPERNIQ,
+    CoperniqDestination,
+    linked_record_type,
+)
 from tackbridge.crm.errors import NotReadyError
 from tackbridge.leads.models import (
     LeadInput,
@@ -113,6 +117,17 @@ def _link_name(config: DestinationConfig, destination: Destination) -> str:
     return config.kind
 
 
+def _as_linked(destination: Destination, link: store.Link | None) -> Destination:
+    """The destination a lead's later jobs go to: for a lead already linked to a Coperniq
+    record, that record's type (the link says), whatever the business chose since; a business
+    switched from opportunities to projects keeps its earlier leads' notes and updates on their
+    opportunities instead of searching projects for them."""
+    if link is None or not isinstance(destination, CoperniqDestination):
+        return destination
+    record_type = linked_record_type(link.destination)
+    return destination.as_record_type(record_type) if record_type else destination
+
+
 def _fingerprint(config: DestinationConfig) -> str:
     options = config.options.model_dump(mode="json") if config.options is not None else None
     secret = config.secret.get_secret_value() if config.secret is not None else ""
@@ -147,6 +162,9 @@ class CrmJobs:
         if lead is None:
             raise PermanentError(f"lead {lead_id} is not in the store")
         config, destination = self._destination(lead.business_id)
+        # A replay (an operator's retry) of a lead already delivered finds its record where
+        # it was delivered, not a new one of the business's current record type.
+        destination = _as_linked(destination, self._link_of(lead_id))
         receipt = await destination.deliver_lead(
             lead, idempotency_key=job.key, first_try=job.first_try
         )
@@ -177,8 +195,8 @@ class CrmJobs:
         if found.lead_id is None:
             raise NotReadyError(f"message {message_id} has no lead yet")
         lead_id = found.lead_id
-        destination = self.destinations.get(config)
         link, customer_name, lead_waiting = known
+        destination = _as_linked(self.destinations.get(config), link)
         if link is None and lead_waiting:
             # The lead's own job has not delivered it yet (a first reply is often faster):
             # asking the destination now would only spend requests finding nothing. The usual
@@ -212,6 +230,7 @@ class CrmJobs:
             fields=frozenset(carried),
         )
         _, destination = self._destination(self._business_of(lead_id))
+        destination = _as_linked(destination, self._link_of(lead_id))
         await destination.deliver_lead_update(change, idempotency_key=job.key)
 
     async def review(self, job: Job[ReviewRef]) -> None:
@@ -223,7 +242,12 @@ class CrmJobs:
             log.info("review %s names no lead; nothing to attach it to", review_id)
             return
         _, destination = self._destination(found.business_id or self._business_of(found.lead_id))
+        destination = _as_linked(destination, self._link_of(found.lead_id))
         await destination.deliver_review(found, idempotency_key=job.key)
+
+    def _link_of(self, lead_id: str) -> store.Link | None:
+        found: store.Link | None = self._read(lambda conn: store.link_of_lead(conn, lead_id))
+        return found
 
     def _business_of(self, lead_id: str | None) -> str | None:
         if lead_id is None:

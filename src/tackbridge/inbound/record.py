@@ -165,6 +165,7 @@ def record_delivery(
     else:
         kind, record_id, outcome = None, None, IGNORED
     status = _STATUS[outcome]
+    lead_id, business_id = _owner_of(record)
     inbound_id = log_request(
         conn,
         request,
@@ -173,8 +174,23 @@ def record_delivery(
         event_type=delivery.event_type,
         record_kind=kind,
         record_id=record_id,
+        lead_id=lead_id,
+        business_id=business_id,
     )
     return Outcome(outcome, status, kind, record_id, inbound_id)
+
+
+def _owner_of(record: object) -> tuple[str | None, str | None]:
+    """The lead and business a delivered record names, for its log row (a message ID alone
+    does not say whose message it is)."""
+    if isinstance(record, LeadReceived):
+        business = record.business
+        return record.lead_id, business.business_id if business else None
+    if isinstance(record, MessageReceived | ReviewReceived):
+        return record.lead_id, record.business_id
+    if isinstance(record, LeadUpdated):
+        return record.lead_id, None
+    return None, None
 
 
 def log_request(
@@ -186,6 +202,8 @@ def log_request(
     event_type: str | None = None,
     record_kind: str | None = None,
     record_id: str | None = None,
+    lead_id: str | None = None,
+    business_id: str | None = None,
     problem: dict[str, Any] | None = None,
 ) -> int:
     result = conn.execute(
@@ -203,6 +221,8 @@ def log_request(
             "event_type": event_type,
             "record_kind": record_kind,
             "record_id": record_id,
+            "lead_id": lead_id,
+            "business_id": business_id,
             "problem": problem,
         },
     )

@@ -3,7 +3,9 @@ opportunity as fetched when the event alone does not say enough, -> the Thumbtac
 means, or None. Which triggers mean what is a ``StatusMapping``; the default is issue 5's:
 an appointment created or rescheduled -> appt_scheduled, status COMPLETED -> job_complete,
 CANCELLED -> pro_cancel, an "invoice paid" phase -> invoice_paid with the opportunity value as the
-invoice amount. Events about a project (``record.type`` ``project``) map the same way
+invoice amount. Events about a project (``record.type`` ``PROJECT``, triggers ``PROJECT_*``,
+each read as its opportunity twin: ``PROJECT_STATUS_MOVEMENT`` as ``DEAL_STATUS_MOVEMENT``,
+``PROJECT_PHASE_STARTED`` as ``REQUEST_PHASE_STARTED``...) map the same way
 when the caller takes projects (``record_types``; the default takes opportunities only), and
 ``record_type_of`` tells which record an event is about.
 
@@ -52,6 +54,15 @@ __all__ = [
 APPOINTMENT_TRIGGERS = frozenset({"APPOINTMENT_CREATED", "APPOINTMENT_RESCHEDULED"})
 STATUS_TRIGGER = "DEAL_STATUS_MOVEMENT"
 PHASE_TRIGGERS = frozenset({"REQUEST_PHASE_STARTED", "REQUEST_PHASE_COMPLETED"})
+# A project's events have their own keys (docs.coperniq.io, "Webhooks"): each means what the
+# opportunity's does, so rules are written once, in the opportunity's keys.
+PROJECT_TRIGGERS = {
+    "PROJECT_CREATED": "REQUEST_CREATED",
+    "PROJECT_STATUS_MOVEMENT": STATUS_TRIGGER,
+    "PROJECT_PHASE_STARTED": "REQUEST_PHASE_STARTED",
+    "PROJECT_PHASE_COMPLETED": "REQUEST_PHASE_COMPLETED",
+    "PROJECT_PROPERTY_UPDATED": "DEAL_PROPERTY_UPDATED",
+}
 OPPORTUNITY_TYPES = frozenset({"opportunity", "request", "deal"})
 PROJECT_TYPES = frozenset({"project"})
 OPPORTUNITIES_ONLY: frozenset[RecordType] = frozenset({"opportunity"})
@@ -167,9 +178,22 @@ def _phase(webhook: Webhook, opportunity: Opportunity | None) -> tuple[str | Non
     return name, template_id
 
 
+def _trigger(webhook: Webhook) -> str:
+    """The event's trigger, a project's in the opportunity's key."""
+    key = webhook.event.triggerKey
+    return PROJECT_TRIGGERS.get(key, key)
+
+
 def _to_status(webhook: Webhook, opportunity: Opportunity | None) -> str | None:
     extra = webhook.event.model_extra or {}
-    raw = _text(extra.get("toStatus")) or _text(extra.get("newStatus"))
+    # The event may say the new status (``currentStatus``, as a work order's status movement
+    # does; older payloads ``toStatus``); the record carries its status in any case.
+    raw = (
+        _text(extra.get("currentStatus"))
+        or _text(extra.get("toStatus"))
+        or _text(extra.get("newStatus"))
+        or _text(webhook.record.status)
+    )
     if raw is None and opportunity is not None:
         raw = opportunity.status
     return raw.upper() if raw else None
@@ -177,6 +201,8 @@ def _to_status(webhook: Webhook, opportunity: Opportunity | None) -> str | None:
 
 def _record_type(webhook: Webhook) -> RecordType | None:
     kind = webhook.record.type
+    if kind is None and webhook.event.triggerKey in PROJECT_TRIGGERS:
+        return "project"
     if kind is None or kind.strip().lower() in OPPORTUNITY_TYPES:
         return "opportunity"
     return "project" if kind.strip().lower() in PROJECT_TYPES else None
@@ -196,7 +222,7 @@ def record_type_of(payload: Any) -> RecordType | None:
 def _status_for(
     webhook: Webhook, mapping: StatusMapping, opportunity: Opportunity | None
 ) -> JobStatus | None:
-    trigger = webhook.event.triggerKey
+    trigger = _trigger(webhook)
     if trigger in APPOINTMENT_TRIGGERS:
         return mapping.appointment
     if trigger == STATUS_TRIGGER:
@@ -221,14 +247,20 @@ def needs_opportunity(
     webhook = parse_webhook(payload)
     if not _is_opportunity(webhook, record_types):
         return False
-    trigger = webhook.event.triggerKey
-    extra = webhook.event.model_extra or {}
+    trigger = _trigger(webhook)
     if trigger == STATUS_TRIGGER and _to_status(webhook, None) is None:
         return True
     if trigger in PHASE_TRIGGERS and _phase(webhook, None)[0] is None:
         return bool(mapping.phases)
     status = _status_for(webhook, mapping, None)
-    return status in mapping.invoice_amount_for and "value" not in extra
+    return status in mapping.invoice_amount_for and _value_of(webhook) is None
+
+
+def _value_of(webhook: Webhook) -> Any:
+    """The record's value the event carries: ``value`` in the event (older payloads), else
+    the record's ``dealValue``."""
+    extra = webhook.event.model_extra or {}
+    return extra.get("value", webhook.record.dealValue)
 
 
 def _cents(value: Any) -> int | None:
@@ -263,9 +295,8 @@ def job_status_change(
     event = webhook.event
     amount: int | None = None
     if status in mapping.invoice_amount_for and status in _INVOICED:
-        extra = event.model_extra or {}
-        raw = extra.get("value", fetched.value if fetched is not None else None)
-        amount = _cents(raw)
+        raw = _value_of(webhook)
+        amount = _cents(raw if raw is not None or fetched is None else fetched.value)
     lead_id: str | None = None
     if fetched is not None:
         raw_lead = fetched.custom.get(lead_id_key)

@@ -6,9 +6,9 @@ webhook payload. Names are Coperniq's own; unknown fields are kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 OpportunityStatus = Literal["ACTIVE", "ON_HOLD", "CANCELLED", "COMPLETED"]
 MatchBy = Literal["title", "primaryEmail", "primaryPhone", "address"]
@@ -43,19 +43,50 @@ class OpportunityCreate(Wire):
 
 
 class Phase(Wire):
-    id: int
-    name: str
-    type: str
+    """A record's current phase. An opportunity's (the document's OpportunityPhase) is
+    ``{id, name, type}``; a project's (ProjectPhase, Workflows 2.0) names its instance and
+    template instead of an ``id``, and adds its status, SLAs and time in the phase."""
+
+    id: int | None = None
+    name: str | None = None
+    type: str | None = None
+    instanceId: int | None = None
+    templateId: int | None = None
+    status: str | None = None
+    redSla: int | None = None
+    yellowSla: int | None = None
+    timeInStageDays: int | None = None
+    slaStatus: str | None = None
+
+    @property
+    def template_id(self) -> int | None:
+        """The phase template either shape names (an opportunity's ``id`` is its template)."""
+        return self.templateId if self.templateId is not None else self.id
 
 
 class PhaseInstance(Wire):
+    """One phase of a record's workflow (PhaseInstance; a project's adds its start and end)."""
+
     id: int
     phaseTemplateId: int
     name: str
     type: str
     status: str
+    position: int | None = None
+    phaseTemplate: Any = None
     startedAt: str | None = None
     completedAt: str | None = None
+
+
+class WorkflowPhase(Wire):
+    """A phase of a workflow (WorkflowPhasesItems): its SLAs are in days."""
+
+    id: int
+    name: str
+    type: str
+    description: str | None = None
+    redSla: int | None = None
+    yellowSla: int | None = None
 
 
 class Opportunity(Wire):
@@ -80,7 +111,10 @@ class Opportunity(Wire):
     workflowId: int | None = None
     workflowName: str | None = None
     accountId: int | None = None
-    createdById: int | None = None
+    createdById: int | None = None  # older answers; the document's is ``createdBy``
+    createdBy: Any = None
+    updatedBy: Any = None
+    stage: Any = None  # a project still on Workflows 1.0
     geoLocation: list[str] | str | None = None
     imageUrl: str | None = None
     streetViewUrl: str | None = None
@@ -157,7 +191,7 @@ class Workflow(Wire):
     createdAt: str | None = None
     updatedAt: str | None = None
     createdBy: Any = None
-    phases: list[Phase] = Field(default_factory=list)
+    phases: list[WorkflowPhase] = Field(default_factory=list)
 
 
 class ErrorBody(Wire):
@@ -168,8 +202,16 @@ class ErrorBody(Wire):
     field: str | None = None
 
 
+def _text(value: Any) -> Any:
+    # The document's event IDs are numbers; older payloads (and tests) sent strings.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class WebhookEvent(Wire):
-    eventId: str
+    """``event`` of an automation webhook (docs.coperniq.io, "Webhooks"): ``eventId`` and
+    ``recordId`` are numbers there; trigger-specific fields are added beside them."""
+
+    eventId: Annotated[str, BeforeValidator(_text)]
     recordId: int | str
     triggerKey: str
     triggerName: str | None = None
@@ -181,9 +223,15 @@ class WebhookEvent(Wire):
 
 
 class WebhookRecord(Wire):
+    """``record`` of an automation webhook: ``uid`` is the record's number and ``type``
+    ``PROJECT``, ``DEAL`` (an opportunity) or ``ACCOUNT`` there; older payloads sent a UUID
+    and lower-case types, read too."""
+
     id: int | str
-    uid: str | None = None
+    uid: int | str | None = None
     type: str | None = None
+    status: Any = None
+    dealValue: Any = None
 
 
 class Webhook(Wire):

@@ -248,7 +248,7 @@ async def coperniq_opportunities(box: Sandbox = Depends(sandbox)) -> list[dict[s
         items = list(store.opportunities.values())
     return [
         {
-            **opportunity_wire(store, o),
+            **opportunity_wire(store, o, detail=True),
             "deletedAt": iso_or_none(o.deleted_at),
             "recordedAt": recorded(o.created_at),
         }

@@ -63,9 +63,15 @@ inbound_log = Table(
     Column("event_type", String(64), nullable=True),
     Column("record_kind", String(16), nullable=True),
     Column("record_id", String(64), nullable=True),
+    # The lead and business the delivered record belongs to, where it says (a message ID is
+    # unique only within its lead): the purge removes a business's deliveries by these.
+    Column("lead_id", String(64), nullable=True),
+    Column("business_id", String(64), nullable=True),
     Column("problem", JSON, nullable=True),
     Index(None, "outcome", "id"),
     Index(None, "record_kind", "record_id"),
+    Index(None, "lead_id"),
+    Index(None, "business_id"),
 )
 
 businesses = Table(

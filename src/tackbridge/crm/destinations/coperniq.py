@@ -53,6 +53,7 @@ from tackbridge.jobstatus.from_crm import CrmStatusChange
 from tackbridge.leads.models import LeadInput, LeadUpdated, MessageReceived, ReviewReceived
 from tackbridge.leads.views import INBOX_LINK
 from tackbridge.payloads.coperniq import (
+    RECORD_TYPES,
     MatchBy,
     MatchFoundStrategy,
     Opportunity,
@@ -69,6 +70,7 @@ __all__ = [
     "CoperniqOptions",
     "CoperniqSettings",
     "link_destination",
+    "linked_record_type",
 ]
 
 log = logging.getLogger("tackbridge.crm.coperniq")
@@ -78,6 +80,15 @@ def link_destination(record_type: RecordType) -> str:
     """``crm_links.destination`` of a lead that became a Coperniq record of this type (at most
     16 characters, the column's width)."""
     return "coperniq" if record_type == "opportunity" else f"coperniq:{record_type}"
+
+
+def linked_record_type(destination: str) -> RecordType | None:
+    """The Coperniq record type a ``crm_links.destination`` names (``link_destination``'s
+    inverse), or None for a link to another destination kind."""
+    for record_type in RECORD_TYPES:
+        if destination == link_destination(record_type):
+            return record_type
+    return None
 
 
 _INBOX = re.compile(re.escape(INBOX_LINK.format(lead_id="")) + r"(\d+)")
@@ -108,6 +119,21 @@ class CoperniqDestination:
         self.client = client
         self.settings = settings or CoperniqSettings()
         self._properties: list[Property] | None = None
+        self._siblings: dict[RecordType, CoperniqDestination] = {}
+
+    def as_record_type(self, record_type: RecordType) -> CoperniqDestination:
+        """This destination (same client, key and options) writing ``record_type`` records:
+        a lead linked as an opportunity keeps its notes and updates there after its business
+        switched to projects (and the reverse). Built once per record type."""
+        if record_type == self.record_type:
+            return self
+        found = self._siblings.get(record_type)
+        if found is None:
+            found = CoperniqDestination(
+                self.client, replace(self.settings, record_type=record_type)
+            )
+            self._siblings[record_type] = found
+        return found
 
     @property
     def record_type(self) -> RecordType:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "API_USER",
     "DEFAULT_WORKFLOWS",
     "STATUSES",
     "THUMBTACK_CHARGE_STATES",
@@ -74,11 +75,48 @@ class Property:
         }
 
 
+# The one user the sandbox's API key acts as: it creates, edits and (as Coperniq makes the
+# creator the owner) owns every record written through the API, and writes every note.
+API_USER: dict[str, Any] = {
+    "id": 1,
+    "firstName": "Sandbox",
+    "lastName": "User",
+    "email": "api@coperniq.test",
+    "phone": None,
+    "avatarUrl": None,
+}
+
+
 @dataclass(frozen=True)
 class Phase:
+    """A workflow's phase template (the document's WorkflowPhasesItems): SLAs in days."""
+
     id: int
     name: str
     type: str
+    yellow_sla: int | None = None
+    red_sla: int | None = None
+    description: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "description": self.description,
+            "redSla": self.red_sla,
+            "yellowSla": self.yellow_sla,
+        }
+
+    def template(self) -> dict[str, Any]:
+        """As a phase instance names it (PhaseTemplateSummary)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "redSla": self.red_sla,
+            "yellowSla": self.yellow_sla,
+        }
 
 
 WORKFLOWS_CREATED_AT = "2024-01-01T00:00:00.000Z"
@@ -101,9 +139,7 @@ class Workflow:
             "createdAt": WORKFLOWS_CREATED_AT,
             "updatedAt": WORKFLOWS_CREATED_AT,
             "createdBy": None,
-            # A phase answers WorkflowPhasesItems' id, name and type; its description and SLAs
-            # (optional there) the sandbox has none of.
-            "phases": [{"id": p.id, "name": p.name, "type": p.type} for p in self.phases],
+            "phases": [p.wire() for p in self.phases],
         }
 
 
@@ -162,18 +198,18 @@ DEFAULT_WORKFLOWS = (
         1,
         "Thumbtack leads",
         (
-            Phase(11, "New lead", "LEAD"),
-            Phase(12, "Contacted", "SALES"),
-            Phase(13, "Appointment scheduled", "SALES"),
-            Phase(14, "Job in progress", "PRODUCTION"),
-            Phase(15, "Job complete", "COMPLETE"),
+            Phase(11, "New lead", "LEAD", 1, 2, "Reply within the hour"),
+            Phase(12, "Contacted", "SALES", 2, 4),
+            Phase(13, "Appointment scheduled", "SALES", 3, 7),
+            Phase(14, "Job in progress", "PRODUCTION", 7, 14),
+            Phase(15, "Job complete", "COMPLETE", 3, 7, "Invoice sent"),
             Phase(16, "Paid", "COMPLETE"),
         ),
     ),
     Workflow(
         2,
         "Service calls",
-        (Phase(21, "Scheduled", "SALES"), Phase(22, "Done", "COMPLETE")),
+        (Phase(21, "Scheduled", "SALES", 1, 3), Phase(22, "Done", "COMPLETE")),
     ),
 )
 

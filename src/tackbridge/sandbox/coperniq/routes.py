@@ -1,9 +1,9 @@
 """Coperniq's public API under ``/coperniq/v1`` (``https://api.coperniq.io/v1`` in production):
 ``x-api-key`` auth, the 100 requests/s and 5,000 requests/day limits with ``X-RateLimit-*``
-headers, opportunities (and the old ``/requests`` alias), contacts, accounts (alias ``/clients``),
-notes (alias comments), properties and workflows. The key check and the limits are ``guard`` and
-``RateLimiter``; the rules live in ``store`` (and the modules it uses), the answers' shapes in
-``wire``.
+headers, opportunities (and the old ``/requests`` alias), projects, contacts, accounts (alias
+``/clients``), notes of each (the old ``comments`` paths too), properties and workflows. The key
+check and the limits are ``guard`` and ``RateLimiter``; the rules live in ``store`` (and the
+modules it uses), the answers' shapes in ``wire``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ from tackbridge.sandbox.context import Sandbox, sandbox
 from tackbridge.sandbox.coperniq.matching import comparable
 from tackbridge.sandbox.coperniq.records import Opportunity
 from tackbridge.sandbox.coperniq.store import CoperniqStore
-from tackbridge.sandbox.coperniq.wire import contact_wire, note_wire, opportunity_wire
+from tackbridge.sandbox.coperniq.wire import (
+    account_wire,
+    contact_wire,
+    note_wire,
+    opportunity_wire,
+)
 from tackbridge.sandbox.errors import CoperniqError
 from tackbridge.sandbox.httputil import json_object, parse_timestamp, same_secret
 
@@ -345,7 +350,9 @@ async def get_opportunity(
     opportunity_id: int, request: Request, box: Sandbox = Depends(guard)
 ) -> dict[str, Any]:
     store = _store(box)
-    return opportunity_wire(store, store.get_opportunity(opportunity_id, _kind(request)))
+    kind = _kind(request)
+    # A project's own answer is ProjectWithPhaseInstances: its phase instances too.
+    return opportunity_wire(store, store.get_opportunity(opportunity_id, kind), detail=True)
 
 
 @_both(router.patch, "/opportunities/{opportunity_id}")
@@ -392,20 +399,50 @@ async def create_note(
     return note_wire(_store(box).add_note(opportunity_id, body.get("body"), _kind(request)))
 
 
-@router.patch("/notes/{note_id}")
-@router.patch("/comments/{note_id}", include_in_schema=False)
-async def patch_note(
-    note_id: int, request: Request, box: Sandbox = Depends(guard)
+@router.get("/accounts/{account_id}/notes")
+@router.get("/clients/{account_id}/comments", include_in_schema=False)
+async def list_account_notes(account_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
+    notes = [note_wire(n) for n in _store(box).notes_of(account_id, "account")]
+    return {"notes": notes, "totalCount": len(notes)}
+
+
+@router.post("/accounts/{account_id}/notes", status_code=201)
+@router.post("/clients/{account_id}/comments", status_code=201, include_in_schema=False)
+async def create_account_note(
+    account_id: int, request: Request, box: Sandbox = Depends(guard)
 ) -> dict[str, Any]:
     body = await json_object(request)
-    return note_wire(_store(box).patch_note(note_id, body.get("body")))
+    return note_wire(_store(box).add_note(account_id, body.get("body"), "account"))
 
 
-@router.delete("/notes/{note_id}")
-@router.delete("/comments/{note_id}", include_in_schema=False)
-async def delete_note(note_id: int, box: Sandbox = Depends(guard)) -> Response:
-    _store(box).delete_note(note_id)
+# The document's legacy paths of ``PATCH|DELETE /notes/{noteId}`` name the note's record.
+_LEGACY_NOTE_PATHS = (
+    "/projects/{record_id}/comments/{note_id}",
+    "/requests/{record_id}/comments/{note_id}",
+    "/clients/{record_id}/comments/{note_id}",
+)
+
+
+async def patch_note(
+    note_id: int, request: Request, record_id: int | None = None, box: Sandbox = Depends(guard)
+) -> dict[str, Any]:
+    body = await json_object(request)
+    return note_wire(_store(box).patch_note(note_id, body.get("body"), record_id))
+
+
+async def delete_note(
+    note_id: int, record_id: int | None = None, box: Sandbox = Depends(guard)
+) -> Response:
+    # 200, as the operation's responses say (its description says 204 No Content).
+    _store(box).delete_note(note_id, record_id)
     return Response(status_code=200)
+
+
+router.patch("/notes/{note_id}")(patch_note)
+router.delete("/notes/{note_id}")(delete_note)
+for _legacy in _LEGACY_NOTE_PATHS:
+    router.patch(_legacy, include_in_schema=False)(patch_note)
+    router.delete(_legacy, include_in_schema=False)(delete_note)
 
 
 # contacts and accounts ----------------------------------------------------------------------
@@ -413,27 +450,30 @@ async def delete_note(note_id: int, box: Sandbox = Depends(guard)) -> Response:
 
 @router.post("/contacts", status_code=201)
 async def create_contact(request: Request, box: Sandbox = Depends(guard)) -> dict[str, Any]:
-    return contact_wire(_store(box).create_contact(await json_object(request)))
+    store = _store(box)
+    return contact_wire(store, store.create_contact(await json_object(request)))
 
 
 @router.get("/contacts")
 async def list_contacts(request: Request, box: Sandbox = Depends(guard)) -> list[dict[str, Any]]:
     store = _store(box)
     with box.state.lock:
-        items = [contact_wire(c) for c in store.contacts.values()]
+        items = [contact_wire(store, c) for c in store.contacts.values()]
     return _page(request, items)
 
 
 @router.get("/contacts/{contact_id}")
 async def get_contact(contact_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
-    return contact_wire(_store(box).get_contact(contact_id))
+    store = _store(box)
+    return contact_wire(store, store.get_contact(contact_id))
 
 
 @router.patch("/contacts/{contact_id}")
 async def patch_contact(
     contact_id: int, request: Request, box: Sandbox = Depends(guard)
 ) -> dict[str, Any]:
-    return contact_wire(_store(box).patch_contact(contact_id, await json_object(request)))
+    store = _store(box)
+    return contact_wire(store, store.patch_contact(contact_id, await json_object(request)))
 
 
 @router.delete("/contacts/{contact_id}")
@@ -445,20 +485,23 @@ async def delete_contact(contact_id: int, box: Sandbox = Depends(guard)) -> Resp
 @router.post("/accounts")
 @router.post("/clients", include_in_schema=False)
 async def create_account(request: Request, box: Sandbox = Depends(guard)) -> dict[str, Any]:
-    return contact_wire(_store(box).create_account(await json_object(request)))
+    store = _store(box)
+    return account_wire(store, store.create_account(await json_object(request)))
 
 
 @router.get("/accounts")
 @router.get("/clients", include_in_schema=False)
 async def list_accounts(request: Request, box: Sandbox = Depends(guard)) -> list[dict[str, Any]]:
-    items = [contact_wire(a) for a in _store(box).accounts.values()]
+    store = _store(box)
+    items = [account_wire(store, a) for a in store.accounts.values()]
     return _page(request, items)
 
 
 @router.get("/accounts/{account_id}")
 @router.get("/clients/{account_id}", include_in_schema=False)
 async def get_account(account_id: int, box: Sandbox = Depends(guard)) -> dict[str, Any]:
-    return contact_wire(_store(box).get_account(account_id))
+    store = _store(box)
+    return account_wire(store, store.get_account(account_id))
 
 
 @router.patch("/accounts/{account_id}")
@@ -466,7 +509,8 @@ async def get_account(account_id: int, box: Sandbox = Depends(guard)) -> dict[st
 async def patch_account(
     account_id: int, request: Request, box: Sandbox = Depends(guard)
 ) -> dict[str, Any]:
-    return contact_wire(_store(box).patch_account(account_id, await json_object(request)))
+    store = _store(box)
+    return account_wire(store, store.patch_account(account_id, await json_object(request)))
 
 
 @router.delete("/accounts/{account_id}")
@@ -479,7 +523,9 @@ async def delete_account(account_id: int, box: Sandbox = Depends(guard)) -> Resp
 # properties and workflows -------------------------------------------------------------------
 
 # The keys of ``GET /properties``; ``client`` and ``request`` are the old names of ``account``
-# and ``opportunity`` and answer the same data beside them.
+# and ``opportunity`` and answer the same data beside them. As ``record_type`` the document's
+# enum (PropertiesGetParametersRecordType) lists only the five, but the parameter's own text
+# says the two old names "are still accepted as input": the sandbox accepts them.
 RECORD_TYPES = ("account", "opportunity", "project", "vendor", "ahj")
 ALIASES = {"client": "account", "request": "opportunity"}
 _ALIAS_OF = {v: k for k, v in ALIASES.items()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
+from datetime import datetime
 from typing import Any
 
 from tackbridge.sandbox.clock import Clock
@@ -57,6 +58,10 @@ class CoperniqStore:
         self._automation = AutomationEvents(clock)
         self._next_id = 5000 + seed % 1000 * 10
         self._next_number = 1
+        self._next_account_number = 1
+
+    def now(self) -> datetime:
+        return self._clock.now()
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -264,12 +269,8 @@ class CoperniqStore:
             self._automation.emit(
                 opportunity,
                 "APPOINTMENT_CREATED",
-                {
-                    "appointmentId": appointment.id,
-                    "startAt": start_at,
-                    "endAt": end_at,
-                    "dueDate": start_at,
-                },
+                # The page's extra fields: the appointment and when it is due (its start).
+                {"appointmentId": appointment.id, "dueDate": start_at},
             )
             return appointment
 
@@ -280,16 +281,12 @@ class CoperniqStore:
             appointment = self.appointments.get(appointment_id)
             if appointment is None:
                 raise CoperniqError(404, f"appointment {appointment_id} not found", "NOT_FOUND")
+            previous = appointment.start_at
             appointment.start_at, appointment.end_at = start_at, end_at
             self._automation.emit(
                 self.get_opportunity(appointment.opportunity_id),
                 "APPOINTMENT_RESCHEDULED",
-                {
-                    "appointmentId": appointment.id,
-                    "startAt": start_at,
-                    "endAt": end_at,
-                    "dueDate": start_at,
-                },
+                {"appointmentId": appointment.id, "dueDate": start_at, "previousDueDate": previous},
             )
             return appointment
 
@@ -333,6 +330,8 @@ class CoperniqStore:
     def create_account(self, body: dict[str, Any]) -> Contact:
         with self._lock:
             fields = self._rules.clean_account(body)
+            fields["number"] = self._next_account_number
+            self._next_account_number += 1
             now = self._clock.now()
             account = Contact(self._id(), fields, now, now)
             self.accounts[account.id] = account
@@ -357,41 +356,53 @@ class CoperniqStore:
             self.get_account(account_id)
             del self.accounts[account_id]
 
-    def add_note(self, opportunity_id: int, body: Any, kind: str | None = None) -> Note:
+    def _record(self, record_id: int, kind: str | None) -> None:
+        """The live record a note is on (``kind`` ``account``, or an opportunity/project)."""
+        if kind == "account":
+            self.get_account(record_id)
+        else:
+            self.get_opportunity(record_id, kind)
+
+    def add_note(self, record_id: int, body: Any, kind: str | None = None) -> Note:
         with self._lock:
-            self.get_opportunity(opportunity_id, kind)
+            self._record(record_id, kind)
             text = note_body(body)
             now = self._clock.now()
-            note = Note(self._id(), opportunity_id, text, now, now)
+            note = Note(self._id(), record_id, text, now, now)
             self.notes[note.id] = note
             return note
 
-    def notes_of(self, opportunity_id: int, kind: str | None = None) -> list[Note]:
+    def notes_of(self, record_id: int, kind: str | None = None) -> list[Note]:
         with self._lock:
-            self.get_opportunity(opportunity_id, kind)
+            self._record(record_id, kind)
             return [
                 n
                 for n in self.notes.values()
-                if n.opportunity_id == opportunity_id and n.deleted_at is None
+                if n.opportunity_id == record_id and n.deleted_at is None
             ]
 
-    def get_note(self, note_id: int) -> Note:
+    def get_note(self, note_id: int, record_id: int | None = None) -> Note:
+        """The live note; on ``record_id`` when given (the legacy paths name the record)."""
         with self._lock:
             note = self.notes.get(note_id)
-            if note is None or note.deleted_at is not None:
+            if (
+                note is None
+                or note.deleted_at is not None
+                or (record_id is not None and note.opportunity_id != record_id)
+            ):
                 raise CoperniqError(404, f"note {note_id} not found", "NOT_FOUND")
             return note
 
-    def patch_note(self, note_id: int, body: Any) -> Note:
+    def patch_note(self, note_id: int, body: Any, record_id: int | None = None) -> Note:
         with self._lock:
-            note = self.get_note(note_id)
+            note = self.get_note(note_id, record_id)
             note.body = note_body(body)
             note.updated_at = self._clock.now()
             return note
 
-    def delete_note(self, note_id: int) -> None:
+    def delete_note(self, note_id: int, record_id: int | None = None) -> None:
         with self._lock:
-            self.get_note(note_id).deleted_at = self._clock.now()
+            self.get_note(note_id, record_id).deleted_at = self._clock.now()
 
     def add_property(self, body: dict[str, Any]) -> Property:
         with self._lock:

@@ -22,7 +22,9 @@ from tackbridge.sandbox.coperniq.records import (
 from tackbridge.sandbox.errors import CoperniqError
 
 __all__ = [
+    "ACCOUNT_TYPES",
     "EMAIL",
+    "PROPERTY_RECORD_TYPES",
     "REQUIRED",
     "Validator",
     "as_number",
@@ -33,6 +35,8 @@ __all__ = [
 ]
 
 REQUIRED = ("title", "address", "trades")
+ACCOUNT_TYPES = ("RESIDENTIAL", "COMMERCIAL")
+PROPERTY_RECORD_TYPES = ("account", "opportunity", "project", "vendor", "ahj")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -249,7 +253,7 @@ class Validator:
             if is_empty(address):
                 raise bad("address is required", "address")
             out["address"] = strings(address, "address", non_empty=True)
-        for name in ("description", "primaryEmail", "primaryPhone", "accountType"):
+        for name in ("description", "primaryEmail", "primaryPhone"):
             if name in body:
                 value = body[name]
                 if value is not None and not isinstance(value, str):
@@ -259,6 +263,34 @@ class Validator:
             if not isinstance(body["isActive"], bool):
                 raise bad("isActive must be true or false", "isActive")
             out["isActive"] = body["isActive"]
+        if "accountType" in body:
+            # AccountUpsert's accountType is RESIDENTIAL or COMMERCIAL; AccountUpdate's may
+            # also be null.
+            kind = body["accountType"]
+            if kind not in ACCOUNT_TYPES and not (partial and kind is None):
+                raise bad(f"accountType must be one of {', '.join(ACCOUNT_TYPES)}", "accountType")
+            out["accountType"] = kind
+        if body.get("contacts") is not None:
+            contacts = body["contacts"]
+            if not isinstance(contacts, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in contacts
+            ):
+                raise bad("contacts must be an array of contact IDs", "contacts")
+            for contact_id in contacts:
+                if contact_id not in self.contacts:
+                    raise bad(f"contact {contact_id} does not exist", "contacts")
+            out["contacts"] = list(contacts)
+        if "custom" in body:
+            custom = body["custom"]
+            if not isinstance(custom, dict):
+                raise bad("custom must be an object", "custom")
+            for key in custom:
+                prop = self.properties.get(key)
+                if prop is None or prop.record_type != "account":
+                    raise bad(
+                        f"unknown custom property {key!r} (see GET /properties)", f"custom.{key}"
+                    )
+            out["custom"] = dict(custom)
         return out
 
     def check_phase_of(self, opportunity: Opportunity, clean: dict[str, Any]) -> None:
@@ -278,6 +310,13 @@ class Validator:
         if kind not in ("TEXT", "NUMERIC", "DROPDOWN", "DATE"):
             raise bad("type must be TEXT, NUMERIC, DROPDOWN or DATE", "type")
         options = body.get("options") or []
+        # The document's record types; ``client`` and ``request`` are the old names of
+        # ``account`` and ``opportunity`` (accepted as input, kept under the new name).
+        record_type = body.get("recordType", "opportunity")
+        record_type = {"client": "account", "request": "opportunity"}.get(record_type, record_type)
+        if record_type not in PROPERTY_RECORD_TYPES:
+            choices = ", ".join(PROPERTY_RECORD_TYPES)
+            raise bad(f"recordType must be one of {choices}", "recordType")
         # A redefined key keeps its ID; a new one never reuses another's.
         existing = self.properties.get(key)
         last = max((p.id for p in self.properties.values()), default=0)
@@ -288,7 +327,7 @@ class Validator:
             type=kind,
             is_multiple=bool(body.get("isMultiple", False)),
             options=strings(options, "options", non_empty=False),
-            record_type=str(body.get("recordType", "opportunity")),
+            record_type=record_type,
         )
 
 
