@@ -42,7 +42,7 @@ class Runtime:
             migrate.upgrade(db.writer)
         writer = Writer(db.writer, batch_size=settings.write_batch_size)
         thumbtack = open_thumbtack(settings)
-        services = Services(settings, db, writer, thumbtack, open_http())
+        services = Services(settings, db, writer, thumbtack, open_http(settings))
         connections = open_connections(settings, db, writer, thumbtack=thumbtack)
         services.grants = connections.tokens
         services.box_loader = connections.tokens.box
