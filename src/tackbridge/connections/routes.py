@@ -15,6 +15,7 @@ from starlette.responses import Response
 from tackbridge.connections import flow, store
 from tackbridge.connections.config import NotConfiguredError, callback_url
 from tackbridge.connections.service import Connections, connections_of
+from tackbridge.core.bounds import ID_PATTERN
 from tackbridge.core.problems import problem
 from tackbridge.services import require_operator
 from tackbridge.store.secrets import MissingSecretKeyError
@@ -209,7 +210,7 @@ def connections_index(request: Request) -> ConnectionPage:
     responses={**_AUTH, 404: {"description": "No connection for this business"}},
 )
 async def connections_disconnect(
-    request: Request, business_id: Annotated[str, Path(max_length=64)]
+    request: Request, business_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 ) -> Response | DisconnectResult:
     service = _connections(request)
     try:
@@ -243,7 +244,7 @@ async def _toggle(request: Request, business_id: str, enabled: bool) -> Response
     responses={**_AUTH, 404: {"description": "No connection for this business"}},
 )
 async def connections_enable(
-    request: Request, business_id: Annotated[str, Path(max_length=64)]
+    request: Request, business_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 ) -> Response | EnabledResult:
     return await _toggle(request, business_id, True)
 
@@ -256,6 +257,6 @@ async def connections_enable(
     responses={**_AUTH, 404: {"description": "No connection for this business"}},
 )
 async def connections_disable(
-    request: Request, business_id: Annotated[str, Path(max_length=64)]
+    request: Request, business_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 ) -> Response | EnabledResult:
     return await _toggle(request, business_id, False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,8 +12,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
+#: The header (and problem member) naming one unexpected error in the logs.
+TRACE_HEADER = "X-Trace-ID"
+
+log = logging.getLogger("tackbridge.errors")
 
 _TITLES = {
     400: "Bad Request",
@@ -70,8 +77,65 @@ def problem_body(
     return body
 
 
+def internal_error(request: Request, exc: Exception) -> Response:
+    """The answer to an error nothing else handled: a problem with a trace ID that finds the
+    logged traceback, and nothing of the error itself (no stack, no message: either may hold
+    data or secrets)."""
+    trace_id = uuid.uuid4().hex
+    # The path only: a query string may carry a token.
+    log.error(
+        "unexpected error %s on %s %s",
+        trace_id,
+        request.method,
+        request.url.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return problem(
+        500,
+        f"an unexpected error occurred; the operator can find it in the logs by traceID {trace_id}",
+        slug="internal-error",
+        traceID=trace_id,
+        headers={TRACE_HEADER: trace_id},
+    )
+
+
+class CatchAll:
+    """Answers an error the app raised before it started its answer with ``internal_error``,
+    and does not raise it further: Starlette's own last-resort handler answers too, but then
+    re-raises, and the server drops the connection (a client's next request on it fails)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            await internal_error(Request(scope), exc)(scope, receive, send)
+
+
 def install_handlers(app: FastAPI) -> None:
-    """Answer framework-level errors (unknown route, bad query parameter...) as problems too."""
+    """Answer framework-level errors (unknown route, bad query parameter...) as problems too,
+    and any unexpected error as a problem 500 (``internal_error``): from the routes through
+    ``CatchAll``, from a middleware outside it through Starlette's last-resort handler."""
+    app.add_middleware(CatchAll)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        return internal_error(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:

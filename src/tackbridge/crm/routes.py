@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from tackbridge.core.bounds import ID_PATTERN
 from tackbridge.core.netguard import RefusedAddressError
 from tackbridge.core.problems import problem
 from tackbridge.crm import store
@@ -26,7 +27,7 @@ from tackbridge.store.secrets import MissingSecretKeyError
 
 __all__ = ["DestinationIn", "DestinationOut", "operator"]
 
-BusinessID = Annotated[str, Path(min_length=1, max_length=64)]
+BusinessID = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 DestinationIn = DESTINATION_TYPES.request_model
 DestinationOut = DESTINATION_TYPES.answer_model
