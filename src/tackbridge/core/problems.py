@@ -10,9 +10,12 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tackbridge.core.methods import AnswerOptions, allowed_methods
 
 PROBLEM_JSON = "application/problem+json"
 #: The header (and problem member) naming one unexpected error in the logs.
@@ -34,6 +37,30 @@ _TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+
+
+class ProblemError(BaseModel):
+    """One thing wrong with the request: the field (dotted path) and what."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str | None = None
+    detail: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error answer carries them (``application/problem+json``):
+    ``type`` is ``urn:tackbridge:problem:<slug>`` (or ``about:blank``), and an answer may add
+    members of its own (``errors``, ``traceID`` on a 500, ``retryAfter``...)."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+    traceID: str | None = None
 
 
 def problem(
@@ -132,15 +159,21 @@ def install_handlers(app: FastAPI) -> None:
     and any unexpected error as a problem 500 (``internal_error``): from the routes through
     ``CatchAll``, from a middleware outside it through Starlette's last-resort handler."""
     app.add_middleware(CatchAll)
+    app.add_middleware(AnswerOptions)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         return internal_error(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return problem(exc.status_code, detail, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allow = allowed_methods(list(request.app.routes), request.scope)
+            headers["Allow"] = ", ".join(allow)
+            detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+        return problem(exc.status_code, detail, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:
