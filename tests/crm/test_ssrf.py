@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -26,6 +27,8 @@ from tackbridge.leads.models import LeadInput
 from tackbridge.outbox.errors import PermanentError
 from tackbridge.runtime import Runtime
 from tackbridge.store.business_settings import put
+from tackbridge.store.secrets import load_box
+from tests.support.sandbox import wait_until
 from tests.support.servers import serve
 from tests.support.tackbridge import RunningServer, make_settings, running
 
@@ -210,3 +213,35 @@ async def test_an_allowed_host_is_reached(tmp_path: Path, listener: Listener) ->
         rt.close()
     assert receipt.outcome == "sent"
     assert len(listener.hits) == 1
+
+
+def test_the_worker_never_calls_a_stored_internal_url(tmp_path: Path, listener: Listener) -> None:
+    """End to end: a lead for a business whose stored webhook URL is on loopback (written by an
+    older version, or straight into the store) ends its CRM job dead, permanently, and the
+    listener standing for an internal service is never called."""
+    listener.hits.clear()
+    settings = make_settings(tmp_path, secret_key="k" * 40, run_worker=True)
+    engine = create_engine(settings.resolved_database_url)
+    with running(settings) as srv:
+        row = {
+            "destination": "webhook",
+            "destination_options": {"coperniq": {}, "webhookUrl": listener.url + "/t0ken"},
+            "destination_secret": load_box(settings).seal(WHSEC),
+            "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+        }
+        with engine.begin() as conn:
+            put(conn, "b-old", row)
+        lead = {"leadID": "7001", "business": {"businessID": "b-old"}, "request": {}}
+        assert srv.partner.post("/v1/lead", json=lead).status_code == 200
+
+        def crm_job() -> dict[str, Any] | None:
+            items = srv.operator.get("/api/jobs", params={"kind": "crm.lead"}).json()["items"]
+            return items[0] if items and items[0]["state"] == "dead" else None
+
+        wait_until(lambda: crm_job() is not None, timeout=20)
+        job = srv.operator.get(f"/api/jobs/{crm_job()['id']}").json()  # type: ignore[index]
+    engine.dispose()
+    assert job["attempts"] == 1  # permanent: not retried
+    assert "refused" in str(job["lastError"])
+    assert "t0ken" not in str(job)
+    assert listener.hits == []
