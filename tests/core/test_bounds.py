@@ -81,6 +81,13 @@ def test_query_times_without_a_utc_instant_are_refused(srv: RunningServer, path:
         ("put", "/api/businesses/a%01b/destination", {"kind": "none"}),
         ("put", "/api/businesses/a%00b/autoreply", None),
         ("post", "/api/leads/a%1Fb/job-status", {"status": "job_complete"}),
+        # Filters too: PostgreSQL cannot even compare a text holding NUL.
+        ("get", "/api/leads?business=a%00b", None),
+        ("get", "/api/leads?status=%00", None),
+        ("get", "/api/jobs?kind=crm%00", None),
+        ("get", "/api/inbound?eventType=%07x", None),
+        ("get", "/api/stats/response-times?business=%00", None),
+        ("get", "/connect/thumbtack?business=a%00b", None),
     ],
 )
 def test_operator_identifiers_refuse_control_characters(

@@ -124,6 +124,7 @@ async def connect(
         str | None,
         Query(
             max_length=64,
+            pattern=ID_PATTERN,
             description="The business connecting, when the client lacks supply::businesses.list",
         ),
     ] = None,
@@ -156,10 +157,10 @@ async def connect(
 )
 async def callback(
     request: Request,
-    state: Annotated[str | None, Query(max_length=256)] = None,
-    code: Annotated[str | None, Query(max_length=2048)] = None,
-    error: Annotated[str | None, Query(max_length=256)] = None,
-    error_description: Annotated[str | None, Query(max_length=2048)] = None,
+    state: Annotated[str | None, Query(max_length=256, pattern=ID_PATTERN)] = None,
+    code: Annotated[str | None, Query(max_length=2048, pattern=ID_PATTERN)] = None,
+    error: Annotated[str | None, Query(max_length=256, pattern=ID_PATTERN)] = None,
+    error_description: Annotated[str | None, Query(max_length=2048, pattern=ID_PATTERN)] = None,
 ) -> Response:
     service = _connections(request)
     try:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
-from tackbridge.core.bounds import Moment
+from tackbridge.core.bounds import ID_PATTERN, Moment
 from tackbridge.core.clock import utc
 from tackbridge.insights.response_times import LeadResponse, ResponseTimeSummary, summarize
 from tackbridge.services import require_operator, services
@@ -28,7 +28,9 @@ def _as_utc(moment: datetime) -> datetime:
 )
 def response_times(
     request: Request,
-    business: Annotated[str | None, Query(max_length=64, description="Only this business.")] = None,
+    business: Annotated[
+        str | None, Query(max_length=64, pattern=ID_PATTERN, description="Only this business.")
+    ] = None,
     since: Annotated[Moment | None, Query(description="Leads received at or after.")] = None,
     until: Annotated[Moment | None, Query(description="Leads received before.")] = None,
 ) -> ResponseTimeSummary:

@@ -19,10 +19,16 @@ _AUTH: dict[int | str, dict[str, Any]] = {401: {"description": "Missing or wrong
 @router.get("", response_model=LeadPage, summary="List leads, newest first", responses=_AUTH)
 def leads_index(
     request: Request,
-    business: Annotated[str | None, Query(max_length=64, description="Business ID")] = None,
-    status: Annotated[str | None, Query(max_length=32, description="Lead status")] = None,
+    business: Annotated[
+        str | None, Query(max_length=64, pattern=ID_PATTERN, description="Business ID")
+    ] = None,
+    status: Annotated[
+        str | None, Query(max_length=32, pattern=ID_PATTERN, description="Lead status")
+    ] = None,
     since: Annotated[Moment | None, Query(description="Received at or after (RFC 3339)")] = None,
-    cursor: Annotated[str | None, Query(max_length=128, description="From nextCursor")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=128, pattern=ID_PATTERN, description="From nextCursor")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> LeadPage:
     svc = services(request)
