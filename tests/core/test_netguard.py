@@ -4,13 +4,17 @@ loopback server; a stand-in resolver where the test needs DNS to say something).
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import anyio
 import httpcore2
 import httpx2
 import pytest
+import trustme
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -228,3 +232,40 @@ async def test_a_guarded_client_reaches_loopback_only_when_allowed(
     async with _client(AddressPolicy.of(trusted_urls=[url + "/coperniq/v1"])) as client:
         assert (await client.get(url + "/x")).text == "reached"
     assert seen == ["k", ""]
+
+
+def test_a_checked_connection_keeps_tls_verification_and_sni_for_the_name(
+    tmp_path: Path,
+) -> None:
+    """Connecting to the checked address, not the name, still verifies the certificate for the
+    name and sends it as SNI and Host (a certificate for another name is refused)."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("hooks.test")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    seen: list[str] = []
+
+    async def hit(request: Request) -> PlainTextResponse:
+        seen.append(request.headers["host"])
+        return PlainTextResponse("reached over tls")
+
+    app = Starlette(routes=[Route("/{path:path}", hit)])
+    pem = str(tmp_path / "server.pem")
+    with serve(app, ssl_certfile=pem, ssl_keyfile=pem) as url:
+        port = int(url.rsplit(":", 1)[1])
+        # DNS says hooks.test and other.test are 127.0.0.1, an address the operator allows.
+        resolve = _resolver({"hooks.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+        policy = replace(AddressPolicy.of(allowed=[f"127.0.0.1:{port}"]), resolve=resolve)
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+
+        async def call(host: str) -> httpx2.Response:
+            inner = ShardedTransport(network_backend=GuardedBackend(policy), verify=context)
+            async with httpx2.AsyncClient(transport=GuardedTransport(inner, policy)) as client:
+                return await client.get(f"https://{host}:{port}/h")
+
+        answer = anyio.run(call, "hooks.test")
+        assert answer.text == "reached over tls"
+        assert seen == [f"hooks.test:{port}"]
+        with pytest.raises(httpx2.ConnectError, match=r"CERTIFICATE_VERIFY_FAILED|hostname"):
+            anyio.run(call, "other.test")
+    assert resolve.calls == ["hooks.test", "other.test"]

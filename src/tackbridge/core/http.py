@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import ssl
 
 import httpcore2
 import httpx2
@@ -24,11 +25,14 @@ class ShardedTransport(httpx2.AsyncBaseTransport):
         connections: int = 64,
         shards: int = 8,
         network_backend: httpcore2.AsyncNetworkBackend | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         shards = max(1, min(shards, connections))
         per_shard = -(-connections // shards)
         limits = httpx2.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
-        self._shards = [httpx2.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
+        self._shards = [
+            httpx2.AsyncHTTPTransport(limits=limits, verify=verify) for _ in range(shards)
+        ]
         if network_backend is not None:
             for shard in self._shards:
                 _use_backend(shard, network_backend)
