@@ -29,6 +29,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tackbridge.app import create_app
+from tackbridge.core.problems import Problem
 from tests.support.tackbridge import API_TOKEN, WEBHOOK_AUTH, RunningServer, make_settings, running
 
 MAX_EXAMPLES = 50
@@ -128,3 +129,105 @@ def test_operation_never_answers_5xx(
         case.call_and_validate(base_url=live.url, headers=headers, checks=checks)
 
     run()
+
+
+# --------------------------------------------------------------------------------------------
+# The document says who may call each operation and what its errors look like.
+# --------------------------------------------------------------------------------------------
+
+
+def _document(**overrides: Any) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch:
+        spec: dict[str, Any] = create_app(make_settings(Path(scratch), **overrides)).openapi()
+    return spec
+
+
+def _each_operation(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in _METHODS:
+                yield method.upper(), path, operation
+
+
+def test_every_operation_declares_its_security() -> None:
+    spec = _document(webhook_header_name="X-Partner-Secret", webhook_header_value="s")
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["partnerBasic"] == schemes["partnerBasic"] | {"type": "http", "scheme": "basic"}
+    assert schemes["operatorToken"]["scheme"] == "bearer"
+    assert (
+        schemes["partnerHeader"] | {"in": "header", "name": "X-Partner-Secret"}
+        == (schemes["partnerHeader"])
+    )
+    for method, path, operation in _each_operation(spec):
+        assert "security" in operation, (method, path)
+        names = {name for requirement in operation["security"] for name in requirement}
+        if _is_partner(path):
+            assert names == {"partnerBasic", "partnerHeader"}, (method, path)
+        elif _is_operator(path) or path == "/connect/thumbtack":
+            assert names == {"operatorToken"}, (method, path)
+        else:  # probes, the OAuth callback, Coperniq's webhook (its secret is in the path)
+            assert names == set(), (method, path)
+    assert "partnerHeader" not in _document()["components"]["securitySchemes"]
+
+
+def test_every_error_answer_is_a_documented_problem() -> None:
+    spec = _document()
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    for method, path, operation in _each_operation(spec):
+        responses = operation["responses"]
+        assert "500" in responses, (method, path)
+        for status, answer in responses.items():
+            if status[0] in "45":
+                assert answer["content"] == {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                }, (method, path, status)
+        if _is_operator(path):
+            assert {"401", "422"} <= set(responses), (method, path)
+        if _is_partner(path):
+            assert {"400", "401", "413", "415", "422"} <= set(responses), (method, path)
+    paths = spec["paths"]
+    assert {"400", "404", "413", "415", "422"} <= set(
+        paths["/coperniq/webhooks/{secret}"]["post"]["responses"]
+    )
+    for path in ("/api/leads/{lead_id}", "/api/jobs/{job_id}", "/api/inbound/{entry_id}"):
+        assert "404" in paths[path]["get"]["responses"], path
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_the_errors_sent_match_the_problem_schema(live: RunningServer) -> None:
+    documented = live.operator.get("/openapi.json").json()["components"]["schemas"]["Problem"]
+    assert documented["properties"].keys() == Problem.model_fields.keys()
+    anonymous = live.client()
+    answers = [
+        anonymous.get("/api/leads"),  # 401
+        live.operator.get("/api/leads/nope"),  # 404
+        live.operator.get("/api/leads", params={"limit": 0}),  # 422
+        live.partner.post("/v1/lead", content=b"{", headers={"content-type": "application/json"}),
+        live.partner.post("/v1/lead", content=b"x", headers={"content-type": "text/plain"}),
+        live.operator.delete("/api/leads"),  # 405
+    ]
+    assert [a.status_code for a in answers] == [401, 404, 422, 400, 415, 405]
+    for answer in answers:
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        Problem.model_validate(answer.json(), strict=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/api/leads", "GET, OPTIONS"),
+        ("/api/leads/1/messages", "GET, POST, OPTIONS"),
+        ("/v1/lead", "POST, OPTIONS"),
+        ("/api/businesses/b/destination", "GET, PUT, OPTIONS"),
+    ],
+)
+def test_options_answers_with_allow(live: RunningServer, path: str, allow: str) -> None:
+    answer = live.client().options(path)
+    assert answer.status_code == 204, answer.text
+    assert answer.headers["allow"] == allow
+    refused = live.client().request("PATCH", path)
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == allow
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert live.client().options("/no/such/path").status_code == 404

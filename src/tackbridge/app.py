@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tackbridge import __version__, flows, health
+from tackbridge import openapi as openapi_document
 from tackbridge.autoreply import routes as autoreply_routes
 from tackbridge.connections import routes as connection_routes
 from tackbridge.conversations import routes as conversation_routes
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 routes=app.routes,
             )
             inbound_routes.add_schemas(app, schema)
-            app.openapi_schema = schema
+            app.openapi_schema = openapi_document.complete(schema, settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -45,7 +45,7 @@ class Runtime:
                 secrets.reseal_legacy(db.writer, secrets.load_box(settings))
         writer = Writer(db.writer, batch_size=settings.write_batch_size)
         thumbtack = open_thumbtack(settings)
-        services = Services(settings, db, writer, thumbtack, open_http())
+        services = Services(settings, db, writer, thumbtack, open_http(settings))
         connections = open_connections(settings, db, writer, thumbtack=thumbtack)
         services.grants = connections.tokens
         services.box_loader = connections.tokens.box

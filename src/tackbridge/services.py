@@ -21,6 +21,7 @@ from fastapi import HTTPException, Request
 
 from tackbridge.core.http import ShardedTransport
 from tackbridge.core.metrics import REFUSALS
+from tackbridge.core.netguard import AddressPolicy, GuardedBackend, GuardedTransport
 from tackbridge.core.throttle import FailureThrottle, retry_after
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
@@ -35,6 +36,7 @@ __all__ = [
     "Services",
     "client_address",
     "client_credentials",
+    "destination_policy",
     "open_http",
     "open_thumbtack",
     "require_operator",
@@ -102,10 +104,30 @@ def open_thumbtack(settings: Settings, **client: Any) -> ThumbtackClient:
     )
 
 
-def open_http() -> httpx2.AsyncClient:
+def destination_policy(settings: Settings) -> AddressPolicy:
+    """Where the CRM calls may go (``core.netguard``): the URLs the environment sets are
+    trusted, ``TACKBRIDGE_DESTINATION_ALLOWED_HOSTS`` are allowed, dev mode allows anything."""
+    return AddressPolicy.of(
+        allowed=settings.destination_allowed_host_list,
+        trusted_urls=(
+            settings.coperniq_base_url,
+            settings.webhook_destination_url,
+            settings.thumbtack_base_url,
+        ),
+        open=settings.is_dev,
+    )
+
+
+def open_http(settings: Settings | None = None) -> httpx2.AsyncClient:
     """The HTTP client of the CRM calls. Small connection pools too (``ShardedTransport``):
-    with hundreds of jobs in flight one pool would scan and probe ~100 sockets per request."""
-    return httpx2.AsyncClient(timeout=30.0, transport=ShardedTransport())
+    with hundreds of jobs in flight one pool would scan and probe ~100 sockets per request.
+    With ``settings`` (as a process runs) its calls go only where ``destination_policy``
+    allows, checked as they connect; without (a test's client), anywhere."""
+    if settings is None:
+        return httpx2.AsyncClient(timeout=30.0, transport=ShardedTransport())
+    policy = destination_policy(settings)
+    transport = GuardedTransport(ShardedTransport(network_backend=GuardedBackend(policy)), policy)
+    return httpx2.AsyncClient(timeout=30.0, transport=transport)
 
 
 def _no_wake() -> None:

@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     # The secret in the URL Coperniq's automations call: /coperniq/webhooks/{secret}.
     coperniq_webhook_secret: SecretStr | None = None
     webhook_destination_url: str | None = None
+    # Hosts a business's destination URL may name although they are not public (core.netguard):
+    # ``host``, ``host:port`` or ``http://host:port`` (plain http allowed to it too), comma or
+    # space separated. The URLs above, set here, are trusted without being listed.
+    destination_allowed_hosts: str | None = None
     webhook_destination_secret: SecretStr | None = Field(
         default=None, description="Standard Webhooks signing secret (whsec_...)."
     )
@@ -175,6 +179,11 @@ class Settings(BaseSettings):
             for part in (self.redact_names or "").replace(",", " ").split()
             if part.strip()
         )
+
+    @property
+    def destination_allowed_host_list(self) -> list[str]:
+        raw = self.destination_allowed_hosts or ""
+        return [entry for entry in raw.replace(",", " ").split() if entry]
 
     @property
     def is_dev(self) -> bool:

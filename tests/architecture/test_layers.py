@@ -41,6 +41,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"runtime"}),
     # The top: the probes, the web app, the command line and what runs them.
     frozenset({"health"}),
+    frozenset({"openapi"}),
     frozenset({"app"}),
     frozenset({"devstack"}),
     frozenset({"cli"}),

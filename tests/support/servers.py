@@ -25,10 +25,15 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def serve(app: Any, *, port: int | None = None, timeout: float = 15.0) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
+def serve(
+    app: Any, *, port: int | None = None, timeout: float = 15.0, **options: Any
+) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL (``options`` go to
+    uvicorn: ``ssl_certfile``/``ssl_keyfile`` serve it over TLS, and the URL says https)."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
+    )
     server = _Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -40,7 +45,7 @@ def serve(app: Any, *, port: int | None = None, timeout: float = 15.0) -> Iterat
             raise TimeoutError(f"server on port {port} did not start in {timeout}s")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if options.get('ssl_certfile') else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout)

@@ -12,13 +12,14 @@ from starlette.responses import Response
 from tackbridge.autoreply.rules import RuleSet, RuleSetError, validate_rule_set
 from tackbridge.autoreply.store import default_rules, own_rules
 from tackbridge.autoreply.store import save_rules as store_rules
+from tackbridge.core.bounds import ID_PATTERN
 from tackbridge.core.problems import problem
 from tackbridge.services import require_operator, services
 
 router = APIRouter(
     prefix="/api/businesses", tags=["businesses"], dependencies=[Depends(require_operator)]
 )
-BusinessID = Annotated[str, Path(min_length=1, max_length=64)]
+BusinessID = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
 class RulesOut(BaseModel):

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from tackbridge.connections import flow, store
 from tackbridge.connections.config import NotConfiguredError, callback_url
 from tackbridge.connections.service import Connections, connections_of
+from tackbridge.core.bounds import ID_PATTERN
 from tackbridge.core.problems import problem
 from tackbridge.services import require_operator
 from tackbridge.store.secrets import MissingSecretKeyError
@@ -123,6 +124,7 @@ async def connect(
         str | None,
         Query(
             max_length=64,
+            pattern=ID_PATTERN,
             description="The business connecting, when the client lacks supply::businesses.list",
         ),
     ] = None,
@@ -155,10 +157,10 @@ async def connect(
 )
 async def callback(
     request: Request,
-    state: Annotated[str | None, Query(max_length=256)] = None,
-    code: Annotated[str | None, Query(max_length=2048)] = None,
-    error: Annotated[str | None, Query(max_length=256)] = None,
-    error_description: Annotated[str | None, Query(max_length=2048)] = None,
+    state: Annotated[str | None, Query(max_length=256, pattern=ID_PATTERN)] = None,
+    code: Annotated[str | None, Query(max_length=2048, pattern=ID_PATTERN)] = None,
+    error: Annotated[str | None, Query(max_length=256, pattern=ID_PATTERN)] = None,
+    error_description: Annotated[str | None, Query(max_length=2048, pattern=ID_PATTERN)] = None,
 ) -> Response:
     service = _connections(request)
     try:
@@ -209,7 +211,7 @@ def connections_index(request: Request) -> ConnectionPage:
     responses={**_AUTH, 404: {"description": "No connection for this business"}},
 )
 async def connections_disconnect(
-    request: Request, business_id: Annotated[str, Path(max_length=64)]
+    request: Request, business_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 ) -> Response | DisconnectResult:
     service = _connections(request)
     try:
@@ -243,7 +245,7 @@ async def _toggle(request: Request, business_id: str, enabled: bool) -> Response
     responses={**_AUTH, 404: {"description": "No connection for this business"}},
 )
 async def connections_enable(
-    request: Request, business_id: Annotated[str, Path(max_length=64)]
+    request: Request, business_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 ) -> Response | EnabledResult:
     return await _toggle(request, business_id, True)
 
@@ -256,6 +258,6 @@ async def connections_enable(
     responses={**_AUTH, 404: {"description": "No connection for this business"}},
 )
 async def connections_disable(
-    request: Request, business_id: Annotated[str, Path(max_length=64)]
+    request: Request, business_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 ) -> Response | EnabledResult:
     return await _toggle(request, business_id, False)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field, field_validator
 
 from tackbridge.conversations.replies import MAX_TEXT, LeadNotFoundError, queue_reply
+from tackbridge.core.bounds import ID_PATTERN
 from tackbridge.leads.service import get_lead
 from tackbridge.leads.thread import Thread, ThreadMessage, get_message, thread
 from tackbridge.services import require_operator, services
@@ -22,14 +23,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such lead"},
     422: {"description": "Invalid body (problem+json)"},
 }
-LeadID = Annotated[str, Path(max_length=64)]
+LeadID = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 
 
 class ReplyIn(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     author: Literal["person", "auto"] = "person"
     # Sending the same messageID again returns the first reply instead of sending a second.
-    messageID: str | None = Field(default=None, min_length=1, max_length=58)
+    messageID: str | None = Field(default=None, min_length=1, max_length=58, pattern=ID_PATTERN)
 
     @field_validator("text")
     @classmethod

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tackbridge.core.methods import AnswerOptions, allowed_methods
 
 PROBLEM_JSON = "application/problem+json"
+#: The header (and problem member) naming one unexpected error in the logs.
+TRACE_HEADER = "X-Trace-ID"
+
+log = logging.getLogger("tackbridge.errors")
 
 _TITLES = {
     400: "Bad Request",
@@ -27,6 +37,30 @@ _TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+
+
+class ProblemError(BaseModel):
+    """One thing wrong with the request: the field (dotted path) and what."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str | None = None
+    detail: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error answer carries them (``application/problem+json``):
+    ``type`` is ``urn:tackbridge:problem:<slug>`` (or ``about:blank``), and an answer may add
+    members of its own (``errors``, ``traceID`` on a 500, ``retryAfter``...)."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+    traceID: str | None = None
 
 
 def problem(
@@ -70,13 +104,76 @@ def problem_body(
     return body
 
 
+def internal_error(request: Request, exc: Exception) -> Response:
+    """The answer to an error nothing else handled: a problem with a trace ID that finds the
+    logged traceback, and nothing of the error itself (no stack, no message: either may hold
+    data or secrets)."""
+    trace_id = uuid.uuid4().hex
+    # The path only: a query string may carry a token.
+    log.error(
+        "unexpected error %s on %s %s",
+        trace_id,
+        request.method,
+        request.url.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return problem(
+        500,
+        f"an unexpected error occurred; the operator can find it in the logs by traceID {trace_id}",
+        slug="internal-error",
+        traceID=trace_id,
+        headers={TRACE_HEADER: trace_id},
+    )
+
+
+class CatchAll:
+    """Answers an error the app raised before it started its answer with ``internal_error``,
+    and does not raise it further: Starlette's own last-resort handler answers too, but then
+    re-raises, and the server drops the connection (a client's next request on it fails)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            await internal_error(Request(scope), exc)(scope, receive, send)
+
+
 def install_handlers(app: FastAPI) -> None:
-    """Answer framework-level errors (unknown route, bad query parameter...) as problems too."""
+    """Answer framework-level errors (unknown route, bad query parameter...) as problems too,
+    and any unexpected error as a problem 500 (``internal_error``): from the routes through
+    ``CatchAll``, from a middleware outside it through Starlette's last-resort handler."""
+    app.add_middleware(CatchAll)
+    app.add_middleware(AnswerOptions)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        return internal_error(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return problem(exc.status_code, detail, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allow = allowed_methods(list(request.app.routes), request.scope)
+            headers["Allow"] = ", ".join(allow)
+            detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+        return problem(exc.status_code, detail, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:

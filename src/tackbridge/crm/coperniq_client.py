@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 import httpx2
 from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError
 
+from tackbridge.core.netguard import RefusedAddressError
 from tackbridge.crm.errors import (
     CoperniqAuthError,
     CoperniqNotFoundError,
@@ -25,6 +26,7 @@ from tackbridge.crm.errors import (
     CrmPermanentError,
     CrmServerError,
     CrmUnexpectedResponseError,
+    DestinationRefusedError,
 )
 from tackbridge.crm.limiter import RateLimiter, shared_limiter
 from tackbridge.payloads.coperniq import (
@@ -154,6 +156,8 @@ class CoperniqClient:
                 params=list(params) or None,
                 json=json,
             )
+        except RefusedAddressError as exc:
+            raise DestinationRefusedError(f"{where} refused: {exc}") from None
         except httpx2.TimeoutException as exc:
             raise CrmNetworkError(f"{where} timed out ({type(exc).__name__})") from None
         except httpx2.TransportError as exc:

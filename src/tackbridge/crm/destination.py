@@ -88,6 +88,14 @@ def _all_fields(options: BaseModel, active: bool) -> Mapping[str, Any]:
     return {name: getattr(options, name) for name in type(options).model_fields}
 
 
+def _no_urls(options: BaseModel) -> Mapping[str, str | None]:
+    return {}
+
+
+def _any_options(own: BaseModel, preset: BaseModel) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class DestinationType(Generic[OptionsT]):
     """One destination, as its module declares it.
@@ -100,6 +108,11 @@ class DestinationType(Generic[OptionsT]):
     merged over the preset (a PUT lacking one is refused). ``answer``: its fields of the GET
     answer (default: ``options``) and ``show`` fills them from the options (merged when
     ``active``, as given when another kind is chosen).
+
+    ``urls``: the URLs a business's options name, by field (``core.netguard`` checks each when
+    saved and when called). ``keeps_preset_secret(own, preset)``: whether a business without a
+    secret of its own may use the process's with these options of its own (the account-wide
+    Coperniq key goes only to the account's base URL).
     """
 
     kind: str
@@ -110,6 +123,8 @@ class DestinationType(Generic[OptionsT]):
     required: tuple[str, ...] = ()
     answer: type[BaseModel] | None = None
     show: Callable[[OptionsT, bool], Mapping[str, Any]] = _all_fields
+    urls: Callable[[OptionsT], Mapping[str, str | None]] = _no_urls
+    keeps_preset_secret: Callable[[OptionsT, OptionsT], bool] = _any_options
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ Hierarchy::
     ├── CrmPermanentError  (outbox.errors.PermanentError)
     │   ├── CoperniqValidationError   400/422 VALIDATION_ERROR, INVALID_JSON, PREPROCESSING_ERROR
     │   ├── CoperniqNotFoundError     404
-    │   └── WebhookRejectedError      a webhook receiver's 4xx
+    │   ├── WebhookRejectedError      a webhook receiver's 4xx
+    │   └── DestinationRefusedError   an address the SSRF guard refuses (core.netguard)
     └── CrmRetryableError  (outbox.errors.RetryableError)
         ├── CoperniqAuthError         401: the key is wrong until an operator fixes it
         ├── CoperniqRateLimitedError  429, Retry-After / X-RateLimit-* honoured
@@ -72,6 +73,11 @@ class CoperniqNotFoundError(CrmPermanentError):
 
 class WebhookRejectedError(CrmPermanentError):
     pass
+
+
+class DestinationRefusedError(CrmPermanentError):
+    """The destination's URL is not one tackbridge may call: an https URL resolving to public
+    addresses, or a host TACKBRIDGE_DESTINATION_ALLOWED_HOSTS lists."""
 
 
 class CoperniqAuthError(CrmRetryableError):

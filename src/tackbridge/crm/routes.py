@@ -11,15 +11,23 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from tackbridge.core.bounds import ID_PATTERN
+from tackbridge.core.netguard import RefusedAddressError
 from tackbridge.core.problems import problem
 from tackbridge.crm import store
-from tackbridge.crm.destinations import DESTINATION_TYPES, destination_types
-from tackbridge.services import require_operator, services
+from tackbridge.crm.destinations import (
+    DESTINATION_TYPES,
+    Choice,
+    DestinationRegistry,
+    destination_types,
+)
+from tackbridge.services import destination_policy, require_operator, services
+from tackbridge.settings import Settings
 from tackbridge.store.secrets import MissingSecretKeyError
 
 __all__ = ["DestinationIn", "DestinationOut", "operator"]
 
-BusinessID = Annotated[str, Path(min_length=1, max_length=64)]
+BusinessID = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 DestinationIn = DESTINATION_TYPES.request_model
 DestinationOut = DESTINATION_TYPES.answer_model
@@ -64,6 +72,20 @@ async def put_destination(
             slug="invalid-destination",
             errors=[{"field": name}],
         )
+    refused = await _unsafe_url(types, chosen, svc.settings)
+    if refused is not None:
+        return refused
+    needed = types.needs_own_secret(chosen, svc.settings)
+    if needed is not None and chosen.secret is None:
+        with svc.db.reader.connect() as conn:
+            kept = store.own_secret_kind(conn, business_id) == chosen.kind
+        if not kept:
+            return problem(
+                422,
+                f"{needed} is required: the account's key goes only to the account's base URL",
+                slug="invalid-destination",
+                errors=[{"field": needed}],
+            )
     try:
         box = svc.box() if chosen.carries_secret else None
     except MissingSecretKeyError as exc:
@@ -72,3 +94,26 @@ async def put_destination(
     await svc.writer.run(lambda conn: store.save_destination(conn, business_id, chosen, box, now))
     with svc.db.reader.connect() as conn:
         return store.describe_destination(conn, business_id, svc.settings, svc.box, types)
+
+
+async def _unsafe_url(
+    types: DestinationRegistry, chosen: Choice, settings: Settings
+) -> Response | None:
+    """A 422 for a URL the business may not send to (``core.netguard``); never echoes it (a
+    webhook URL often carries a token), only its field and host."""
+    policy = destination_policy(settings)
+    for name, url in types.urls(chosen):
+        reason = policy.check_url(url)
+        if reason is None:
+            try:
+                await policy.check_resolved(url)
+            except RefusedAddressError as exc:
+                reason = f"resolves to an address that is not public ({exc})"
+        if reason is not None:
+            return problem(
+                422,
+                f"{name} {reason}",
+                slug="unsafe-destination",
+                errors=[{"field": name, "detail": reason}],
+            )
+    return None

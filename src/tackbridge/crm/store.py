@@ -34,6 +34,7 @@ __all__ = [
     "get_event",
     "lead_of_record",
     "link_of_lead",
+    "own_secret_kind",
     "save_destination",
     "save_link",
     "settle_event",
@@ -76,6 +77,14 @@ def describe_destination(
         return types.answer(business_id, types.default(settings), stored=None, inherited=True)
     config = _own_config(row, settings, box, types)
     return types.answer(business_id, config, stored=row.destination_options, inherited=False)
+
+
+def own_secret_kind(conn: Connection, business_id: str) -> str | None:
+    """The kind whose secret the business stored (kept by a PUT of that kind without one)."""
+    row = business_settings.get(conn, business_id)
+    if row is None or not row.destination_secret:
+        return None
+    return str(row.destination)
 
 
 def save_destination(

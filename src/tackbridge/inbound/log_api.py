@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from tackbridge.core.bounds import ID_PATTERN
 from tackbridge.core.clock import utc
 from tackbridge.services import require_operator, services
 from tackbridge.store.schema import inbound_log
@@ -66,9 +67,11 @@ def _entry(row: Any) -> dict[str, Any]:
 @router.get("", response_model=InboundPage, summary="Deliveries received, newest first")
 def inbound_index(
     request: Request,
-    outcome: Annotated[str | None, Query(max_length=16)] = None,
-    event_type: Annotated[str | None, Query(alias="eventType", max_length=64)] = None,
-    route: Annotated[str | None, Query(max_length=64)] = None,
+    outcome: Annotated[str | None, Query(max_length=16, pattern=ID_PATTERN)] = None,
+    event_type: Annotated[
+        str | None, Query(alias="eventType", max_length=64, pattern=ID_PATTERN)
+    ] = None,
+    route: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="From nextCursor")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> InboundPage:

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tackbridge.core.bounds import EARLIEST, LATEST, MAX_EXACT_INTEGER, id_problem
+
 # Epoch values above this are milliseconds (seconds would be past the year 5000).
 _MILLIS_THRESHOLD = 100_000_000_000
 _MAX_DOLLARS = 10**12
@@ -34,12 +36,45 @@ def text(value: Any) -> str | None:
 
 
 def identifier(value: Any) -> str | None:
-    """A Thumbtack ID (int64, sent as a string or, by some senders, a number)."""
-    ident = text(value)
-    if ident is None:
-        return None
-    ident = ident.strip()
-    return ident or None
+    """A Thumbtack ID, or None when ``value`` is not one (``identifier_problem`` says why).
+
+    The rule (README, "Partner endpoints"): Thumbtack's IDs are int64s sent as decimal strings
+    (the legacy documents type ``leadID`` and ``messageID`` as ``string``; v4's are "int64 as a
+    string"), and some senders send a JSON number instead. So a JSON integer is its decimal text,
+    the same ID as that string: ``0``, ``0.0`` and ``"0"`` are one lead, as they are one int64 to
+    Thumbtack. A number written with a fraction or exponent is an ID only when it is an exact
+    integer a double holds without loss (at most 2**53: ``1e3`` is ``"1000"``; ``0.5``, and
+    ``3e20``, which stands for many int64s, are refused). A string is opaque once trimmed
+    (partners' fixtures use IDs such as ``m1``): ``"007"`` is not ``7``. Either must be printable
+    (no NUL or other control character) and at most 64 characters long.
+    """
+    return _identifier(value)[0]
+
+
+def identifier_problem(value: Any) -> str | None:
+    """Why ``value`` is not an identifier (None when it is one, or when it is absent)."""
+    return _identifier(value)[1]
+
+
+def _identifier(value: Any) -> tuple[str | None, str | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return None, "must be a non-empty string or integer"
+    if isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer() and abs(value) <= MAX_EXACT_INTEGER):
+            return None, "must be a non-empty string or integer (a number only when exact)"
+        value = int(value)
+    if isinstance(value, int):
+        ident: str = str(value)
+    elif isinstance(value, str):
+        ident = value.strip()
+    else:
+        return None, "must be a non-empty string or integer"
+    problem = id_problem(ident)
+    if problem is not None:
+        return None, problem if ident else "must be a non-empty string or integer"
+    return ident, None
 
 
 def money_cents(value: Any) -> int | None:
@@ -91,16 +126,21 @@ def timestamp(value: Any) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(UTC)
+        return _bounded(parsed.astimezone(UTC))
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC instant in range
         return None
+
+
+def _bounded(instant: datetime) -> datetime | None:
+    # Outside 1970-2200 a time is a corrupt or hostile value (core.bounds), not a date.
+    return instant if EARLIEST <= instant <= LATEST else None
 
 
 def _from_epoch(seconds: float) -> datetime | None:
     if abs(seconds) >= _MILLIS_THRESHOLD:
         seconds /= 1000
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        return _bounded(datetime.fromtimestamp(seconds, tz=UTC))
     except (OverflowError, OSError, ValueError):
         return None
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tackbridge.core import bounds
 from tackbridge.inbound import normalize as n
 from tackbridge.leads.models import (
     TEST_BUSINESS_NAME,
@@ -55,7 +56,7 @@ def _object(body: Any, where: str = "body") -> Mapping[str, Any]:
 
 
 # Thumbtack's IDs are int64 (19 digits); the store keeps up to 64 characters, on every database.
-MAX_ID_LENGTH = 64
+MAX_ID_LENGTH = bounds.MAX_ID_LENGTH
 
 
 def _sub(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -64,15 +65,37 @@ def _sub(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def _require_id(obj: Mapping[str, Any], key: str, path: str) -> str:
+    """The record's identifier (``normalize.identifier`` says what one is), or a refusal."""
     value = obj.get(key)
-    ident = n.identifier(value)
+    ident = _optional_id(obj, key, path)
     if ident is None:
         if value is None:
             raise InvalidPayloadError(path, f"{path} is required")
         raise InvalidPayloadError(path, f"{path} must be a non-empty string or integer")
-    if len(ident) > MAX_ID_LENGTH:
-        raise InvalidPayloadError(path, f"{path} is longer than {MAX_ID_LENGTH} characters")
     return ident
+
+
+def _optional_id(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    """An identifier the record may lack; present, it must be one (a NUL or an ID too long
+    for the store refuses the delivery: it is kept, refused, in the inbound log)."""
+    value = obj.get(key)
+    problem = n.identifier_problem(value)
+    if problem is not None and _refused(value):
+        raise InvalidPayloadError(path, f"{path} {problem}")
+    return n.identifier(value)
+
+
+def _parent(path: str) -> str:
+    """``"review."`` of ``"review.reviewID"``: where a record's other IDs are."""
+    return path.rpartition(".")[0] + "." if "." in path else ""
+
+
+def _refused(value: Any) -> bool:
+    # Only a text or number that breaks the rule refuses; other shapes (an object, an empty
+    # string) of an optional ID are tolerated as before, and read as absent.
+    return (isinstance(value, str) and bool(value.strip())) or (
+        isinstance(value, int | float) and not isinstance(value, bool)
+    )
 
 
 def _attachments(value: Any) -> tuple[AttachmentInfo, ...]:
@@ -125,8 +148,8 @@ def _customer(obj: Mapping[str, Any], lead_id: str) -> CustomerInfo:
     )
 
 
-def _business(obj: Mapping[str, Any]) -> BusinessInfo | None:
-    business_id = n.identifier(obj.get("businessID"))
+def _business(obj: Mapping[str, Any], path: str) -> BusinessInfo | None:
+    business_id = _optional_id(obj, "businessID", path)
     if business_id is None:
         return None
     return BusinessInfo(
@@ -148,7 +171,7 @@ def _lead(data: Mapping[str, Any], *, id_key: str, id_path: str, source: str) ->
     lead_id = _require_id(data, id_key, id_path)
     request = _sub(data, "request")
     customer = _sub(data, "customer")
-    business = _business(_sub(data, "business"))
+    business = _business(_sub(data, "business"), f"{_parent(id_path)}business.businessID")
     location = _sub(request, "location") or _sub(data, "location") or _sub(customer, "location")
     category, category_id = _category(request, data)
 
@@ -231,8 +254,12 @@ def parse_legacy_message(body: Any) -> MessageReceived:
     return MessageReceived(
         message_id=message_id,
         source="v1",
-        lead_id=n.identifier(data.get("leadID", holder.get("leadID"))),
-        business_id=n.identifier(data.get("businessID")),
+        lead_id=(
+            _optional_id(data, "leadID", "leadID")
+            if "leadID" in data
+            else _optional_id(holder, "leadID", "message.leadID")
+        ),
+        business_id=_optional_id(data, "businessID", "businessID"),
         customer_id=n.identifier(data.get("customerID")),
         sender=_sender(sender),
         text=text,
@@ -268,8 +295,12 @@ def _review(
     return ReviewReceived(
         review_id=review_id,
         source=source,
-        business_id=n.identifier(data.get("businessID")),
-        lead_id=n.identifier(data.get("leadID", data.get("negotiationID"))),
+        business_id=_optional_id(data, "businessID", f"{_parent(path)}businessID"),
+        lead_id=_optional_id(
+            data,
+            "leadID" if "leadID" in data else "negotiationID",
+            f"{_parent(path)}{'leadID' if 'leadID' in data else 'negotiationID'}",
+        ),
         category_id=n.identifier(data.get("categoryID")),
         rating=n.rating(rating_value),
         rating_raw=n.text(rating_value)
@@ -322,8 +353,12 @@ def _v4_message(data: Mapping[str, Any]) -> MessageReceived:
     return MessageReceived(
         message_id=_require_id(data, "messageID", "data.messageID"),
         source="v4",
-        lead_id=n.identifier(data.get("negotiationID")),
-        business_id=n.identifier(data.get("businessID", business.get("businessID"))),
+        lead_id=_optional_id(data, "negotiationID", "data.negotiationID"),
+        business_id=(
+            _optional_id(data, "businessID", "data.businessID")
+            if "businessID" in data
+            else _optional_id(business, "businessID", "data.business.businessID")
+        ),
         customer_id=n.identifier(data.get("customerID", customer.get("customerID"))),
         sender=_sender(n.text(data.get("from")) or "Customer"),
         text=n.text(data.get("text")),

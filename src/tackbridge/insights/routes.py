@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
+from tackbridge.core.bounds import ID_PATTERN, Moment
 from tackbridge.core.clock import utc
 from tackbridge.insights.response_times import LeadResponse, ResponseTimeSummary, summarize
 from tackbridge.services import require_operator, services
@@ -27,9 +28,11 @@ def _as_utc(moment: datetime) -> datetime:
 )
 def response_times(
     request: Request,
-    business: Annotated[str | None, Query(max_length=64, description="Only this business.")] = None,
-    since: Annotated[datetime | None, Query(description="Leads received at or after.")] = None,
-    until: Annotated[datetime | None, Query(description="Leads received before.")] = None,
+    business: Annotated[
+        str | None, Query(max_length=64, pattern=ID_PATTERN, description="Only this business.")
+    ] = None,
+    since: Annotated[Moment | None, Query(description="Leads received at or after.")] = None,
+    until: Annotated[Moment | None, Query(description="Leads received before.")] = None,
 ) -> ResponseTimeSummary:
     svc = services(request)
     query = select(leads.c.received_at, leads.c.first_reply_at, leads.c.first_reply_by).where(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.responses import Response
 
+from tackbridge.core.bounds import ID_PATTERN, MAX_CENTS
 from tackbridge.core.problems import problem
 from tackbridge.jobstatus.push import LeadNotFoundError, record_change
 from tackbridge.jobstatus.rules import STATUSES, InvalidJobStatusError, validate
@@ -22,7 +23,11 @@ router = APIRouter(
 class JobStatusIn(BaseModel):
     status: str = Field(max_length=32, description=f"One of {', '.join(STATUSES)}")
     invoiceAmountInCents: int | None = Field(
-        default=None, strict=True, description="Only with job_complete or invoice_paid"
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_CENTS,
+        description="Only with job_complete or invoice_paid",
     )
     changedAt: AwareDatetime | None = Field(
         default=None, description="When the change happened (default: now)"
@@ -53,7 +58,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses=_ERRORS,
 )
 async def job_status(
-    request: Request, lead_id: Annotated[str, Path(max_length=64)], body: JobStatusIn
+    request: Request,
+    lead_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)],
+    body: JobStatusIn,
 ) -> JobStatusOut | Response:
     svc = services(request)
     now = datetime.now(UTC)

@@ -8,13 +8,17 @@ it verbatim so every retry (and a replay) tells Thumbtack the same moment.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tackbridge.core.bounds import EARLIEST, MAX_CENTS
 from tackbridge.thumbtack.models import JobStatus, format_rfc3339
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
 INVOICE_STATUSES = frozenset({JobStatus.JOB_COMPLETE.value, JobStatus.INVOICE_PAID.value})
+#: How far ahead of our clock a change may be dated (a sender's clock may run a little fast; a
+#: change is something that happened, not a plan).
+MAX_AHEAD = timedelta(days=1)
 
 
 class InvalidJobStatusError(ValueError):
@@ -64,6 +68,10 @@ def validate(
             raise InvalidJobStatusError(
                 "invoiceAmountInCents", "invoiceAmountInCents must not be negative"
             )
+        if invoice_amount_cents > MAX_CENTS:
+            raise InvalidJobStatusError(
+                "invoiceAmountInCents", f"invoiceAmountInCents must be at most {MAX_CENTS}"
+            )
         if status not in INVOICE_STATUSES:
             raise InvalidJobStatusError(
                 "invoiceAmountInCents",
@@ -72,4 +80,14 @@ def validate(
     when = now if changed_at is None else changed_at
     if when.tzinfo is None or when.utcoffset() is None:
         raise InvalidJobStatusError("changedAt", "changedAt must carry a time zone")
-    return JobStatusChange(lead_id, status, when.astimezone(UTC), invoice_amount_cents)
+    try:
+        utc = when.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC instant
+        utc = EARLIEST - MAX_AHEAD
+    if not EARLIEST <= utc <= now + MAX_AHEAD:
+        raise InvalidJobStatusError(
+            "changedAt",
+            f"changedAt must lie between {EARLIEST.year} and a day from now (it is when the "
+            "change happened)",
+        )
+    return JobStatusChange(lead_id, status, utc, invoice_amount_cents)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
+from tackbridge.core.bounds import ID_PATTERN, Moment
 from tackbridge.leads.service import InvalidCursorError, get_lead, list_leads
 from tackbridge.leads.views import LeadPage, LeadView
 from tackbridge.services import require_operator, services
@@ -19,10 +19,16 @@ _AUTH: dict[int | str, dict[str, Any]] = {401: {"description": "Missing or wrong
 @router.get("", response_model=LeadPage, summary="List leads, newest first", responses=_AUTH)
 def leads_index(
     request: Request,
-    business: Annotated[str | None, Query(max_length=64, description="Business ID")] = None,
-    status: Annotated[str | None, Query(max_length=32, description="Lead status")] = None,
-    since: Annotated[datetime | None, Query(description="Received at or after (RFC 3339)")] = None,
-    cursor: Annotated[str | None, Query(max_length=128, description="From nextCursor")] = None,
+    business: Annotated[
+        str | None, Query(max_length=64, pattern=ID_PATTERN, description="Business ID")
+    ] = None,
+    status: Annotated[
+        str | None, Query(max_length=32, pattern=ID_PATTERN, description="Lead status")
+    ] = None,
+    since: Annotated[Moment | None, Query(description="Received at or after (RFC 3339)")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=128, pattern=ID_PATTERN, description="From nextCursor")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> LeadPage:
     svc = services(request)
@@ -43,7 +49,8 @@ def leads_index(
     responses={**_AUTH, 404: {"description": "No such lead"}},
 )
 def leads_show(
-    request: Request, lead_id: Annotated[str, Path(max_length=64, alias="lead_id")]
+    request: Request,
+    lead_id: Annotated[str, Path(max_length=64, alias="lead_id", pattern=ID_PATTERN)],
 ) -> LeadView:
     svc = services(request)
     with svc.db.reader.connect() as conn:

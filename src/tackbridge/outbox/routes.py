@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.routing import APIRoute
 
+from tackbridge.core.bounds import ID_PATTERN
 from tackbridge.outbox.kinds import Registry
 from tackbridge.outbox.service import (
     JobDetail,
@@ -38,7 +39,7 @@ JobID = Annotated[int, Path(ge=1, le=2**63 - 1)]
 def jobs_index(
     request: Request,
     state: State | None = None,
-    kind: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="From nextCursor")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JobPage:

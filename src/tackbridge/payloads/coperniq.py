@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 OpportunityStatus = Literal["ACTIVE", "ON_HOLD", "CANCELLED", "COMPLETED"]
 MatchBy = Literal["title", "primaryEmail", "primaryPhone", "address"]
@@ -207,19 +207,36 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+# What the store keeps of an automation event (crm_events): bounded here, so a longer or
+# control-character value is a 422 naming it, not a failed write. (Inline: the sandbox shares
+# this module and nothing else of the product.)
+_PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
+
+
 class WebhookEvent(Wire):
     """``event`` of an automation webhook (docs.coperniq.io, "Webhooks"): ``eventId`` and
     ``recordId`` are numbers there; trigger-specific fields are added beside them."""
 
-    eventId: Annotated[str, BeforeValidator(_text)]
-    recordId: int | str
-    triggerKey: str
+    eventId: Annotated[
+        str, BeforeValidator(_text), Field(min_length=1, max_length=128, pattern=_PRINTABLE)
+    ]
+    recordId: int | str = Field(union_mode="left_to_right")
+    triggerKey: str = Field(min_length=1, max_length=64, pattern=_PRINTABLE)
     triggerName: str | None = None
     firedAt: str | None = None
     phaseInstanceId: int | None = None
     phaseTemplateId: int | None = None
     phaseType: str | None = None
     status: str | None = None
+
+    @field_validator("recordId")
+    @classmethod
+    def _record_id(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 0 <= value < 2**63:
+            raise ValueError("must be a record ID (a whole number from 0 to 2**63-1)")
+        if isinstance(value, str) and not (0 < len(value) <= 64 and value.isprintable()):
+            raise ValueError("must be 1 to 64 printable characters")
+        return value
 
 
 class WebhookRecord(Wire):

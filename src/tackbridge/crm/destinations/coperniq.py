@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 import httpx2
 from pydantic import BaseModel, Field, SecretStr
@@ -406,6 +407,21 @@ def _preset(settings: Settings) -> Preset[CoperniqChoice]:
     )
 
 
+def _same_base(a: str | None, b: str | None) -> bool:
+    def key(url: str | None) -> str:
+        parts = urlsplit((url or "").strip())
+        return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+    return key(a) == key(b)
+
+
+def _keeps_account_key(own: CoperniqChoice, preset: CoperniqChoice) -> bool:
+    """The account-wide key goes only to the account-wide base URL: a business naming another
+    base URL brings its own key."""
+    mine = own.coperniq.baseUrl
+    return not mine or _same_base(mine, preset.coperniq.baseUrl)
+
+
 def _build(
     options: CoperniqChoice,
     secret: SecretStr | None,
@@ -413,6 +429,11 @@ def _build(
     settings: Settings,
 ) -> CoperniqDestination:
     if secret is None or not secret.get_secret_value():
+        if not _same_base(options.coperniq.baseUrl, settings.coperniq_base_url):
+            raise ValueError(
+                "coperniqApiKey is required with a coperniq.baseUrl of the business's own "
+                "(the account's key goes only to TACKBRIDGE_COPERNIQ_BASE_URL)"
+            )
         raise ValueError("coperniq_api_key is required for the coperniq destination")
     # One budget per key (and limits) in the process, whichever business uses the key.
     limiter = shared_limiter(
@@ -460,4 +481,6 @@ COPERNIQ: DestinationType[CoperniqChoice] = DestinationType(
     secret_field="coperniqApiKey",  # noqa: S106 - a field name, not a secret
     answer=CoperniqAnswer,
     show=_show,
+    urls=lambda options: {"coperniq.baseUrl": options.coperniq.baseUrl},
+    keeps_preset_secret=_keeps_account_key,
 )

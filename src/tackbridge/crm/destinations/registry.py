@@ -117,7 +117,9 @@ class DestinationRegistry:
             return DestinationConfig(kind)
         preset = t.preset(settings)
         own = t.options.model_validate(stored or {})
-        return DestinationConfig(kind, _merged(own, preset.options), secret or preset.secret)
+        if secret is None and t.keeps_preset_secret(own, preset.options):
+            secret = preset.secret
+        return DestinationConfig(kind, _merged(own, preset.options), secret)
 
     def build(
         self,
@@ -183,6 +185,23 @@ class DestinationRegistry:
         config = self.config(choice.kind, settings, stored=choice.options)
         required = self.get(choice.kind).required
         return [name for name in required if not getattr(config.options, name, None)]
+
+    def urls(self, choice: Choice) -> list[tuple[str, str]]:
+        """Every URL ``choice`` sets, with its field (any kind's: they are all stored)."""
+        found: list[tuple[str, str]] = []
+        for t in self:
+            own = t.options.model_validate(choice.options)
+            found += [(name, url) for name, url in t.urls(own).items() if url]
+        return found
+
+    def needs_own_secret(self, choice: Choice, settings: Settings) -> str | None:
+        """The secret field ``choice`` must carry itself, because the process's secret may not
+        go with its options (a Coperniq base URL of its own), or None."""
+        t = self.get(choice.kind)
+        if t.secret_field is None:
+            return None
+        own = t.options.model_validate(choice.options)
+        return None if t.keeps_preset_secret(own, t.preset(settings).options) else t.secret_field
 
     def answer(
         self,

@@ -29,11 +29,13 @@ from urllib.parse import urlsplit
 import httpx2
 from pydantic import BaseModel, Field, SecretStr
 
+from tackbridge.core.netguard import RefusedAddressError
 from tackbridge.core.redact import redact_url
 from tackbridge.crm.destination import DestinationType, Preset
 from tackbridge.crm.errors import (
     CrmNetworkError,
     CrmServerError,
+    DestinationRefusedError,
     WebhookRejectedError,
 )
 from tackbridge.crm.receipt import DeliveryReceipt
@@ -161,6 +163,8 @@ class WebhookDestination:
         where = f"{self._where} {event_type}"
         try:
             response = await self._client.post(self._url, content=body, headers=headers)
+        except RefusedAddressError as exc:
+            raise DestinationRefusedError(f"{where}: refused: {exc}") from None
         except httpx2.TimeoutException:
             raise CrmNetworkError(f"{where}: timed out") from None
         except httpx2.TransportError as exc:
@@ -256,4 +260,5 @@ WEBHOOK: DestinationType[WebhookOptions] = DestinationType(
     required=("webhookUrl",),
     answer=WebhookAnswer,
     show=_show,
+    urls=lambda options: {"webhookUrl": options.webhookUrl},
 )
