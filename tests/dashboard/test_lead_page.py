@@ -4,12 +4,16 @@ member's scope, attachments shown as thumbnails or links (http(s) only)."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
+from tackbridge.core.clock import now
+from tackbridge.crm.store import Link, save_link
 from tackbridge.dashboard.pages.lead import parse_dollars
+from tackbridge.store.database import open_database
 from tests.fixtures import doc_payload
-from tests.support.dashboard import add, csrf_of, signed_in_client
+from tests.support.dashboard import add, csrf_of, dev_server, signed_in_client
 from tests.support.tackbridge import RunningServer
 
 
@@ -116,3 +120,17 @@ def test_a_member_gets_404_for_another_business(dash: RunningServer) -> None:
     assert 'data-lead-id="704"' not in inbox
     assert 'data-lead-id="704"' not in filtered
     assert dash.operator.get(f"/api/leads/{other}/messages").json()["messages"] == []
+
+
+def test_the_crm_record_is_linked_when_its_url_is_configured(tmp_path: Path) -> None:
+    template = "https://app.coperniq.example/42/{type}s/{id}"
+    with dev_server(tmp_path, crm_record_url=template) as dash:
+        lead_id = _lead(dash, "705", "b1")
+        db = open_database(dash.settings.resolved_database_url)
+        with db.writer.begin() as conn:
+            save_link(conn, Link(lead_id, "coperniq:project", "9917", "created"), now())
+        db.dispose()
+        with signed_in_client(dash) as client:
+            html = client.get(f"/leads/{lead_id}").text
+    assert '<a href="https://app.coperniq.example/42/projects/9917"' in html
+    assert "record 9917" in html
