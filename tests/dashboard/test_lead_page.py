@@ -10,7 +10,7 @@ import pytest
 
 from tackbridge.core.clock import now
 from tackbridge.crm.store import Link, save_link
-from tackbridge.dashboard.pages.lead import parse_dollars
+from tackbridge.dashboard.pages.lead import describe_estimate, describe_times, parse_dollars
 from tackbridge.store.database import open_database
 from tests.fixtures import doc_payload
 from tests.support.dashboard import add, csrf_of, dev_server, signed_in_client
@@ -134,3 +134,23 @@ def test_the_crm_record_is_linked_when_its_url_is_configured(tmp_path: Path) -> 
             html = client.get(f"/leads/{lead_id}").text
     assert '<a href="https://app.coperniq.example/42/projects/9917"' in html
     assert "record 9917" in html
+
+
+def test_estimates_and_proposed_times_read_as_lines() -> None:
+    assert (
+        describe_estimate(
+            {"total": "$150.00", "type": "Fixed", "unitName": "job", "unitQuantity": 1}
+        )
+        == "$150.00 (Fixed, 1 job)"
+    )
+    assert describe_estimate({"type": "MoreInfo"}) == "MoreInfo"
+    assert describe_estimate(None) is None
+    assert describe_times(
+        [
+            {"start": "2026-09-20T16:00:00Z", "end": "2026-09-20T18:00:00Z"},
+            {"start": "2026-09-21T23:00:00-07:00"},
+            "Weekday evenings",
+            {"start": "not a time"},
+        ]
+    ) == ["2026-09-20 16:00-18:00 UTC", "2026-09-22 06:00 UTC", "Weekday evenings"]
+    assert describe_times("Flexible") == ["Flexible"]

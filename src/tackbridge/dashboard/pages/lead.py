@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -41,7 +41,7 @@ from tackbridge.leads.views import AttachmentView, LeadView, StatusChangeView
 from tackbridge.services import services
 from tackbridge.store.schema import outbox
 
-__all__ = ["parse_dollars", "router"]
+__all__ = ["describe_estimate", "describe_times", "parse_dollars", "router"]
 
 router = APIRouter(include_in_schema=False)
 LeadID = Annotated[str, Path(max_length=64)]
@@ -64,6 +64,54 @@ def parse_dollars(text: str) -> int | None:
     if amount != amount.quantize(Decimal("0.01")):
         raise ValueError("the invoice amount has at most 2 decimals (cents)")
     return int(amount * 100)
+
+
+def describe_estimate(estimate: Any) -> str | None:
+    """The pro's estimate as a line: ``$150.00 (Fixed, 1 job)``; None when there is none."""
+    if isinstance(estimate, str | int | float) and not isinstance(estimate, bool):
+        return str(estimate)
+    if not isinstance(estimate, dict):
+        return None
+    amount = estimate.get("total") or estimate.get("pricePerUnit") or estimate.get("amount")
+    unit = estimate.get("unitName")
+    quantity = estimate.get("unitQuantity")
+    parts = [str(p) for p in (estimate.get("type"),) if p]
+    if unit and quantity is not None:
+        parts.append(f"{quantity} {unit}")
+    if amount is None:
+        return ", ".join(parts) or None
+    return f"{amount} ({', '.join(parts)})" if parts else str(amount)
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def describe_times(times: Any) -> list[str]:
+    """The customer's proposed times, each as ``2026-09-20 16:00-18:00 UTC`` (or as sent)."""
+    if not isinstance(times, list):
+        return [str(times)] if isinstance(times, str) and times.strip() else []
+    shown = []
+    for item in times:
+        if isinstance(item, dict):
+            start, end = _moment(item.get("start")), _moment(item.get("end"))
+            if start is not None:
+                text = start.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+                if end is not None:
+                    end_utc = end.astimezone(UTC)
+                    same_day = end_utc.date() == start.astimezone(UTC).date()
+                    text += "-" + end_utc.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+                shown.append(text + " UTC")
+                continue
+        if isinstance(item, str | int | float) and str(item).strip():
+            shown.append(str(item))
+    return shown
 
 
 @dataclass(frozen=True)
@@ -175,6 +223,8 @@ def _page(
             "safe_url": _safe_url,
             "is_image": _is_image,
             "link": link,
+            "estimate": describe_estimate(lead.estimate),
+            "proposed_times": describe_times(lead.request.proposedTimes),
             "crm_url": _crm_url(link, svc.settings.crm_record_url),
             "steps": steps,
             "left": left,
