@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from sqlalchemy import Connection, select
 from starlette.responses import Response
 
-from tackbridge.conversations.replies import MAX_TEXT, LeadNotFoundError, queue_reply
+from tackbridge.conversations.replies import MAX_TEXT, REPLY_KIND, LeadNotFoundError, queue_reply
 from tackbridge.core.clock import now
 from tackbridge.crm.store import Link, link_of_lead
 from tackbridge.dashboard.access import NotVisibleError, access_of
@@ -118,6 +119,7 @@ def describe_times(times: Any) -> list[str]:
 class Message:
     message: ThreadMessage
     attachments: list[AttachmentView]
+    error: str | None = None  # a reply that failed: why (its job's last error)
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,52 @@ class Step:
     change: StatusChangeView
     at: datetime
     push_state: str | None  # job statuses: the push job's state (pending, running, done, dead)
+    error: str | None = None  # the push's last error, while it is retried or once it is dead
+
+
+@dataclass(frozen=True)
+class JobState:
+    state: str
+    error: str | None
+
+
+def _jobs(conn: Connection, keys: Collection[str]) -> dict[str, JobState]:
+    """The outbox jobs with these idempotency keys: state and last error's detail."""
+    if not keys:
+        return {}
+    found = conn.execute(
+        select(outbox.c.idempotency_key, outbox.c.state, outbox.c.last_error).where(
+            outbox.c.idempotency_key.in_(sorted(keys))
+        )
+    )
+    return {
+        row.idempotency_key: JobState(
+            row.state,
+            str(row.last_error.get("detail"))[:300]
+            if isinstance(row.last_error, dict) and row.last_error.get("detail")
+            else None,
+        )
+        for row in found
+    }
+
+
+def _messages_of(conn: Connection, lead: LeadView) -> list[Message]:
+    files = {m.messageID: m.attachments for m in lead.messages}
+    shown = thread(conn, lead.leadID).messages
+    keys = {
+        m.messageID: f"{REPLY_KIND.name}:{lead.leadID}:{m.messageID}"
+        for m in shown
+        if m.deliveryState == "failed"
+    }
+    jobs = _jobs(conn, set(keys.values()))
+    return [
+        Message(
+            m,
+            files.get(m.messageID, []),
+            jobs[keys[m.messageID]].error if keys.get(m.messageID) in jobs else None,
+        )
+        for m in shown
+    ]
 
 
 def _is_image(file: AttachmentView) -> bool:
@@ -190,8 +238,7 @@ def _page(
         lead = get_lead(conn, lead_id)
         if lead is None:
             raise NotVisibleError(f"lead {lead_id!r}")
-        files = {m.messageID: m.attachments for m in lead.messages}
-        messages = [Message(m, files.get(m.messageID, [])) for m in thread(conn, lead_id).messages]
+        messages = _messages_of(conn, lead)
         link = link_of_lead(conn, lead_id)
         steps = _steps(conn, lead)
         stamp = lead_stamp(conn, lead_id)
