@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,7 +16,7 @@ from tackbridge import __version__, flows, health
 from tackbridge.autoreply import routes as autoreply_routes
 from tackbridge.connections import routes as connection_routes
 from tackbridge.conversations import routes as conversation_routes
-from tackbridge.core.problems import install_handlers
+from tackbridge.core.problems import install_handlers, problem
 from tackbridge.crm import routes as crm_routes
 from tackbridge.inbound import coperniq as coperniq_webhook
 from tackbridge.inbound import log_api
@@ -26,6 +27,8 @@ from tackbridge.leads import routes as lead_routes
 from tackbridge.outbox import routes as outbox_routes
 from tackbridge.runtime import Runtime
 from tackbridge.settings import Settings
+from tackbridge.store.locks import is_busy
+from tackbridge.store.writer import StoreBusyError
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -60,6 +63,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.add_exception_handler(StoreBusyError, _store_busy)
+    app.add_exception_handler(OperationalError, _store_locked)
     app.include_router(inbound_routes.router(flows.REACTIONS))
     app.include_router(coperniq_webhook.router)
     app.include_router(lead_routes.router)
@@ -94,3 +99,22 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+async def _store_busy(_request: Request, exc: Exception) -> Response:
+    """A write that waited ``TACKBRIDGE_STORE_WAIT_SECONDS`` for the store (another process
+    holding its lock) and was dropped unwritten: the caller may simply try again."""
+    retry_after = exc.retry_after if isinstance(exc, StoreBusyError) else 1
+    return problem(
+        503,
+        "the store is busy (locked by another process); nothing was written, try again",
+        slug="store-busy",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def _store_locked(request: Request, exc: Exception) -> Response:
+    """A read that met the store's lock for its whole busy timeout answers as a busy write."""
+    if not is_busy(exc):
+        raise exc
+    return await _store_busy(request, exc)

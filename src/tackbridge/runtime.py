@@ -36,11 +36,19 @@ class Runtime:
         cls, settings: Settings, *, upgrade: bool = True, registry: Registry | None = None
     ) -> Runtime:
         db = open_database(
-            settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
+            settings.resolved_database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            busy_seconds=settings.worker_store_wait_seconds,
+            read_busy_seconds=settings.store_wait_seconds,
         )
         if upgrade:
             migrate.upgrade(db.writer)
-        writer = Writer(db.writer, batch_size=settings.write_batch_size)
+        # Requests wait for the store store_wait_seconds at most; the worker sets its own.
+        writer = Writer(
+            db.writer,
+            batch_size=settings.write_batch_size,
+            wait_seconds=settings.store_wait_seconds,
+        )
         thumbtack = open_thumbtack(settings)
         services = Services(settings, db, writer, thumbtack, open_http())
         connections = open_connections(settings, db, writer, thumbtack=thumbtack)
@@ -74,6 +82,7 @@ class Runtime:
             lease_seconds=settings.worker_lease_seconds,
             poll_seconds=settings.worker_poll_seconds,
             backoff=backoff_from(settings),
+            store_wait_seconds=settings.worker_store_wait_seconds,
         )
 
     def start_worker(self) -> Worker:

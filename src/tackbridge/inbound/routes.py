@@ -36,7 +36,7 @@ from tackbridge.inbound.record import (
 from tackbridge.leads.models import Delivery, InvalidPayloadError
 from tackbridge.payloads import thumbtack as wire
 from tackbridge.services import Services, services
-from tackbridge.store.writer import WriterClosedError
+from tackbridge.store.writer import StoreBusyError, WriterClosedError
 
 log = logging.getLogger("tackbridge.inbound")
 
@@ -126,6 +126,11 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         )
     except WriterClosedError:
         return problem(503, "shutting down; deliver again", headers={"Retry-After": "1"})
+    except StoreBusyError as exc:
+        # Nothing of it was written: answered 503 with Retry-After (app.py), the sender
+        # delivers it again, and it is new then.
+        log.warning("store busy: %s %s answered 503 (%s)", request.method, route, exc)
+        raise
     except Exception:
         # Keep the delivery verbatim even when its records could not be written, so that
         # an operator can replay it; the sender is asked to deliver again all the same.
@@ -163,6 +168,9 @@ async def _log_refusal(
                 conn, entry, status_code=status, outcome=outcome, problem=problem_detail
             )
         )
+    except StoreBusyError:
+        log.warning("store busy: the refused %s delivery was not kept", entry.route)
+        return None
     except Exception:
         # The refusal is answered even when it cannot be kept; the log line above remains.
         log.exception("could not keep the refused %s delivery", entry.route)
