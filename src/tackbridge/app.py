@@ -16,7 +16,9 @@ from tackbridge import __version__, flows, health
 from tackbridge.autoreply import routes as autoreply_routes
 from tackbridge.connections import routes as connection_routes
 from tackbridge.conversations import routes as conversation_routes
+from tackbridge.core.limits import RequestLimits
 from tackbridge.core.problems import install_handlers, problem
+from tackbridge.core.serving import uvicorn_options
 from tackbridge.crm import routes as crm_routes
 from tackbridge.inbound import coperniq as coperniq_webhook
 from tackbridge.inbound import log_api
@@ -63,6 +65,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        body_seconds=settings.body_timeout_seconds,
+    )
     app.add_exception_handler(StoreBusyError, _store_busy)
     app.add_exception_handler(OperationalError, _store_locked)
     app.include_router(inbound_routes.router(flows.REACTIONS))
@@ -99,6 +106,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What ``uvicorn.Config`` needs beside the app to serve it as it must be served: the
+    header deadline and size (``core/serving.py``) and the keep-alive timeout."""
+    return uvicorn_options(
+        header_seconds=settings.header_timeout_seconds,
+        max_header_bytes=settings.max_header_bytes,
+        keep_alive_seconds=settings.keep_alive_seconds,
+    )
 
 
 async def _store_busy(_request: Request, exc: Exception) -> Response:

@@ -136,7 +136,7 @@ def serve(
     """Run the web server: partner endpoints, operator API, probes."""
     import uvicorn
 
-    from tackbridge.app import create_app
+    from tackbridge.app import create_app, server_options
 
     settings = _settings()
     if dev:
@@ -156,6 +156,7 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=False,
         access_log=False,
+        **server_options(checked),
     )
 
 

@@ -166,7 +166,7 @@ async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
     """Runs both servers until Ctrl-C (or SIGTERM), connecting the demo business first."""
     from rich.console import Console
 
-    from tackbridge.app import create_app
+    from tackbridge.app import create_app, server_options
     from tackbridge.core import logs
     from tackbridge.sandbox import create_app as create_sandbox
 
@@ -188,6 +188,7 @@ async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
             port=ports.tackbridge,
             log_level="warning",
             access_log=False,
+            **server_options(settings),
         )
     )
     loop = asyncio.get_running_loop()

@@ -25,10 +25,15 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def serve(app: Any, *, port: int | None = None, timeout: float = 15.0) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
+def serve(
+    app: Any, *, port: int | None = None, timeout: float = 15.0, **options: Any
+) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL. ``options``: more
+    of ``uvicorn.Config`` (tackbridge's own: ``tackbridge.app.server_options``)."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
+    )
     server = _Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

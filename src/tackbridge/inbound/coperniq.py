@@ -19,7 +19,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from tackbridge.core.problems import problem
-from tackbridge.inbound.http import decode_json, is_json, read_body, safe_headers
+from tackbridge.inbound.http import (
+    IncompleteBodyError,
+    decode_json,
+    is_json,
+    read_body,
+    safe_headers,
+)
 from tackbridge.inbound.kinds import COPERNIQ_EVENT, CoperniqEventRef
 from tackbridge.inbound.normalize import timestamp
 from tackbridge.inbound.record import InboundRequest, log_request, record_crm_event
@@ -42,8 +48,9 @@ router = APIRouter()
     summary="Coperniq automation webhook (DEAL_STATUS_MOVEMENT, REQUEST_PHASE_*, APPOINTMENT_*)",
     responses={
         200: {"description": "stored (or already stored)"},
-        400: {"description": "malformed JSON"},
+        400: {"description": "malformed JSON, or a body cut short"},
         404: {"description": "unknown webhook secret"},
+        408: {"description": "the body did not arrive in time"},
         413: {"description": "body too large"},
         415: {"description": "not JSON"},
         422: {"description": "not a Coperniq automation event"},
@@ -75,7 +82,10 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
         secret.encode(), expected.get_secret_value().encode()
     ):
         return await refuse(404, "not-found", "no webhook here", None, 0)
-    body, size, cut = await read_body(request, settings.max_body_bytes)
+    try:
+        body, size, cut = await read_body(request, settings.max_body_bytes)
+    except IncompleteBodyError as short:
+        return await refuse(short.status, short.slug, short.detail, short.kept, short.size)
     if not is_json(request.headers.get("content-type")):
         return await refuse(415, "unsupported-media-type", "the body must be JSON", body, size)
     if cut:

@@ -21,7 +21,13 @@ from starlette.routing import Route
 from tackbridge.core.problems import problem, problem_body
 from tackbridge.inbound import parse
 from tackbridge.inbound.auth import CHALLENGE, PartnerAuth
-from tackbridge.inbound.http import decode_json, is_json, read_body, safe_headers
+from tackbridge.inbound.http import (
+    IncompleteBodyError,
+    decode_json,
+    is_json,
+    read_body,
+    safe_headers,
+)
 from tackbridge.inbound.reactions import Reactions
 from tackbridge.inbound.record import (
     ACCEPTED,
@@ -89,10 +95,13 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
     limit = svc.settings.max_body_bytes
     body, size, cut = b"", 0, False
     try:
-        if not is_json(request.headers.get("content-type")):
+        try:
             body, size, cut = await read_body(request, limit)
+        except IncompleteBodyError as short:
+            body, size, cut = short.kept, short.size, True
+            raise _Refused(short.status, short.slug, short.detail) from None
+        if not is_json(request.headers.get("content-type")):
             raise _Refused(415, "unsupported-media-type", "the body must be application/json")
-        body, size, cut = await read_body(request, limit)
         if cut:
             raise _Refused(413, "body-too-large", f"the body exceeds {limit} bytes")
         try:
@@ -118,6 +127,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
             slug=refused.slug,
             errors=errors,
             inboundID=inbound_id,
+            headers={"Connection": "close"} if refused.status in (408, 413) else None,
         )
 
     try:
@@ -192,11 +202,13 @@ def _body_doc(model: type[Any], summary: str) -> dict[str, Any]:
         "responses": {
             "200": {"description": "Stored (or already stored: a duplicate)."},
             "202": {"description": "Stored; its lead has not arrived yet."},
-            "400": {"description": "Malformed JSON (problem+json)."},
+            "400": {"description": "Malformed JSON, or a body cut short (problem+json)."},
             "401": {"description": "Missing or wrong credentials."},
+            "408": {"description": "The body did not arrive in time."},
             "413": {"description": "Body larger than the limit."},
             "415": {"description": "Not JSON."},
             "422": {"description": "The record's identifier is missing (problem+json)."},
+            "503": {"description": "The store is busy or failed; deliver again (Retry-After)."},
         },
         "summary": summary,
     }
