@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,7 +23,7 @@ from tackbridge.core.problems import install_handlers, problem
 from tackbridge.core.serving import uvicorn_options
 from tackbridge.crm import routes as crm_routes
 from tackbridge.inbound import coperniq as coperniq_webhook
-from tackbridge.inbound import log_api
+from tackbridge.inbound import log_api, refusals
 from tackbridge.inbound import routes as inbound_routes
 from tackbridge.insights import routes as insight_routes
 from tackbridge.jobstatus import routes as job_status_routes
@@ -47,9 +49,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.registry = rt.registry
         if settings.run_worker and own:
             rt.start_worker()
+        # The counts of rate-limited refusals reach the inbound log every few seconds.
+        flusher = asyncio.create_task(refusals.run_flusher(rt.services), name="refusal-counts")
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
             await rt.stop_worker()
             if own:
                 await rt.aclose()

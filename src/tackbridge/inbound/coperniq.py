@@ -29,6 +29,8 @@ from tackbridge.inbound.http import (
 from tackbridge.inbound.kinds import COPERNIQ_EVENT, CoperniqEventRef
 from tackbridge.inbound.normalize import timestamp
 from tackbridge.inbound.record import InboundRequest, log_request, record_crm_event
+from tackbridge.inbound.refusals import client_key, refusals
+from tackbridge.inbound.routes import limited
 from tackbridge.outbox.queue import enqueue
 from tackbridge.payloads.coperniq import CoperniqEventError, parse_webhook
 from tackbridge.services import services
@@ -65,7 +67,11 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
     async def refuse(
         status: int, slug: str, detail: str, body: bytes | None, size: int, **extra: Any
     ) -> Response:
-        entry = InboundRequest(ROUTE, "POST", headers, body, size, received_at)
+        counted = refusals(svc)
+        client = client_key(request.client.host if request.client else None)
+        if (retry := counted.admit(client, ROUTE, "POST", status, size)) is not None:
+            return limited(retry)
+        entry = counted.bounded(InboundRequest(ROUTE, "POST", headers, body, size, received_at))
         body_problem: dict[str, Any] = {"detail": detail, **extra}
         outcome = "unauthorized" if status == 404 else "rejected"
         await svc.writer.run(

@@ -39,6 +39,7 @@ from tackbridge.inbound.record import (
     log_request,
     record_delivery,
 )
+from tackbridge.inbound.refusals import client_key, refusals
 from tackbridge.leads.models import Delivery, InvalidPayloadError
 from tackbridge.payloads import thumbtack as wire
 from tackbridge.services import Services, services
@@ -81,9 +82,14 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         return InboundRequest(route, request.method, headers, body, size, received_at, truncated)
 
     refusal = auth.refusal(request.headers)
+    counted = refusals(svc)
+    client = client_key(request.client.host if request.client else None)
     if refusal is not None:
+        retry = counted.admit(client, route, request.method, 401, _declared(request))
+        if retry is not None:
+            return limited(retry)
         log.warning("refused %s %s from %s: %s", request.method, route, _client(request), refusal)
-        entry = inbound(None, 0)
+        entry = counted.bounded(inbound(None, 0))
         await _log_refusal(svc, entry, 401, UNAUTHORIZED, {"detail": refusal})
         return problem(
             401,
@@ -113,13 +119,16 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         except InvalidPayloadError as exc:
             raise _Refused(422, "invalid-payload", exc.detail, exc.field) from None
     except _Refused as refused:
+        retry = counted.admit(client, route, request.method, refused.status, size)
+        if retry is not None:
+            return limited(retry)
         errors = [{"field": refused.field, "detail": refused.detail}] if refused.field else None
         body_problem = problem_body(
             refused.status, refused.detail, slug=refused.slug, errors=errors
         )
         log.info("rejected %s %s: %s", request.method, route, refused.detail)
         inbound_id = await _log_refusal(
-            svc, inbound(body, size, cut), refused.status, REJECTED, body_problem
+            svc, counted.bounded(inbound(body, size, cut)), refused.status, REJECTED, body_problem
         )
         return problem(
             refused.status,
@@ -185,6 +194,21 @@ async def _log_refusal(
         # The refusal is answered even when it cannot be kept; the log line above remains.
         log.exception("could not keep the refused %s delivery", entry.route)
         return None
+
+
+def limited(retry_after: int) -> Response:
+    """The answer to a client past its budget of refused requests (``inbound.refusals``)."""
+    return problem(
+        429,
+        "too many refused requests from this client; it is counted, not kept",
+        slug="rate-limited",
+        headers={"Retry-After": str(retry_after), "Connection": "close"},
+    )
+
+
+def _declared(request: Request) -> int:
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else 0
 
 
 def _client(request: Request) -> str:

@@ -1,0 +1,225 @@
+"""Refused deliveries (unauthenticated, malformed, too big, cut short): what the inbound log
+keeps of one, how they are counted, and how many a client may have kept one by one.
+
+A refusal is kept with a bounded prefix of its body (``TACKBRIDGE_REFUSED_BODY_BYTES``) and
+bounded headers (``TACKBRIDGE_REFUSED_HEADER_BYTES``): enough to see what a misconfigured sender
+sends, never the megabyte a flood sends. Each client (an IPv4 address, an IPv6 /64) may have
+``TACKBRIDGE_REFUSAL_BURST`` refusals kept at once and ``TACKBRIDGE_REFUSALS_PER_MINUTE`` more;
+past that it is answered 429 with ``Retry-After`` and its refusals are only counted, and written
+as one ``rate_limited`` entry per client and route every few seconds (``flush``). A delivery
+that is accepted is never limited: the budget is spent by refusals alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tackbridge.core.ratelimit import Buckets
+from tackbridge.inbound.record import InboundRequest, log_request
+from tackbridge.services import Services
+from tackbridge.settings import Settings
+from tackbridge.store.writer import Writer
+
+__all__ = [
+    "RATE_LIMITED",
+    "Refusals",
+    "bound_headers",
+    "client_key",
+    "refusals",
+    "run_flusher",
+]
+
+log = logging.getLogger("tackbridge.inbound")
+
+RATE_LIMITED = "rate_limited"
+#: How often the counts of limited clients are written to the inbound log.
+FLUSH_SECONDS = 10.0
+_VALUE_CHARS = 256
+_MAX_HEADERS = 48
+
+
+def client_key(host: str | None) -> str:
+    """Who a refusal is counted against: the address, an IPv6 one by its /64 (one host
+    has a whole /64 to choose from)."""
+    if not host:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64]
+    if address.version == 6 and not getattr(address, "ipv4_mapped", None):
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(getattr(address, "ipv4_mapped", None) or address)
+
+
+def bound_headers(headers: dict[str, str], budget: int) -> dict[str, str]:
+    """``headers`` within ``budget`` characters: long values cut, the rest left out (and
+    counted in ``x-tackbridge-omitted``)."""
+    kept: dict[str, str] = {}
+    used = 0
+    omitted = 0
+    for name, value in headers.items():
+        name = name[:64]
+        if len(value) > _VALUE_CHARS:
+            value = f"{value[:_VALUE_CHARS]}...[{len(value) - _VALUE_CHARS} more]"
+        cost = len(name) + len(value)
+        if used + cost > budget or len(kept) >= _MAX_HEADERS:
+            omitted += 1
+            continue
+        kept[name] = value
+        used += cost
+    if omitted:
+        kept["x-tackbridge-omitted"] = f"{omitted} header(s)"
+    return kept
+
+
+@dataclass
+class _Counted:
+    """A limited client's refusals on one route since the last flush."""
+
+    method: str
+    first_at: datetime
+    last_at: datetime
+    count: int = 0
+    body_bytes: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+
+
+class Refusals:
+    """The process's refusals: counts, the per-client budget, and what waits to be written."""
+
+    def __init__(self, settings: Settings, *, clock: Any = None) -> None:
+        self.body_bytes = settings.refused_body_bytes
+        self.header_bytes = settings.refused_header_bytes
+        per_second = settings.refusals_per_minute / 60.0
+        extra = {} if clock is None else {"clock": clock}
+        self.budget = Buckets(burst=settings.refusal_burst, per_second=per_second, **extra)
+        #: Every refusal since the process started, by route and status (429s included).
+        self.counts: Counter[tuple[str, int]] = Counter()
+        #: Refusals answered 429 and only counted, by route.
+        self.limited: Counter[str] = Counter()
+        self._pending: dict[tuple[str, str], _Counted] = {}
+
+    def admit(self, client: str, route: str, method: str, status: int, size: int) -> int | None:
+        """Count a refusal; None if it may be kept, else the seconds to tell the client in
+        ``Retry-After`` (it is counted for the next ``flush`` instead)."""
+        self.counts[(route, status)] += 1
+        wait = self.budget.take(client)
+        if wait <= 0:
+            return None
+        self.limited[route] += 1
+        self.counts[(route, 429)] += 1
+        now = datetime.now(UTC)
+        counted = self._pending.get((client, route))
+        if counted is None:
+            counted = self._pending[(client, route)] = _Counted(method, now, now)
+            log.warning(
+                "%s is past its budget of refused requests on %s: answered 429, counted",
+                client,
+                route,
+            )
+        counted.count += 1
+        counted.body_bytes += size
+        counted.last_at = now
+        counted.statuses[status] += 1
+        return max(1, math.ceil(wait))
+
+    def bounded(self, entry: InboundRequest) -> InboundRequest:
+        """What the inbound log keeps of a refused delivery."""
+        body = entry.body
+        cut = entry.body_truncated
+        if body is not None and len(body) > self.body_bytes:
+            body, cut = body[: self.body_bytes], True
+        headers = bound_headers(entry.headers, self.header_bytes)
+        return replace(entry, body=body, headers=headers, body_truncated=cut)
+
+    @property
+    def pending(self) -> int:
+        """Limited refusals counted and not written yet."""
+        return sum(c.count for c in self._pending.values())
+
+    async def flush(self, writer: Writer) -> int:
+        """Write one ``rate_limited`` entry per client and route counted since the last
+        flush; how many entries."""
+        if not self._pending:
+            return 0
+        taken, self._pending = self._pending, {}
+
+        def unit(conn: Connection) -> int:
+            for (client, route), counted in taken.items():
+                _write(conn, client, route, counted)
+            return len(taken)
+
+        try:
+            return await writer.run(unit)
+        except Exception:
+            # Kept for the next flush rather than lost (merged with what came meanwhile).
+            for key, counted in taken.items():
+                self._merge(key, counted)
+            raise
+
+    def _merge(self, key: tuple[str, str], counted: _Counted) -> None:
+        now = self._pending.get(key)
+        if now is None:
+            self._pending[key] = counted
+            return
+        now.count += counted.count
+        now.body_bytes += counted.body_bytes
+        now.first_at = min(now.first_at, counted.first_at)
+        now.statuses.update(counted.statuses)
+
+
+def _write(conn: Connection, client: str, route: str, counted: _Counted) -> None:
+    statuses = {str(k): v for k, v in sorted(counted.statuses.items())}
+    detail = (
+        f"{counted.count} refused request(s) from {client} past its budget were answered 429 "
+        "and counted, not kept one by one"
+    )
+    log_request(
+        conn,
+        InboundRequest(route, counted.method, {}, None, counted.body_bytes, counted.last_at),
+        status_code=429,
+        outcome=RATE_LIMITED,
+        problem={
+            "type": "urn:tackbridge:problem:rate-limited",
+            "title": "Too Many Requests",
+            "status": 429,
+            "detail": detail,
+            "client": client,
+            "count": counted.count,
+            "firstAt": counted.first_at.isoformat(),
+            "lastAt": counted.last_at.isoformat(),
+            "statuses": statuses,
+        },
+    )
+
+
+def refusals(svc: Services) -> Refusals:
+    """This process's refusals."""
+    return svc.shared("inbound.refusals", lambda: Refusals(svc.settings))
+
+
+async def run_flusher(svc: Services, every: float = FLUSH_SECONDS) -> None:
+    """Write the counts of limited clients every ``every`` seconds, and once more when
+    cancelled (the process stops)."""
+    counted = refusals(svc)
+    try:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await counted.flush(svc.writer)
+            except Exception:
+                log.warning("could not write the counts of rate-limited refusals; kept")
+    finally:
+        with contextlib.suppress(Exception):
+            await counted.flush(svc.writer)
