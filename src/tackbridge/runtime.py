@@ -5,10 +5,13 @@ feature (whose TokenManager is the process's grant source), the registry of job 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tackbridge.connections.service import Connections, open_connections
+from tackbridge.inbound import retention
 from tackbridge.outbox.backoff import backoff_from
 from tackbridge.outbox.kinds import Bound, Registry
 from tackbridge.outbox.worker import Worker
@@ -21,6 +24,8 @@ from tackbridge.store.writer import Writer
 
 __all__ = ["Runtime"]
 
+log = logging.getLogger("tackbridge.runtime")
+
 
 @dataclass
 class Runtime:
@@ -29,6 +34,7 @@ class Runtime:
     registry: Registry
     worker: Worker | None = None
     _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _upkeep_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _bound: dict[str, Bound[Any]] | None = field(default=None, repr=False)
 
     @classmethod
@@ -89,13 +95,32 @@ class Runtime:
         """Run the outbox worker in this process's event loop."""
         self.worker = self.new_worker()
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
+        self._upkeep_task = asyncio.create_task(self.schedule_upkeep(), name="upkeep")
         return self.worker
+
+    async def schedule_upkeep(self) -> None:
+        """Queue the recurring jobs (the inbound log's retention) unless they are queued; a
+        store that refuses now only delays them to the next start."""
+        if not retention.Retention.of(self.settings).enabled:
+            return
+        try:
+            await self.services.writer.run(
+                lambda conn: retention.schedule(conn, datetime.now(UTC)),
+                wait=self.settings.worker_store_wait_seconds,
+            )
+        except Exception:
+            log.warning("could not schedule the inbound log's retention; at the next start")
+            return
+        self.wake_worker()
 
     def wake_worker(self) -> None:
         if self.worker is not None:
             self.worker.wake()
 
     async def stop_worker(self) -> None:
+        if self._upkeep_task is not None:
+            await self._upkeep_task
+            self._upkeep_task = None
         if self.worker is not None and self._worker_task is not None:
             await self.worker.stop()
             await self._worker_task
