@@ -72,15 +72,24 @@ def lead_id(run_id: str, index: int) -> str:
 
 
 def build_requests(
-    *, host: str, port: int, path: str, authorization: str, template: str, run_id: str, count: int
+    *,
+    host: str,
+    port: int,
+    path: str,
+    authorization: str,
+    template: str,
+    run_id: str,
+    count: int,
+    headers: tuple[str, ...] = (),
 ) -> list[bytes]:
-    """``count`` complete HTTP/1.1 requests, each body with its own unique ID."""
+    """``count`` complete HTTP/1.1 requests, each body with its own unique ID; ``headers``:
+    more header lines (``Name: value``)."""
     head = (
         f"POST {path} HTTP/1.1\r\n"
         f"Host: {host}:{port}\r\n"
         f"Authorization: {authorization}\r\n"
         "Content-Type: application/json\r\n"
-    )
+    ) + "".join(f"{line}\r\n" for line in headers)
     out: list[bytes] = []
     for i in range(count):
         body = template.replace(PLACEHOLDER, lead_id(run_id, i)).encode()
@@ -233,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ack-file", type=Path, default=None, help="write the ID of every 2xx answer here"
     )
+    parser.add_argument(
+        "--header", action="append", default=[], help="another header line, 'Name: value'"
+    )
+    parser.add_argument(
+        "--pad-header-bytes", type=int, default=0, help="add an X-Pad header this long"
+    )
     args = parser.parse_args(argv)
 
     count = max(1, round(args.rate * args.duration))
@@ -244,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         template=args.template.read_text(),
         run_id=args.run_id,
         count=count,
+        headers=(
+            *args.header,
+            *([f"X-Pad: {'p' * args.pad_header_bytes}"] if args.pad_header_bytes else []),
+        ),
     )
     result, acknowledged = asyncio.run(
         run(

@@ -69,7 +69,9 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
     ) -> Response:
         counted = refusals(svc)
         client = client_key(request.client.host if request.client else None)
-        if (retry := counted.admit(client, ROUTE, "POST", status, size)) is not None:
+        if status != 404:  # the right secret: kept whatever the budget
+            counted.count(ROUTE, status)
+        elif (retry := counted.admit(client, ROUTE, "POST", status, size)) is not None:
             return limited(retry)
         entry = counted.bounded(InboundRequest(ROUTE, "POST", headers, body, size, received_at))
         body_problem: dict[str, Any] = {"detail": detail, **extra}

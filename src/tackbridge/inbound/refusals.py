@@ -1,13 +1,15 @@
 """Refused deliveries (unauthenticated, malformed, too big, cut short): what the inbound log
-keeps of one, how they are counted, and how many a client may have kept one by one.
+keeps of one, how they are counted, and how many an unauthenticated client may have kept.
 
 A refusal is kept with a bounded prefix of its body (``TACKBRIDGE_REFUSED_BODY_BYTES``) and
 bounded headers (``TACKBRIDGE_REFUSED_HEADER_BYTES``): enough to see what a misconfigured sender
-sends, never the megabyte a flood sends. Each client (an IPv4 address, an IPv6 /64) may have
-``TACKBRIDGE_REFUSAL_BURST`` refusals kept at once and ``TACKBRIDGE_REFUSALS_PER_MINUTE`` more;
-past that it is answered 429 with ``Retry-After`` and its refusals are only counted, and written
-as one ``rate_limited`` entry per client and route every few seconds (``flush``). A delivery
-that is accepted is never limited: the budget is spent by refusals alone.
+sends, never the megabyte a flood sends. Each client (an IPv4 address, an IPv6 /64) whose
+credentials are refused may have ``TACKBRIDGE_REFUSAL_BURST`` of them kept at once and
+``TACKBRIDGE_REFUSALS_PER_MINUTE`` more; past that it is answered 429 with ``Retry-After``, and
+its refusals are only counted and written as one ``rate_limited`` entry per client and route
+every few seconds (``flush``). Anyone on the internet can send those; a refusal of an
+authenticated sender (Thumbtack itself: a body we cannot read) is always kept, bounded, as a
+delivery we must be able to look at. A delivery that is accepted is never limited.
 """
 
 from __future__ import annotations
@@ -109,6 +111,10 @@ class Refusals:
         #: Refusals answered 429 and only counted, by route.
         self.limited: Counter[str] = Counter()
         self._pending: dict[tuple[str, str], _Counted] = {}
+
+    def count(self, route: str, status: int) -> None:
+        """Count a refusal that is kept whatever the budget (an authenticated sender's)."""
+        self.counts[(route, status)] += 1
 
     def admit(self, client: str, route: str, method: str, status: int, size: int) -> int | None:
         """Count a refusal; None if it may be kept, else the seconds to tell the client in

@@ -76,15 +76,16 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
     svc = services(request)
     auth = svc.shared("inbound.partner_auth", lambda: PartnerAuth(svc.settings))
     received_at = datetime.now(UTC)
-    headers = safe_headers(request, auth.header_name)
 
     def inbound(body: bytes | None, size: int, truncated: bool = False) -> InboundRequest:
+        # Built only for what is kept: a rate-limited refusal never needs them.
+        headers = safe_headers(request, auth.header_name)
         return InboundRequest(route, request.method, headers, body, size, received_at, truncated)
 
     refusal = auth.refusal(request.headers)
     counted = refusals(svc)
-    client = client_key(request.client.host if request.client else None)
     if refusal is not None:
+        client = client_key(request.client.host if request.client else None)
         retry = counted.admit(client, route, request.method, 401, _declared(request))
         if retry is not None:
             return limited(retry)
@@ -119,9 +120,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         except InvalidPayloadError as exc:
             raise _Refused(422, "invalid-payload", exc.detail, exc.field) from None
     except _Refused as refused:
-        retry = counted.admit(client, route, request.method, refused.status, size)
-        if retry is not None:
-            return limited(retry)
+        counted.count(route, refused.status)  # authenticated: kept, whatever the budget
         errors = [{"field": refused.field, "detail": refused.detail}] if refused.field else None
         body_problem = problem_body(
             refused.status, refused.detail, slug=refused.slug, errors=errors
@@ -139,9 +138,10 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
             headers={"Connection": "close"} if refused.status in (408, 413) else None,
         )
 
+    entry = inbound(body, size)
     try:
         outcome = await svc.writer.run(
-            lambda conn: record_delivery(conn, inbound(body, size), delivery, reactions)
+            lambda conn: record_delivery(conn, entry, delivery, reactions)
         )
     except WriterClosedError:
         return problem(503, "shutting down; deliver again", headers={"Retry-After": "1"})
@@ -156,7 +156,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         log.exception("could not store %s %s", request.method, route)
         await _log_refusal(
             svc,
-            inbound(body, size),
+            entry,
             503,
             FAILED,
             problem_body(503, "recording the delivery failed", slug="store-failed"),
@@ -202,7 +202,7 @@ def limited(retry_after: int) -> Response:
         429,
         "too many refused requests from this client; it is counted, not kept",
         slug="rate-limited",
-        headers={"Retry-After": str(retry_after), "Connection": "close"},
+        headers={"Retry-After": str(retry_after)},
     )
 
 
