@@ -42,6 +42,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import ingest  # noqa: E402 - the shared server and generator plumbing of bench/ingest.py
+import openloop  # noqa: E402 - its percentiles
 
 TARGET_RATIO = 2.0
 
@@ -68,6 +69,7 @@ def generator(
     ack_file: Path,
     pad: int = 0,
 ) -> subprocess.Popen[str]:
+    samples = ack_file.with_suffix(".samples.json")
     command = [
         sys.executable,
         str(ingest.OPENLOOP),
@@ -93,6 +95,8 @@ def generator(
         str(ack_file),
         "--pad-header-bytes",
         str(pad),
+        "--samples-file",
+        str(samples),
     ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -128,70 +132,90 @@ def run_server(
         "server": name,
         "refusal_budget": "unlimited" if unlimited else "default",
     }
+    here = scratch / name
+    pooled: dict[str, list[float]] = {"quiet": [], "flooded": []}
+    runs: dict[str, list[dict[str, Any]]] = {"quiet": [], "flooded": [], "flood": []}
+    cpu: dict[str, list[dict[str, float]]] = {"quiet": [], "flood": []}
+
+    def leads(run_id: str, duration: float) -> subprocess.Popen[str]:
+        return generator(
+            server,
+            authorization=good,
+            template=template,
+            run_id=run_id,
+            rate=args.lead_rate,
+            duration=duration,
+            connections=4,
+            ack_file=here / f"{run_id}.ack",
+        )
+
+    def keep(phase: str, run_id: str, result: dict[str, Any]) -> None:
+        runs[phase].append(result)
+        pooled[phase] += json.loads(
+            (here / f"{run_id}.ack").with_suffix(".samples.json").read_text()
+        )
+
     try:
         server.wait_ready()
-        warm = generator(
-            server,
-            authorization=good,
-            template=template,
-            run_id=f"{name}-warm",
-            rate=args.lead_rate,
-            duration=2,
-            connections=4,
-            ack_file=scratch / name / "warm.ack",
-        )
-        finish(warm)
-        ingest.wait_until_quiet(args.wait_quiet)
-        quiet = generator(
-            server,
-            authorization=good,
-            template=template,
-            run_id=f"{name}-quiet",
-            rate=args.lead_rate,
-            duration=args.duration,
-            connections=4,
-            ack_file=scratch / name / "quiet.ack",
-        )
-        before = server.cpu()
-        report["quiet"] = finish(quiet)
-        report["quiet"]["server_cpu_pct"] = ingest.cpu_usage(before, server.cpu())
+        finish(leads(f"{name}-warm", 2))
+        grown = 0
+        for round_ in range(args.rounds):
+            # Quiet and flooded alternate, so that what else loads the machine weighs on both.
+            ingest.wait_until_quiet(args.wait_quiet)
+            run_id = f"{name}-quiet{round_}"
+            before = server.cpu()
+            keep("quiet", run_id, finish(leads(run_id, args.duration)))
+            cpu["quiet"].append(ingest.cpu_usage(before, server.cpu()))
 
-        grown_from = store_bytes(data_dir)
-        rows_before = outcomes(server.database)
-        before = server.cpu()
-        flood = generator(
-            server,
-            authorization=wrong,
-            template=template,
-            run_id=f"{name}-flood",
-            rate=args.flood_rate,
-            duration=args.duration + 2,
-            connections=args.flood_connections,
-            ack_file=scratch / name / "flood.ack",
-            pad=args.pad_bytes,
-        )
-        time.sleep(1.0)  # the flood is under way before the first lead of the phase
-        leads = generator(
-            server,
-            authorization=good,
-            template=template,
-            run_id=f"{name}-flooded",
-            rate=args.lead_rate,
-            duration=args.duration,
-            connections=4,
-            ack_file=scratch / name / "flooded.ack",
-        )
-        report["flooded"] = finish(leads)
-        report["flood"] = finish(flood)
-        report["flood"]["server_cpu_pct"] = ingest.cpu_usage(before, server.cpu())
-        report["store_growth_bytes"] = store_bytes(data_dir) - grown_from
-        report["inbound_log_before"] = rows_before
+            grown_from = store_bytes(data_dir)
+            before = server.cpu()
+            flood = generator(
+                server,
+                authorization=wrong,
+                template=template,
+                run_id=f"{name}-flood{round_}",
+                rate=args.flood_rate,
+                duration=args.duration + 2,
+                connections=args.flood_connections,
+                ack_file=here / f"flood{round_}.ack",
+                pad=args.pad_bytes,
+            )
+            time.sleep(1.0)  # the flood is under way before the first lead of the phase
+            run_id = f"{name}-flooded{round_}"
+            keep("flooded", run_id, finish(leads(run_id, args.duration)))
+            runs["flood"].append(finish(flood))
+            cpu["flood"].append(ingest.cpu_usage(before, server.cpu()))
+            grown += store_bytes(data_dir) - grown_from
+        report["store_growth_bytes"] = grown
     finally:
         server.stop()
+    for phase in ("quiet", "flooded"):
+        report[phase] = {
+            "completed": sum(r["completed"] for r in runs[phase]),
+            "unanswered": sum(r["unanswered"] for r in runs[phase]),
+            "latency_ms": ingest_summary(pooled[phase]),
+            "generator_cpu_pct": max(r["generator_cpu_pct"] for r in runs[phase]),
+        }
+    statuses: dict[str, int] = {}
+    for r in runs["flood"]:
+        for code, n in r["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+    report["flood"] = {
+        "achieved_rate": sum(r["achieved_rate"] for r in runs["flood"]) / len(runs["flood"]),
+        "statuses": statuses,
+        "errors": sum(r["errors"] for r in runs["flood"]),
+        "generator_cpu_pct": max(r["generator_cpu_pct"] for r in runs["flood"]),
+    }
+    report["server_cpu_pct"] = {
+        phase: sum(c["total"] for c in cpu[phase]) / len(cpu[phase]) for phase in cpu
+    }
+    report["machine_cpu_pct"] = {
+        phase: sum(c["machine"] for c in cpu[phase]) / len(cpu[phase]) for phase in cpu
+    }
     report["inbound_log_after"] = outcomes(server.database)  # after the final flush
     acked: set[str] = set()
-    for phase in ("quiet", "flooded"):
-        acked |= set((scratch / name / f"{phase}.ack").read_text().split())
+    for ack in here.glob(f"{name}-*.ack"):
+        acked |= set(ack.read_text().split())
     stored = ingest.stored_lead_ids(server.database, f"{name}-")
     report["acknowledged"] = len(acked)
     report["acknowledged_missing"] = len(acked - stored)
@@ -202,33 +226,37 @@ def run_server(
     return report
 
 
+def ingest_summary(values: list[float]) -> dict[str, float]:
+    return openloop.summarize_ms(values)
+
+
 def render(reports: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines = [
         f"Flood benchmark {meta['date']}, {meta['machine']}; leads {meta['lead_rate']:g}/s, "
         f"flood {meta['flood_rate']:g}/s offered over {meta['flood_connections']} connections, "
-        f"X-Pad {meta['pad_bytes']} bytes, {meta['duration']:g} s per phase.",
+        f"X-Pad {meta['pad_bytes']} bytes; {meta['rounds']} rounds of {meta['duration']:g} s "
+        "quiet then flooded, latencies pooled per phase.",
         "",
-        "| refusal budget | phase | leads n | p50 ms | p90 ms | p99 ms | max ms | flood answered/s "
-        "| flood statuses | server CPU % |",
-        "|---|---|--:|--:|--:|--:|--:|--:|---|--:|",
+        "| refusal budget | phase | leads | p50 ms | p90 ms | p99 ms | max ms "
+        "| flood answered/s | flood statuses | server CPU % | machine CPU % |",
+        "|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|",
     ]
     for r in reports:
-        for phase in ("quiet", "flooded"):
+        for phase, cpu_phase in (("quiet", "quiet"), ("flooded", "flood")):
             lat = r[phase]["latency_ms"]
-            flood = r["flood"] if phase == "flooded" else None
-            cpu = (r["flood"] if flood else r["quiet"])["server_cpu_pct"]["total"]
+            flood = (
+                f"{r['flood']['achieved_rate']:.0f} | {r['flood']['statuses']}"
+                if phase == "flooded"
+                else "- | -"
+            )
             lines.append(
                 f"| {r['refusal_budget']} | {phase} | {r[phase]['completed']} | {lat['p50']:.1f} "
-                f"| {lat['p90']:.1f} | {lat['p99']:.1f} | {lat['max']:.1f} "
-                f"| {flood['achieved_rate']:.0f} | {flood['statuses']} | {cpu:.0f} |"
-                if flood
-                else f"| {r['refusal_budget']} | {phase} | {r[phase]['completed']} "
-                f"| {lat['p50']:.1f} | {lat['p90']:.1f} | {lat['p99']:.1f} | {lat['max']:.1f} "
-                f"| - | - | {cpu:.0f} |"
+                f"| {lat['p90']:.1f} | {lat['p99']:.1f} | {lat['max']:.1f} | {flood} "
+                f"| {r['server_cpu_pct'][cpu_phase]:.0f} | {r['machine_cpu_pct'][cpu_phase]:.0f} |"
             )
     lines += [
         "",
-        "| refusal budget | flooded/quiet p50 | p90 | p99 | store growth during the flood "
+        "| refusal budget | flooded/quiet p50 | p90 | p99 | store growth while flooded "
         "| inbound log after (by outcome) | acknowledged leads missing |",
         "|---|--:|--:|--:|--:|---|--:|",
     ]
@@ -247,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flood-rate", type=float, default=1500.0, help="refused requests/s")
     parser.add_argument("--flood-connections", type=int, default=32)
     parser.add_argument("--pad-bytes", type=int, default=14_000)
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--rounds", type=int, default=3, help="quiet/flooded pairs")
     parser.add_argument("--compare-unlimited", action="store_true")
     parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait for idle CPUs")
     parser.add_argument("--json", action="store_true")
@@ -262,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         "flood_connections": args.flood_connections,
         "pad_bytes": args.pad_bytes,
         "duration": args.duration,
+        "rounds": args.rounds,
         "command": " ".join(["bench/flood.py", *(argv if argv is not None else sys.argv[1:])]),
     }
     reports = []

@@ -161,8 +161,9 @@ async def run(
     rate: float,
     connections: int,
     grace: float,
-) -> tuple[dict[str, Any], list[int]]:
-    """Offer ``requests`` at ``rate`` per second; return the measurements and the 2xx indices.
+) -> tuple[dict[str, Any], list[int], list[float]]:
+    """Offer ``requests`` at ``rate`` per second; return the measurements, the 2xx indices and
+    every latency (seconds, the abandoned ones with the time they had waited).
 
     Requests still unanswered ``grace`` seconds after the last one was due are abandoned:
     the server did not sustain the rate. They count in the latency percentiles with the time
@@ -222,7 +223,7 @@ async def run(
         "generator_cpu_pct": 100.0 * cpu / elapsed if elapsed > 0 else 0.0,
         "connections": connections,
     }
-    return result, sorted(samples.acknowledged)
+    return result, sorted(samples.acknowledged), waited
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         "--header", action="append", default=[], help="another header line, 'Name: value'"
     )
     parser.add_argument(
+        "--samples-file", type=Path, default=None, help="write every latency (s) here, as JSON"
+    )
+    parser.add_argument(
         "--pad-header-bytes", type=int, default=0, help="add an X-Pad header this long"
     )
     args = parser.parse_args(argv)
@@ -264,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             *([f"X-Pad: {'p' * args.pad_header_bytes}"] if args.pad_header_bytes else []),
         ),
     )
-    result, acknowledged = asyncio.run(
+    result, acknowledged, waited = asyncio.run(
         run(
             host=args.host,
             port=args.port,
@@ -274,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             grace=args.grace,
         )
     )
+    if args.samples_file is not None:
+        args.samples_file.write_text(json.dumps(waited))
     if args.ack_file is not None:
         args.ack_file.write_text("".join(lead_id(args.run_id, i) + "\n" for i in acknowledged))
     json.dump(result, sys.stdout)

@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         max_body_bytes=settings.max_body_bytes,
         body_seconds=settings.body_timeout_seconds,
     )
+    # Outermost of ours: a flood of refused credentials is answered before anything else runs.
+    app.add_middleware(refusals.RefusalGate, paths=inbound_routes.PARTNER_PATHS)
     app.add_exception_handler(StoreBusyError, _store_busy)
     app.add_exception_handler(OperationalError, _store_locked)
     app.include_router(inbound_routes.router(flows.REACTIONS))

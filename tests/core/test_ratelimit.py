@@ -43,3 +43,15 @@ def test_keys_are_bounded_least_recent_first() -> None:
 def test_nonsense_is_refused() -> None:
     with pytest.raises(ValueError, match="burst"):
         Buckets(burst=0, per_second=1)
+
+
+def test_wait_looks_without_spending() -> None:
+    clock = Clock()
+    buckets = Buckets(burst=1, per_second=1.0, clock=clock)
+    assert buckets.wait("a") == 0.0  # unknown: full
+    assert buckets.take("a") == 0.0
+    assert buckets.wait("a") == pytest.approx(1.0)
+    assert buckets.wait("a") == pytest.approx(1.0)  # looking twice spends nothing
+    clock.now += 1.0
+    assert buckets.wait("a") == 0.0
+    assert buckets.take("a") == 0.0

@@ -32,6 +32,15 @@ class Buckets:
         self._clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
 
+    def wait(self, key: str) -> float:
+        """The seconds until ``key`` has a token (0.0: it has one now); spends nothing."""
+        found = self._buckets.get(key)
+        if found is None:
+            return 0.0
+        tokens, at = found
+        tokens = min(self.burst, tokens + (self._clock() - at) * self.per_second)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.per_second
+
     def take(self, key: str) -> float:
         """Spend one of ``key``'s tokens: 0.0 if it had one, else the seconds until it has."""
         now = self._clock()

@@ -29,8 +29,7 @@ from tackbridge.inbound.http import (
 from tackbridge.inbound.kinds import COPERNIQ_EVENT, CoperniqEventRef
 from tackbridge.inbound.normalize import timestamp
 from tackbridge.inbound.record import InboundRequest, log_request, record_crm_event
-from tackbridge.inbound.refusals import client_key, refusals
-from tackbridge.inbound.routes import limited
+from tackbridge.inbound.refusals import client_key, limited, refusals
 from tackbridge.outbox.queue import enqueue
 from tackbridge.payloads.coperniq import CoperniqEventError, parse_webhook
 from tackbridge.services import services

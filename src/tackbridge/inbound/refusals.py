@@ -19,24 +19,33 @@ import contextlib
 import ipaddress
 import logging
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tackbridge.core.problems import problem
 from tackbridge.core.ratelimit import Buckets
+from tackbridge.inbound.auth import PartnerAuth
 from tackbridge.inbound.record import InboundRequest, log_request
 from tackbridge.services import Services
 from tackbridge.settings import Settings
 from tackbridge.store.writer import Writer
 
 __all__ = [
+    "ADMITTED",
     "RATE_LIMITED",
+    "RefusalGate",
     "Refusals",
     "bound_headers",
     "client_key",
+    "limited",
+    "partner_auth",
     "refusals",
     "run_flusher",
 ]
@@ -44,6 +53,8 @@ __all__ = [
 log = logging.getLogger("tackbridge.inbound")
 
 RATE_LIMITED = "rate_limited"
+#: Set in a request's scope when the gate already spent its client's token on it.
+ADMITTED = "tackbridge.refusal_admitted"
 #: How often the counts of limited clients are written to the inbound log.
 FLUSH_SECONDS = 10.0
 _VALUE_CHARS = 256
@@ -55,6 +66,8 @@ def client_key(host: str | None) -> str:
     has a whole /64 to choose from)."""
     if not host:
         return "unknown"
+    if ":" not in host:  # IPv4, as the server gives it: already canonical
+        return host[:64]
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -90,8 +103,8 @@ class _Counted:
     """A limited client's refusals on one route since the last flush."""
 
     method: str
-    first_at: datetime
-    last_at: datetime
+    first_at: float  # time.time()
+    last_at: float
     count: int = 0
     body_bytes: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
@@ -125,7 +138,7 @@ class Refusals:
             return None
         self.limited[route] += 1
         self.counts[(route, 429)] += 1
-        now = datetime.now(UTC)
+        now = time.time()
         counted = self._pending.get((client, route))
         if counted is None:
             counted = self._pending[(client, route)] = _Counted(method, now, now)
@@ -193,7 +206,7 @@ def _write(conn: Connection, client: str, route: str, counted: _Counted) -> None
     )
     log_request(
         conn,
-        InboundRequest(route, counted.method, {}, None, counted.body_bytes, counted.last_at),
+        InboundRequest(route, counted.method, {}, None, counted.body_bytes, _at(counted.last_at)),
         status_code=429,
         outcome=RATE_LIMITED,
         problem={
@@ -203,16 +216,71 @@ def _write(conn: Connection, client: str, route: str, counted: _Counted) -> None
             "detail": detail,
             "client": client,
             "count": counted.count,
-            "firstAt": counted.first_at.isoformat(),
-            "lastAt": counted.last_at.isoformat(),
+            "firstAt": _at(counted.first_at).isoformat(),
+            "lastAt": _at(counted.last_at).isoformat(),
             "statuses": statuses,
         },
     )
 
 
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
 def refusals(svc: Services) -> Refusals:
     """This process's refusals."""
     return svc.shared("inbound.refusals", lambda: Refusals(svc.settings))
+
+
+def partner_auth(svc: Services) -> PartnerAuth:
+    """This process's check of Thumbtack's credentials."""
+    return svc.shared("inbound.partner_auth", lambda: PartnerAuth(svc.settings))
+
+
+def limited(retry_after: int) -> Response:
+    """The answer to a client past its budget of refused requests."""
+    return problem(
+        429,
+        "too many refused requests from this client; it is counted, not kept",
+        slug="rate-limited",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+class RefusalGate:
+    """ASGI middleware: a client past its budget whose credentials are refused again on a
+    partner endpoint is answered 429 here, before routing and the framework's layers, so that
+    a flood costs the event loop as little as it can and real leads keep their latency."""
+
+    def __init__(self, app: ASGIApp, *, paths: frozenset[str]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        svc: Services = scope["app"].state.services
+        counted = refusals(svc)
+        peer = scope.get("client")
+        client = client_key(peer[0] if peer else None)
+        if counted.budget.wait(client) <= 0:  # it may have a refusal kept: the route decides
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        if partner_auth(svc).refusal(headers) is None:
+            await self.app(scope, receive, send)
+            return
+        declared = headers.get("content-length", "")
+        size = int(declared) if declared.isdigit() else 0
+        retry = counted.admit(client, scope["path"], scope["method"], 401, size)
+        if retry is None:  # a token came back meanwhile: kept by the route, already counted
+            scope[ADMITTED] = True
+            await self.app(scope, receive, send)
+            return
+        await limited(retry)(scope, receive, send)
 
 
 async def run_flusher(svc: Services, every: float = FLUSH_SECONDS) -> None:

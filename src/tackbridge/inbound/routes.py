@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from tackbridge.core.problems import problem, problem_body
 from tackbridge.inbound import parse
-from tackbridge.inbound.auth import CHALLENGE, PartnerAuth
+from tackbridge.inbound.auth import CHALLENGE
 from tackbridge.inbound.http import (
     IncompleteBodyError,
     decode_json,
@@ -39,7 +39,7 @@ from tackbridge.inbound.record import (
     log_request,
     record_delivery,
 )
-from tackbridge.inbound.refusals import client_key, refusals
+from tackbridge.inbound.refusals import ADMITTED, client_key, limited, partner_auth, refusals
 from tackbridge.leads.models import Delivery, InvalidPayloadError
 from tackbridge.payloads import thumbtack as wire
 from tackbridge.services import Services, services
@@ -74,7 +74,7 @@ _PARSERS: dict[str, Parser] = {
 
 async def handle(request: Request, route: str, reactions: Reactions) -> Response:
     svc = services(request)
-    auth = svc.shared("inbound.partner_auth", lambda: PartnerAuth(svc.settings))
+    auth = partner_auth(svc)
     received_at = datetime.now(UTC)
 
     def inbound(body: bytes | None, size: int, truncated: bool = False) -> InboundRequest:
@@ -86,9 +86,10 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
     counted = refusals(svc)
     if refusal is not None:
         client = client_key(request.client.host if request.client else None)
-        retry = counted.admit(client, route, request.method, 401, _declared(request))
-        if retry is not None:
-            return limited(retry)
+        if not request.scope.get(ADMITTED):  # not spent by the gate (RefusalGate) already
+            retry = counted.admit(client, route, request.method, 401, _declared(request))
+            if retry is not None:
+                return limited(retry)
         log.warning("refused %s %s from %s: %s", request.method, route, _client(request), refusal)
         entry = counted.bounded(inbound(None, 0))
         await _log_refusal(svc, entry, 401, UNAUTHORIZED, {"detail": refusal})
@@ -196,16 +197,6 @@ async def _log_refusal(
         return None
 
 
-def limited(retry_after: int) -> Response:
-    """The answer to a client past its budget of refused requests (``inbound.refusals``)."""
-    return problem(
-        429,
-        "too many refused requests from this client; it is counted, not kept",
-        slug="rate-limited",
-        headers={"Retry-After": str(retry_after)},
-    )
-
-
 def _declared(request: Request) -> int:
     declared = request.headers.get("content-length", "")
     return int(declared) if declared.isdigit() else 0
@@ -237,6 +228,9 @@ def _body_doc(model: type[Any], summary: str) -> dict[str, Any]:
         "summary": summary,
     }
 
+
+#: The partner endpoints' paths (what ``RefusalGate`` guards).
+PARTNER_PATHS = frozenset(_PARSERS)
 
 PARTNER_MODELS: tuple[type[Any], ...] = (
     wire.LegacyLead,
