@@ -158,14 +158,16 @@ def run_server(
     try:
         server.wait_ready()
         finish(leads(f"{name}-warm", 2))
-        grown = 0
+        grown = grown_quiet = 0
         for round_ in range(args.rounds):
             # Quiet and flooded alternate, so that what else loads the machine weighs on both.
             ingest.wait_until_quiet(args.wait_quiet)
             run_id = f"{name}-quiet{round_}"
+            quiet_from = store_bytes(data_dir)
             before = server.cpu()
             keep("quiet", run_id, finish(leads(run_id, args.duration)))
             cpu["quiet"].append(ingest.cpu_usage(before, server.cpu()))
+            grown_quiet += store_bytes(data_dir) - quiet_from
 
             grown_from = store_bytes(data_dir)
             before = server.cpu()
@@ -187,6 +189,7 @@ def run_server(
             cpu["flood"].append(ingest.cpu_usage(before, server.cpu()))
             grown += store_bytes(data_dir) - grown_from
         report["store_growth_bytes"] = grown
+        report["store_growth_quiet_bytes"] = grown_quiet
     finally:
         server.stop()
     for phase in ("quiet", "flooded"):
@@ -256,14 +259,19 @@ def render(reports: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             )
     lines += [
         "",
-        "| refusal budget | flooded/quiet p50 | p90 | p99 | store growth while flooded "
-        "| inbound log after (by outcome) | acknowledged leads missing |",
-        "|---|--:|--:|--:|--:|---|--:|",
+        "| refusal budget | flooded/quiet p50 | p90 | p99 | store growth quiet / flooded "
+        "| server CPU per refused request | inbound log after (by outcome) "
+        "| acknowledged leads missing |",
+        "|---|--:|--:|--:|--:|--:|---|--:|",
     ]
     for r in reports:
+        extra_cpu = r["server_cpu_pct"]["flood"] - r["server_cpu_pct"]["quiet"]
+        per_request_us = 1e4 * extra_cpu / r["flood"]["achieved_rate"]
         lines.append(
             f"| {r['refusal_budget']} | {r['ratio_p50']:.2f}x | {r['ratio_p90']:.2f}x "
-            f"| {r['ratio_p99']:.2f}x | {r['store_growth_bytes'] / 1024:.0f} KiB "
+            f"| {r['ratio_p99']:.2f}x | {r['store_growth_quiet_bytes'] / 1024:.0f} / "
+            f"{r['store_growth_bytes'] / 1024:.0f} KiB "
+            f"| {per_request_us:.0f} us "
             f"| {r['inbound_log_after']} | {r['acknowledged_missing']} of {r['acknowledged']} |"
         )
     return "\n".join(lines)
