@@ -44,6 +44,10 @@ def test_an_unauthenticated_flood_is_kept_bounded_then_counted(tmp_path: Path) -
         entry = server.operator.get(f"/api/inbound/{kept['items'][0]['id']}").json()
         assert sum(len(k) + len(v) for k, v in entry["headers"].items()) < 4500
         assert entry["headers"]["x-pad"].endswith("more]")
+        counts = server.operator.get("/api/inbound/refusals").json()
+        assert {"route": "/v1/lead", "status": 401, "count": 300} in counts["items"]
+        assert {"route": "/v1/lead", "status": 429, "count": 280} in counts["items"]
+        assert (counts["limitedClients"], counts["pendingCounts"]) == (1, 280)
         # The same client with the right credentials: a real lead is never limited.
         lead = server.partner.post("/v1/lead", json={"leadID": "real"})
         assert (lead.status_code, lead.json()["status"]) == (200, "accepted")

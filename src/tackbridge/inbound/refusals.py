@@ -163,6 +163,11 @@ class Refusals:
         return replace(entry, body=body, headers=headers, body_truncated=cut)
 
     @property
+    def limited_clients(self) -> int:
+        """Clients answered 429 since the last flush."""
+        return len({client for client, _route in self._pending})
+
+    @property
     def pending(self) -> int:
         """Limited refusals counted and not written yet."""
         return sum(c.count for c in self._pending.values())
