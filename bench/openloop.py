@@ -72,15 +72,24 @@ def lead_id(run_id: str, index: int) -> str:
 
 
 def build_requests(
-    *, host: str, port: int, path: str, authorization: str, template: str, run_id: str, count: int
+    *,
+    host: str,
+    port: int,
+    path: str,
+    authorization: str,
+    template: str,
+    run_id: str,
+    count: int,
+    headers: tuple[str, ...] = (),
 ) -> list[bytes]:
-    """``count`` complete HTTP/1.1 requests, each body with its own unique ID."""
+    """``count`` complete HTTP/1.1 requests, each body with its own unique ID; ``headers``:
+    more header lines (``Name: value``)."""
     head = (
         f"POST {path} HTTP/1.1\r\n"
         f"Host: {host}:{port}\r\n"
         f"Authorization: {authorization}\r\n"
         "Content-Type: application/json\r\n"
-    )
+    ) + "".join(f"{line}\r\n" for line in headers)
     out: list[bytes] = []
     for i in range(count):
         body = template.replace(PLACEHOLDER, lead_id(run_id, i)).encode()
@@ -152,8 +161,9 @@ async def run(
     rate: float,
     connections: int,
     grace: float,
-) -> tuple[dict[str, Any], list[int]]:
-    """Offer ``requests`` at ``rate`` per second; return the measurements and the 2xx indices.
+) -> tuple[dict[str, Any], list[int], list[float]]:
+    """Offer ``requests`` at ``rate`` per second; return the measurements, the 2xx indices and
+    every latency (seconds, the abandoned ones with the time they had waited).
 
     Requests still unanswered ``grace`` seconds after the last one was due are abandoned:
     the server did not sustain the rate. They count in the latency percentiles with the time
@@ -213,7 +223,7 @@ async def run(
         "generator_cpu_pct": 100.0 * cpu / elapsed if elapsed > 0 else 0.0,
         "connections": connections,
     }
-    return result, sorted(samples.acknowledged)
+    return result, sorted(samples.acknowledged), waited
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +243,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ack-file", type=Path, default=None, help="write the ID of every 2xx answer here"
     )
+    parser.add_argument(
+        "--header", action="append", default=[], help="another header line, 'Name: value'"
+    )
+    parser.add_argument(
+        "--samples-file", type=Path, default=None, help="write every latency (s) here, as JSON"
+    )
+    parser.add_argument(
+        "--pad-header-bytes", type=int, default=0, help="add an X-Pad header this long"
+    )
     args = parser.parse_args(argv)
 
     count = max(1, round(args.rate * args.duration))
@@ -244,8 +263,12 @@ def main(argv: list[str] | None = None) -> int:
         template=args.template.read_text(),
         run_id=args.run_id,
         count=count,
+        headers=(
+            *args.header,
+            *([f"X-Pad: {'p' * args.pad_header_bytes}"] if args.pad_header_bytes else []),
+        ),
     )
-    result, acknowledged = asyncio.run(
+    result, acknowledged, waited = asyncio.run(
         run(
             host=args.host,
             port=args.port,
@@ -255,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             grace=args.grace,
         )
     )
+    if args.samples_file is not None:
+        args.samples_file.write_text(json.dumps(waited))
     if args.ack_file is not None:
         args.ack_file.write_text("".join(lead_id(args.run_id, i) + "\n" for i in acknowledged))
     json.dump(result, sys.stdout)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,12 +19,14 @@ from tackbridge import openapi as openapi_document
 from tackbridge.autoreply import routes as autoreply_routes
 from tackbridge.connections import routes as connection_routes
 from tackbridge.conversations import routes as conversation_routes
+from tackbridge.core.limits import RequestLimits
 from tackbridge.core.logs import TraceMiddleware
-from tackbridge.core.problems import install_handlers
+from tackbridge.core.problems import install_handlers, problem
+from tackbridge.core.serving import uvicorn_options
 from tackbridge.crm import routes as crm_routes
 from tackbridge.dashboard import web as dashboard
 from tackbridge.inbound import coperniq as coperniq_webhook
-from tackbridge.inbound import log_api
+from tackbridge.inbound import log_api, refusals
 from tackbridge.inbound import routes as inbound_routes
 from tackbridge.insights import routes as insight_routes
 from tackbridge.jobstatus import routes as job_status_routes
@@ -29,6 +34,8 @@ from tackbridge.leads import routes as lead_routes
 from tackbridge.outbox import routes as outbox_routes
 from tackbridge.runtime import Runtime
 from tackbridge.settings import Settings
+from tackbridge.store.locks import is_busy
+from tackbridge.store.writer import StoreBusyError
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -45,9 +52,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.registry = rt.registry
         if settings.run_worker and own:
             rt.start_worker()
+        # The counts of rate-limited refusals reach the inbound log every few seconds.
+        flusher = asyncio.create_task(refusals.run_flusher(rt.services), name="refusal-counts")
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
             await rt.stop_worker()
             if own:
                 await rt.aclose()
@@ -64,6 +76,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     install_handlers(app)
     app.add_middleware(TraceMiddleware)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        body_seconds=settings.body_timeout_seconds,
+    )
+    # Outermost of ours: a flood of refused credentials is answered before anything else runs.
+    app.add_middleware(refusals.RefusalGate, paths=inbound_routes.PARTNER_PATHS)
+    app.add_exception_handler(StoreBusyError, _store_busy)
+    app.add_exception_handler(OperationalError, _store_locked)
     app.include_router(inbound_routes.router(flows.REACTIONS))
     app.include_router(coperniq_webhook.router)
     app.include_router(lead_routes.router)
@@ -99,3 +120,32 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What ``uvicorn.Config`` needs beside the app to serve it as it must be served: the
+    header deadline and size (``core/serving.py``) and the keep-alive timeout."""
+    return uvicorn_options(
+        header_seconds=settings.header_timeout_seconds,
+        max_header_bytes=settings.max_header_bytes,
+        keep_alive_seconds=settings.keep_alive_seconds,
+    )
+
+
+async def _store_busy(_request: Request, exc: Exception) -> Response:
+    """A write that waited ``TACKBRIDGE_STORE_WAIT_SECONDS`` for the store (another process
+    holding its lock) and was dropped unwritten: the caller may simply try again."""
+    retry_after = exc.retry_after if isinstance(exc, StoreBusyError) else 1
+    return problem(
+        503,
+        "the store is busy (locked by another process); nothing was written, try again",
+        slug="store-busy",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def _store_locked(request: Request, exc: Exception) -> Response:
+    """A read that met the store's lock for its whole busy timeout answers as a busy write."""
+    if not is_busy(exc):
+        raise exc
+    return await _store_busy(request, exc)

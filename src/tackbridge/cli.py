@@ -138,7 +138,7 @@ def serve(
     """Run the web server: partner endpoints, operator API, probes."""
     import uvicorn
 
-    from tackbridge.app import create_app
+    from tackbridge.app import create_app, server_options
 
     settings = _settings()
     if dev:
@@ -166,6 +166,7 @@ def serve(
         access_log=False,
         # Open dashboards hold event streams: a shutdown does not wait on them for long.
         timeout_graceful_shutdown=10,
+        **server_options(checked),
     )
 
 

@@ -199,7 +199,7 @@ async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
     """Runs both servers until Ctrl-C (or SIGTERM), connecting the demo business first."""
     from rich.console import Console
 
-    from tackbridge.app import create_app
+    from tackbridge.app import create_app, server_options
     from tackbridge.core import logs
     from tackbridge.sandbox import create_app as create_sandbox
 
@@ -222,6 +222,7 @@ async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            **server_options(settings),
         )
     )
     loop = asyncio.get_running_loop()

@@ -10,6 +10,7 @@ run this registry.
 | ``thumbtack.targeting`` | targeting |
 | ``crm.lead``, ``crm.message``, ``crm.lead_update``, ``crm.review`` | crm |
 | ``connection.purge``, ``connection.register_webhook`` | connections |
+| ``inbound.retention`` (hourly; scheduled when serve's worker starts) | inbound |
 | ``lead.received``, ``message.received``, ``lead.updated``, ``review.received``, ``crm.event``
   (queued by the front door) | flows |
 
@@ -27,6 +28,7 @@ from tackbridge.connections.purge import PURGE
 from tackbridge.connections.webhooks import REGISTER_WEBHOOK
 from tackbridge.conversations.replies import REPLY
 from tackbridge.crm.handlers import CRM_LEAD, CRM_LEAD_UPDATE, CRM_MESSAGE, CRM_REVIEW
+from tackbridge.inbound.retention import PURGE_INBOUND
 from tackbridge.jobstatus.push import PUSH
 from tackbridge.outbox.kinds import Registration, Registry
 from tackbridge.targeting.service import TARGETING
@@ -45,6 +47,7 @@ REGISTRATIONS: tuple[Registration[Any], ...] = (
     CRM_REVIEW,
     PURGE,
     REGISTER_WEBHOOK,
+    PURGE_INBOUND,
     *flows.REGISTRATIONS,
 )
 

@@ -5,10 +5,13 @@ feature (whose TokenManager is the process's grant source), the registry of job 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tackbridge.connections.service import Connections, open_connections
+from tackbridge.inbound import retention
 from tackbridge.outbox.backoff import backoff_from
 from tackbridge.outbox.kinds import Bound, Registry
 from tackbridge.outbox.worker import Worker
@@ -21,6 +24,8 @@ from tackbridge.store.writer import Writer
 
 __all__ = ["Runtime"]
 
+log = logging.getLogger("tackbridge.runtime")
+
 
 @dataclass
 class Runtime:
@@ -29,6 +34,7 @@ class Runtime:
     registry: Registry
     worker: Worker | None = None
     _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _upkeep_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _bound: dict[str, Bound[Any]] | None = field(default=None, repr=False)
 
     @classmethod
@@ -36,14 +42,22 @@ class Runtime:
         cls, settings: Settings, *, upgrade: bool = True, registry: Registry | None = None
     ) -> Runtime:
         db = open_database(
-            settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
+            settings.resolved_database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            busy_seconds=settings.worker_store_wait_seconds,
+            read_busy_seconds=settings.store_wait_seconds,
         )
         if upgrade:
             migrate.upgrade(db.writer)
             if secrets.uses_passphrase(settings):
                 # Rows sealed under the old unsalted derivation are sealed again under the KDF.
                 secrets.reseal_legacy(db.writer, secrets.load_box(settings))
-        writer = Writer(db.writer, batch_size=settings.write_batch_size)
+        # Requests wait for the store store_wait_seconds at most; the worker sets its own.
+        writer = Writer(
+            db.writer,
+            batch_size=settings.write_batch_size,
+            wait_seconds=settings.store_wait_seconds,
+        )
         thumbtack = open_thumbtack(settings)
         services = Services(settings, db, writer, thumbtack, open_http(settings))
         connections = open_connections(settings, db, writer, thumbtack=thumbtack)
@@ -77,19 +91,39 @@ class Runtime:
             lease_seconds=settings.worker_lease_seconds,
             poll_seconds=settings.worker_poll_seconds,
             backoff=backoff_from(settings),
+            store_wait_seconds=settings.worker_store_wait_seconds,
         )
 
     def start_worker(self) -> Worker:
         """Run the outbox worker in this process's event loop."""
         self.worker = self.new_worker()
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
+        self._upkeep_task = asyncio.create_task(self.schedule_upkeep(), name="upkeep")
         return self.worker
+
+    async def schedule_upkeep(self) -> None:
+        """Queue the recurring jobs (the inbound log's retention) unless they are queued; a
+        store that refuses now only delays them to the next start."""
+        if not retention.Retention.of(self.settings).enabled:
+            return
+        try:
+            await self.services.writer.run(
+                lambda conn: retention.schedule(conn, datetime.now(UTC)),
+                wait=self.settings.worker_store_wait_seconds,
+            )
+        except Exception:
+            log.warning("could not schedule the inbound log's retention; at the next start")
+            return
+        self.wake_worker()
 
     def wake_worker(self) -> None:
         if self.worker is not None:
             self.worker.wake()
 
     async def stop_worker(self) -> None:
+        if self._upkeep_task is not None:
+            await self._upkeep_task
+            self._upkeep_task = None
         if self.worker is not None and self._worker_task is not None:
             await self.worker.stop()
             await self._worker_task

@@ -150,8 +150,31 @@ class Settings(BaseSettings):
         default=None, description="Default rule set: inline JSON, or @path/to/rules.json."
     )
 
-    max_body_bytes: int = 1024 * 1024
+    # The one body limit of every route, enforced while the body streams in (core/limits.py).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0)
     write_batch_size: int = 256
+    # How long a request waits for the store (another process holding SQLite's write lock)
+    # before it answers 503 with Retry-After; the outbox worker may wait longer.
+    store_wait_seconds: float = Field(default=2.0, gt=0)
+    worker_store_wait_seconds: float = Field(default=30.0, gt=0)
+    # Slow or partial requests: a request's headers must arrive within header_timeout_seconds
+    # of its first byte (or of the connection), its body within body_timeout_seconds of the
+    # headers; larger header blocks than max_header_bytes are refused (431).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    # Refused deliveries (inbound/refusals.py): what of one the inbound log keeps, and how many
+    # a client may have kept before it is answered 429 and only counted.
+    refused_body_bytes: int = Field(default=4096, ge=0)
+    refused_header_bytes: int = Field(default=4096, ge=256)
+    refusal_burst: int = Field(default=20, ge=1)
+    refusals_per_minute: float = Field(default=30.0, gt=0)
+    # The inbound log's retention (inbound/retention.py, an hourly outbox job): refused
+    # deliveries go after refused_retention_days, every other entry after
+    # inbound_retention_days (its lead, message or review stays); 0 keeps them.
+    inbound_retention_days: float = Field(default=90.0, ge=0)
+    refused_retention_days: float = Field(default=7.0, ge=0)
     bench_endpoints: bool = False
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = Field(

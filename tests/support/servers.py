@@ -28,8 +28,9 @@ class _Server(uvicorn.Server):
 def serve(
     app: Any, *, port: int | None = None, timeout: float = 15.0, **options: Any
 ) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL (``options`` go to
-    uvicorn: ``ssl_certfile``/``ssl_keyfile`` serve it over TLS, and the URL says https)."""
+    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL. ``options``: more
+    of ``uvicorn.Config`` (tackbridge's own: ``tackbridge.app.server_options``;
+    ``ssl_certfile``/``ssl_keyfile`` serve it over TLS, and the URL says https)."""
     port = port or free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options

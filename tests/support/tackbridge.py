@@ -15,7 +15,7 @@ import httpx2
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from fastapi import FastAPI
 
-from tackbridge.app import create_app
+from tackbridge.app import create_app, server_options
 from tackbridge.settings import Settings
 from tests.support.servers import serve
 
@@ -60,7 +60,7 @@ class RunningServer:
 @contextmanager
 def running(settings: Settings) -> Iterator[RunningServer]:
     with (
-        serve(create_app(settings)) as url,
+        serve(create_app(settings), **server_options(settings)) as url,
         httpx2.Client(base_url=url, auth=WEBHOOK_AUTH, timeout=30) as partner,
         httpx2.Client(
             base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30

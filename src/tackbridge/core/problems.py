@@ -173,7 +173,9 @@ def install_handlers(app: FastAPI) -> None:
             allow = allowed_methods(list(request.app.routes), request.scope)
             headers["Allow"] = ", ".join(allow)
             detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
-        return problem(exc.status_code, detail, headers=headers or None)
+        return problem(
+            exc.status_code, detail, slug=getattr(exc, "slug", None), headers=headers or None
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:

@@ -21,10 +21,17 @@ from starlette.responses import Response
 from tackbridge.core.metrics import DELIVERIES, REFUSALS
 from tackbridge.core.problems import problem
 from tackbridge.core.throttle import retry_after
-from tackbridge.inbound.http import decode_json, is_json, read_body, safe_headers
+from tackbridge.inbound.http import (
+    IncompleteBodyError,
+    decode_json,
+    is_json,
+    read_body,
+    safe_headers,
+)
 from tackbridge.inbound.kinds import COPERNIQ_EVENT, CoperniqEventRef
 from tackbridge.inbound.normalize import timestamp
 from tackbridge.inbound.record import InboundRequest, log_request, record_crm_event
+from tackbridge.inbound.refusals import client_key, limited, refusals
 from tackbridge.outbox.queue import enqueue
 from tackbridge.payloads.coperniq import CoperniqEventError, parse_webhook
 from tackbridge.services import client_address, services
@@ -44,9 +51,10 @@ router = APIRouter()
     summary="Coperniq automation webhook (DEAL_STATUS_MOVEMENT, REQUEST_PHASE_*, APPOINTMENT_*)",
     responses={
         200: {"description": "stored (or already stored)"},
-        400: {"description": "malformed JSON"},
+        400: {"description": "malformed JSON, or a body cut short"},
         404: {"description": "unknown webhook secret"},
         429: {"description": "too many unknown webhook secrets: retry after Retry-After"},
+        408: {"description": "the body did not arrive in time"},
         413: {"description": "body too large"},
         415: {"description": "not JSON"},
         422: {"description": "not a Coperniq automation event"},
@@ -61,7 +69,13 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
     async def refuse(
         status: int, slug: str, detail: str, body: bytes | None, size: int, **extra: Any
     ) -> Response:
-        entry = InboundRequest(ROUTE, "POST", headers, body, size, received_at)
+        counted = refusals(svc)
+        client = client_key(request.client.host if request.client else None)
+        if status != 404:  # the right secret: kept whatever the budget
+            counted.count(ROUTE, status)
+        elif (retry := counted.admit(client, ROUTE, "POST", status, size)) is not None:
+            return limited(retry)
+        entry = counted.bounded(InboundRequest(ROUTE, "POST", headers, body, size, received_at))
         body_problem: dict[str, Any] = {"detail": detail, **extra}
         outcome = "unauthorized" if status == 404 else "rejected"
         DELIVERIES.labels(ROUTE, outcome).inc()
@@ -95,7 +109,10 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
         throttle.failure(client, "coperniq")
         return await refuse(404, "not-found", "no webhook here", None, 0)
     throttle.success(client, "coperniq")
-    body, size, cut = await read_body(request, settings.max_body_bytes)
+    try:
+        body, size, cut = await read_body(request, settings.max_body_bytes)
+    except IncompleteBodyError as short:
+        return await refuse(short.status, short.slug, short.detail, short.kept, short.size)
     if not is_json(request.headers.get("content-type")):
         return await refuse(415, "unsupported-media-type", "the body must be JSON", body, size)
     if cut:

@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
+from tackbridge.core.limits import BodyTimeoutError, BodyTooLargeError
 from tackbridge.core.redact import redact_headers
 
-__all__ = ["decode_json", "is_json", "read_body", "safe_headers"]
+__all__ = ["IncompleteBodyError", "decode_json", "is_json", "read_body", "safe_headers"]
 
 # orjson reads integers beyond 64 bits as floats, which would change an identifier's digits
 # (leadID 12345678901234567890123 -> 1.2345678901234568e22); such bodies take the slower path.
@@ -50,17 +51,39 @@ def safe_headers(request: Request, extra: Iterable[str] = ()) -> dict[str, str]:
     return redact_headers(request.headers.items(), extra)
 
 
+class IncompleteBodyError(Exception):
+    """The body stopped short: the client went away, or did not send it all in time."""
+
+    def __init__(self, status: int, slug: str, detail: str, kept: bytes, size: int) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.kept = kept
+        self.size = size
+
+
 async def read_body(request: Request, limit: int) -> tuple[bytes, int, bool]:
-    """The body up to ``limit`` bytes, its size as far as read, and whether it was cut."""
+    """The body up to ``limit`` bytes, its size as far as read, and whether it was cut;
+    ``IncompleteBodyError`` if it never arrived whole."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return b"", int(declared), True
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            kept = b"".join(chunks)
-            return kept, size, True
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                kept = b"".join(chunks)
+                return kept, size, True
+            chunks.append(chunk)
+    except BodyTooLargeError as exc:  # the app's limit (core/limits.py), if lower than ours
+        return b"".join(chunks), exc.size, True
+    except BodyTimeoutError as exc:
+        raise IncompleteBodyError(408, exc.slug, exc.detail, b"".join(chunks), size) from None
+    except ClientDisconnect:
+        of = f" of {declared}" if declared is not None else ""
+        detail = f"the client disconnected after {size}{of} bytes of the body"
+        raise IncompleteBodyError(400, "incomplete-body", detail, b"".join(chunks), size) from None
     return b"".join(chunks), size, False

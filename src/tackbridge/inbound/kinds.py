@@ -17,8 +17,10 @@ __all__ = [
     "LEAD_RECEIVED",
     "LEAD_UPDATED",
     "MESSAGE_RECEIVED",
+    "RETENTION",
     "REVIEW_RECEIVED",
     "CoperniqEventRef",
+    "RetentionRun",
 ]
 
 
@@ -41,3 +43,13 @@ REVIEW_RECEIVED = JobKind.of(
 )
 # The name predates the move of the Coperniq webhook into the front door; stored jobs keep it.
 COPERNIQ_EVENT = JobKind.of("crm.event", CoperniqEventRef, lambda p: f"crm.event:{p.eventID}")
+
+
+class RetentionRun(Payload):
+    """One hourly run of the inbound log's retention; ``period``: the hour it is due
+    (ISO 8601, UTC), so that each hour has one run however many processes schedule it."""
+
+    period: str
+
+
+RETENTION = JobKind.of("inbound.retention", RetentionRun, lambda p: f"inbound.retention:{p.period}")

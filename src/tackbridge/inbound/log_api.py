@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tackbridge.core.bounds import ID_PATTERN
 from tackbridge.core.clock import utc
+from tackbridge.inbound.refusals import refusals
 from tackbridge.services import require_operator, services
 from tackbridge.store.schema import inbound_log
 
@@ -90,6 +91,37 @@ def inbound_index(
         rows = conn.execute(query).all()
     items = [InboundEntry(**_entry(row)) for row in rows[:limit]]
     return InboundPage(items=items, nextCursor=rows[limit - 1].id if len(rows) > limit else None)
+
+
+class RefusalCount(BaseModel):
+    route: str
+    status: int
+    count: int
+
+
+class RefusalCounts(BaseModel):
+    """Refusals this process answered since it started (429s among them), and how many
+    limited ones wait to be written as ``rate_limited`` entries."""
+
+    items: list[RefusalCount]
+    limitedClients: int
+    pendingCounts: int
+
+
+@router.get(
+    "/refusals",
+    response_model=RefusalCounts,
+    summary="Refused deliveries counted by this process, by route and status",
+)
+def refusal_counts(request: Request) -> RefusalCounts:
+    counted = refusals(services(request))
+    items = [
+        RefusalCount(route=route, status=status, count=n)
+        for (route, status), n in sorted(counted.counts.items())
+    ]
+    return RefusalCounts(
+        items=items, limitedClients=counted.limited_clients, pendingCounts=counted.pending
+    )
 
 
 @router.get("/{entry_id}", response_model=InboundDetail, summary="One delivery, verbatim")

@@ -22,8 +22,14 @@ from tackbridge.core.metrics import DELIVERIES, REFUSALS
 from tackbridge.core.problems import problem, problem_body
 from tackbridge.core.throttle import retry_after
 from tackbridge.inbound import parse
-from tackbridge.inbound.auth import CHALLENGE, PartnerAuth
-from tackbridge.inbound.http import decode_json, is_json, read_body, safe_headers
+from tackbridge.inbound.auth import CHALLENGE
+from tackbridge.inbound.http import (
+    IncompleteBodyError,
+    decode_json,
+    is_json,
+    read_body,
+    safe_headers,
+)
 from tackbridge.inbound.reactions import Reactions
 from tackbridge.inbound.record import (
     ACCEPTED,
@@ -35,10 +41,11 @@ from tackbridge.inbound.record import (
     log_request,
     record_delivery,
 )
+from tackbridge.inbound.refusals import ADMITTED, client_key, limited, partner_auth, refusals
 from tackbridge.leads.models import Delivery, InvalidPayloadError
 from tackbridge.payloads import thumbtack as wire
 from tackbridge.services import Services, client_address, services
-from tackbridge.store.writer import WriterClosedError
+from tackbridge.store.writer import StoreBusyError, WriterClosedError
 
 log = logging.getLogger("tackbridge.inbound")
 
@@ -69,11 +76,12 @@ _PARSERS: dict[str, Parser] = {
 
 async def handle(request: Request, route: str, reactions: Reactions) -> Response:
     svc = services(request)
-    auth = svc.shared("inbound.partner_auth", lambda: PartnerAuth(svc.settings))
+    auth = partner_auth(svc)
     received_at = datetime.now(UTC)
-    headers = safe_headers(request, auth.redacted_names)
 
     def inbound(body: bytes | None, size: int, truncated: bool = False) -> InboundRequest:
+        # Built only for what is kept: a rate-limited refusal never needs them.
+        headers = safe_headers(request, auth.redacted_names)
         return InboundRequest(route, request.method, headers, body, size, received_at, truncated)
 
     throttle = svc.throttle("partner")
@@ -90,12 +98,18 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
             headers={"Retry-After": retry_after(wait)},
         )
     refusal = auth.refusal(request.headers)
+    counted = refusals(svc)
     if refusal is not None:
         log.warning("refused %s %s from %s: %s", request.method, route, client, refusal)
         # Wrong credentials count, none at all do not (a flood of those is another matter).
         if account is not None and throttle.failure(client, account or None):
             log.warning("slowing partner credentials from %s (account %r)", client, account)
-        entry = inbound(None, 0)
+        if not request.scope.get(ADMITTED):  # not spent by the gate (RefusalGate) already
+            key = client_key(request.client.host if request.client else None)
+            retry = counted.admit(key, route, request.method, 401, _declared(request))
+            if retry is not None:
+                return limited(retry)
+        entry = counted.bounded(inbound(None, 0))
         _count(route, UNAUTHORIZED, "unauthorized")
         await _log_refusal(svc, entry, 401, UNAUTHORIZED, {"detail": refusal})
         return problem(
@@ -109,10 +123,13 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
     limit = svc.settings.max_body_bytes
     body, size, cut = b"", 0, False
     try:
-        if not is_json(request.headers.get("content-type")):
+        try:
             body, size, cut = await read_body(request, limit)
+        except IncompleteBodyError as short:
+            body, size, cut = short.kept, short.size, True
+            raise _Refused(short.status, short.slug, short.detail) from None
+        if not is_json(request.headers.get("content-type")):
             raise _Refused(415, "unsupported-media-type", "the body must be application/json")
-        body, size, cut = await read_body(request, limit)
         if cut:
             raise _Refused(413, "body-too-large", f"the body exceeds {limit} bytes")
         try:
@@ -124,6 +141,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         except InvalidPayloadError as exc:
             raise _Refused(422, "invalid-payload", exc.detail, exc.field) from None
     except _Refused as refused:
+        counted.count(route, refused.status)  # authenticated: kept, whatever the budget
         errors = [{"field": refused.field, "detail": refused.detail}] if refused.field else None
         body_problem = problem_body(
             refused.status, refused.detail, slug=refused.slug, errors=errors
@@ -131,7 +149,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         log.info("rejected %s %s: %s", request.method, route, refused.detail)
         _count(route, REJECTED, refused.slug)
         inbound_id = await _log_refusal(
-            svc, inbound(body, size, cut), refused.status, REJECTED, body_problem
+            svc, counted.bounded(inbound(body, size, cut)), refused.status, REJECTED, body_problem
         )
         return problem(
             refused.status,
@@ -139,15 +157,22 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
             slug=refused.slug,
             errors=errors,
             inboundID=inbound_id,
+            headers={"Connection": "close"} if refused.status in (408, 413) else None,
         )
 
+    entry = inbound(body, size)
     try:
         outcome = await svc.writer.run(
-            lambda conn: record_delivery(conn, inbound(body, size), delivery, reactions)
+            lambda conn: record_delivery(conn, entry, delivery, reactions)
         )
     except WriterClosedError:
         _count(route, FAILED, "shutting-down")
         return problem(503, "shutting down; deliver again", headers={"Retry-After": "1"})
+    except StoreBusyError as exc:
+        # Nothing of it was written: answered 503 with Retry-After (app.py), the sender
+        # delivers it again, and it is new then.
+        log.warning("store busy: %s %s answered 503 (%s)", request.method, route, exc)
+        raise
     except Exception:
         # Keep the delivery verbatim even when its records could not be written, so that
         # an operator can replay it; the sender is asked to deliver again all the same.
@@ -155,7 +180,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         _count(route, FAILED, "store-failed")
         await _log_refusal(
             svc,
-            inbound(body, size),
+            entry,
             503,
             FAILED,
             problem_body(503, "recording the delivery failed", slug="store-failed"),
@@ -192,10 +217,18 @@ async def _log_refusal(
                 conn, entry, status_code=status, outcome=outcome, problem=problem_detail
             )
         )
+    except StoreBusyError:
+        log.warning("store busy: the refused %s delivery was not kept", entry.route)
+        return None
     except Exception:
         # The refusal is answered even when it cannot be kept; the log line above remains.
         log.exception("could not keep the refused %s delivery", entry.route)
         return None
+
+
+def _declared(request: Request) -> int:
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else 0
 
 
 def _body_doc(model: type[Any], summary: str) -> dict[str, Any]:
@@ -209,16 +242,21 @@ def _body_doc(model: type[Any], summary: str) -> dict[str, Any]:
         "responses": {
             "200": {"description": "Stored (or already stored: a duplicate)."},
             "202": {"description": "Stored; its lead has not arrived yet."},
-            "400": {"description": "Malformed JSON (problem+json)."},
+            "400": {"description": "Malformed JSON, or a body cut short (problem+json)."},
             "401": {"description": "Missing or wrong credentials."},
             "429": {"description": "Too many wrong credentials: retry after Retry-After."},
+            "408": {"description": "The body did not arrive in time."},
             "413": {"description": "Body larger than the limit."},
             "415": {"description": "Not JSON."},
             "422": {"description": "The record's identifier is missing (problem+json)."},
+            "503": {"description": "The store is busy or failed; deliver again (Retry-After)."},
         },
         "summary": summary,
     }
 
+
+#: The partner endpoints' paths (what ``RefusalGate`` guards).
+PARTNER_PATHS = frozenset(_PARSERS)
 
 PARTNER_MODELS: tuple[type[Any], ...] = (
     wire.LegacyLead,

@@ -39,7 +39,7 @@ from tackbridge.outbox.errors import JobError, NotYetError, PermanentError, Retr
 from tackbridge.outbox.kinds import Bound, Handler, Job, JobKind
 from tackbridge.outbox.readiness import WorkerHealth, log_unregistered, unregistered_kinds
 from tackbridge.store.schema import delivery_attempts, outbox
-from tackbridge.store.writer import Writer, WriterClosedError
+from tackbridge.store.writer import Writer, WriterClosedError, waiting_at_most
 
 log = logging.getLogger("tackbridge.outbox")
 
@@ -71,6 +71,9 @@ class Worker:
     # store that is locked or full is not hammered, and a short outage costs a short pause.
     error_backoff_seconds: float = 0.1
     error_backoff_cap_seconds: float = 5.0
+    # How long its writes (claims, settles, handlers' own) wait for a locked store; None:
+    # the writer's own setting (what a request waits).
+    store_wait_seconds: float | None = None
 
     def __post_init__(self) -> None:
         self._kinds_of: Mapping[str, Any] | None = None
@@ -128,6 +131,10 @@ class Worker:
         """Claim and run jobs until ``stop``; in-flight jobs finish before it returns. Nothing
         but ``stop`` (or cancelling the task) ends it: its own failures are logged and waited
         out."""
+        with waiting_at_most(self.store_wait_seconds):
+            await self._run()
+
+    async def _run(self) -> None:
         self._running = True
         self._started_at = self.clock()
         # Beside the loop, not before it: a store that is locked at start-up must not hold up
@@ -271,9 +278,10 @@ class Worker:
         """Run every due job to its next state, then return how many attempts ran (for tests
         and one-shot CLI use)."""
         ran = 0
-        while claimed := await self.claim(self.concurrency):
-            await asyncio.gather(*(self._attempt(job) for job in claimed))
-            ran += len(claimed)
+        with waiting_at_most(self.store_wait_seconds):
+            while claimed := await self.claim(self.concurrency):
+                await asyncio.gather(*(self._attempt(job) for job in claimed))
+                ran += len(claimed)
         return ran
 
     async def _attempt(self, job: Job[Any]) -> None:

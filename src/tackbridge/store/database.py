@@ -35,7 +35,16 @@ class Database:
         self.reader.dispose()
 
 
-def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
+def open_database(
+    url: str,
+    *,
+    sqlite_synchronous: str = "FULL",
+    busy_seconds: float = 30.0,
+    read_busy_seconds: float | None = None,
+) -> Database:
+    """``busy_seconds``: how long a SQLite connection waits for a lock another holds (the
+    group-commit writer asks for the write lock in slices of its own: ``store/locks.py``);
+    ``read_busy_seconds``: the same for the readers (default: ``busy_seconds``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         engine = create_engine(url, pool_pre_ping=True, future=True)
@@ -50,8 +59,10 @@ def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
     synchronous = sqlite_synchronous.upper()
     if synchronous not in _SYNCHRONOUS:
         raise ValueError(f"sqlite_synchronous must be one of {sorted(_SYNCHRONOUS)}")
-    writer = _sqlite_engine(url, synchronous=synchronous, begin="BEGIN IMMEDIATE")
-    reader = _sqlite_engine(url, synchronous=synchronous, begin="BEGIN")
+    busy_ms = max(1, int(busy_seconds * 1000))
+    writer = _sqlite_engine(url, synchronous=synchronous, begin="BEGIN IMMEDIATE", busy_ms=busy_ms)
+    read_ms = busy_ms if read_busy_seconds is None else max(1, int(read_busy_seconds * 1000))
+    reader = _sqlite_engine(url, synchronous=synchronous, begin="BEGIN", busy_ms=read_ms)
     return Database(url=url, writer=writer, reader=reader)
 
 
@@ -74,10 +85,10 @@ def private_file(path: Path) -> None:
             continue
 
 
-def _sqlite_engine(url: str, *, synchronous: str, begin: str) -> Engine:
+def _sqlite_engine(url: str, *, synchronous: str, begin: str, busy_ms: int) -> Engine:
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
         pool_size=8,
         max_overflow=8,
     )
@@ -90,7 +101,7 @@ def _sqlite_engine(url: str, *, synchronous: str, begin: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -7,22 +7,33 @@ commit, and throughput is bounded by batches per fsync rather than requests per 
 
 A unit that raises does not take its neighbours down: the batch is rolled back and each unit is
 re-run in its own transaction, so units must touch only the database.
+
+A caller waits for the store at most ``wait`` seconds (``run(wait=)``, else the context's
+:func:`waiting_at_most`, else the writer's own): a unit that has not begun by then is dropped and
+its caller gets :class:`StoreBusyError` (answered 503 with ``Retry-After``); a unit that has begun
+is always waited for, so an answer never disagrees with what was committed (``store/locks.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from tackbridge.core.metrics import STORE_WRITE_SECONDS, STORE_WRITE_UNITS
+from tackbridge.store.locks import SLICE_SECONDS, write_transaction
+
+__all__ = ["StoreBusyError", "Unit", "Writer", "WriterClosedError", "waiting_at_most"]
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +45,60 @@ class WriterClosedError(RuntimeError):
     """The writer has stopped; nothing more can be committed through it."""
 
 
-@dataclass
+class StoreBusyError(RuntimeError):
+    """The store stayed locked (or the writer busy) for longer than the caller would wait;
+    nothing of the unit was written."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"the store stayed locked for {waited:g} s; nothing was written")
+        self.waited = waited
+        #: What to tell a sender in ``Retry-After``: whole seconds, at least 1.
+        self.retry_after = max(1, math.ceil(waited))
+
+
+# What a caller in this context waits for the store at most (the worker waits longer than a
+# request); None: the writer's own setting.
+_WAIT: ContextVar[float | None] = ContextVar("tackbridge_store_wait", default=None)
+
+
+@contextmanager
+def waiting_at_most(seconds: float | None) -> Iterator[None]:
+    """Within the block (and the tasks it starts), writes wait for the store ``seconds`` at
+    most (None: the writer's own setting)."""
+    token = _WAIT.set(seconds)
+    try:
+        yield
+    finally:
+        _WAIT.reset(token)
+
+
+_QUEUED, _STARTED, _ABANDONED = 0, 1, 2
+
+
+@dataclass(eq=False)
 class _Pending(Generic[T]):
     unit: Unit[T]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
+    deadline: float | None = None  # time.monotonic(); None: as long as the busy timeout
+    wait: float = 0.0
+    state: int = field(default=_QUEUED)
 
 
 _STOP = object()
+_SKIPPED = object()
 
 
 class Writer:
-    def __init__(self, engine: Engine, *, batch_size: int = 256) -> None:
+    def __init__(
+        self, engine: Engine, *, batch_size: int = 256, wait_seconds: float | None = None
+    ) -> None:
+        """``wait_seconds``: how long a unit may wait for the store before its caller gets
+        ``StoreBusyError``; None: one try with the connection's busy timeout."""
         self._engine = engine
         self._batch_size = batch_size
+        self.wait_seconds = wait_seconds
+        self._states = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -75,14 +126,58 @@ class Writer:
         self._thread.join()
         self._thread = None
 
-    async def run(self, unit: Unit[T]) -> T:
-        """Run ``unit`` in the next batch; return once that batch is committed."""
+    async def run(self, unit: Unit[T], *, wait: float | None = None) -> T:
+        """Run ``unit`` in the next batch; return once that batch is committed. ``wait``: how
+        long to wait for the store at most (see the module's docstring)."""
         if self._closed or self._thread is None:
             raise WriterClosedError("the store writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Pending(unit, loop, future))
-        return await future
+        if wait is None:
+            wait = _WAIT.get()
+        if wait is None:
+            wait = self.wait_seconds
+        if wait is None:
+            self._queue.put(_Pending(unit, loop, future))
+            return await future
+        pending = _Pending(unit, loop, future, time.monotonic() + wait, wait)
+        timer = loop.call_later(wait, self._give_up, pending)
+        self._queue.put(pending)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    def _give_up(self, item: _Pending[Any]) -> None:
+        """The caller's wait is over: drop the unit unless it has begun (then it is waited
+        for: its transaction holds the lock and ends soon)."""
+        with self._states:
+            if item.state != _QUEUED:
+                return
+            item.state = _ABANDONED
+        _set_exception(item.future, StoreBusyError(item.wait))
+
+    def _start(self, item: _Pending[Any]) -> bool:
+        with self._states:
+            if item.state == _ABANDONED:
+                return False
+            item.state = _STARTED
+            return True
+
+    @staticmethod
+    def _time_left(batch: list[_Pending[Any]]) -> float:
+        now = time.monotonic()
+        waiting = [item.deadline for item in batch if item.state != _ABANDONED]
+        return max((d - now for d in waiting if d is not None), default=0.0)
+
+    @contextmanager
+    def _transaction(self, batch: list[_Pending[Any]]) -> Iterator[Connection | None]:
+        if any(item.deadline is None for item in batch):
+            with self._engine.begin() as conn:
+                yield conn
+        else:
+            with write_transaction(self._engine, lambda: self._time_left(batch)) as conn:
+                yield conn
 
     def _run(self) -> None:
         while True:
@@ -117,17 +212,21 @@ class Writer:
         self.units += len(batch)
         began = time.perf_counter()
         try:
-            with self._engine.begin() as conn:
-                results = [item.unit(conn) for item in batch]
+            with self._transaction(batch) as conn:
+                if conn is None:
+                    return  # every caller gave up waiting (and has been answered)
+                results = [item.unit(conn) if self._start(item) else _SKIPPED for item in batch]
         except Exception as exc:
             STORE_WRITE_SECONDS.observe(time.perf_counter() - began)
-            if len(batch) == 1:
+            started = [item for item in batch if item.state != _ABANDONED]
+            if len(started) <= 1:
                 log.exception("store write failed")
-                STORE_WRITE_UNITS.labels("failed").inc()
-                self._fail(batch[0], exc)
+                STORE_WRITE_UNITS.labels("failed").inc(len(started))
+                for item in started:
+                    self._fail(item, exc)
                 return
             # Isolate the unit that failed: each unit again, in its own transaction.
-            for item in batch:
+            for item in started:
                 self._commit_one(item)
             return
         STORE_WRITE_SECONDS.observe(time.perf_counter() - began)
@@ -135,8 +234,16 @@ class Writer:
         _resolve_all(batch, results)
 
     def _commit_one(self, item: _Pending[Any]) -> None:
+        if item.deadline is not None:
+            # It has begun: its caller waits for it, at least a slice more.
+            item.deadline = max(item.deadline, time.monotonic() + SLICE_SECONDS)
         try:
-            with self._engine.begin() as conn:
+            with self._transaction([item]) as conn:
+                if conn is None:
+                    self._fail(item, StoreBusyError(item.wait))
+                    return
+                if not self._start(item):
+                    return  # its caller gave up before it began
                 result = item.unit(conn)
         except Exception as exc:
             log.exception("store write failed")
@@ -160,7 +267,8 @@ def _resolve_all(batch: list[_Pending[Any]], results: list[Any]) -> None:
     # call_soon_threadsafe writes to the loop's self-pipe.
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
     for item, result in zip(batch, results, strict=True):
-        by_loop.setdefault(item.loop, []).append((item.future, result))
+        if result is not _SKIPPED:
+            by_loop.setdefault(item.loop, []).append((item.future, result))
     for loop, settled in by_loop.items():
         loop.call_soon_threadsafe(_set_results, settled)
 
