@@ -5,6 +5,7 @@ feature (whose TokenManager is the process's grant source), the registry of job 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from tackbridge.services import Services, open_http, open_thumbtack
 from tackbridge.settings import Settings
 from tackbridge.store import migrate
 from tackbridge.store.database import open_database
+from tackbridge.store.wakeups import listen
 from tackbridge.store.writer import Writer
 
 __all__ = ["Runtime"]
@@ -74,7 +76,11 @@ class Runtime:
             lease_seconds=settings.worker_lease_seconds,
             poll_seconds=settings.worker_poll_seconds,
             backoff=backoff_from(settings),
+            listen=self._listen if self.services.db.is_postgresql else None,
         )
+
+    async def _listen(self, wake: Callable[[], None]) -> None:
+        await listen(self.services.db.url, wake)
 
     def start_worker(self) -> Worker:
         """Run the outbox worker in this process's event loop."""

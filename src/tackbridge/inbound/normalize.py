@@ -21,9 +21,12 @@ _MONEY = re.compile(
 
 
 def text(value: Any) -> str | None:
-    """A string field: strings as they are, numbers as their decimal text, anything else None."""
+    """A string field: strings as they are less any NUL (U+0000), numbers as their decimal
+    text, anything else None. No real text has a NUL, and PostgreSQL's text columns refuse one;
+    dropping it here keeps both stores alike (the verbatim delivery keeps it, in the inbound
+    log)."""
     if isinstance(value, str):
-        return value
+        return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

@@ -27,6 +27,10 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.writer.dialect.name == "sqlite"
 
+    @property
+    def is_postgresql(self) -> bool:
+        return self.writer.dialect.name == "postgresql"
+
     def dispose(self) -> None:
         self.writer.dispose()
         self.reader.dispose()

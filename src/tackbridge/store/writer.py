@@ -7,6 +7,10 @@ commit, and throughput is bounded by batches per fsync rather than requests per 
 
 A unit that raises does not take its neighbours down: the batch is rolled back and each unit is
 re-run in its own transaction, so units must touch only the database.
+
+On PostgreSQL two processes' batches may deadlock on the same rows, or a transaction may be
+refused as a serialization failure: the server rolls one back, and the writer runs that batch
+again (a few times) rather than failing the units in it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from sqlalchemy import Connection, Engine
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# PostgreSQL's "try again" answers: serialization_failure, deadlock_detected.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+_RETRIES = 3
 Unit = Callable[[Connection], T]
 
 
@@ -99,8 +106,7 @@ class Writer:
         self.batches += 1
         self.units += len(batch)
         try:
-            with self._engine.begin() as conn:
-                results = [item.unit(conn) for item in batch]
+            results = self._transaction(lambda conn: [item.unit(conn) for item in batch])
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("store write failed")
@@ -114,17 +120,37 @@ class Writer:
 
     def _commit_one(self, item: _Pending[Any]) -> None:
         try:
-            with self._engine.begin() as conn:
-                result = item.unit(conn)
+            result = self._transaction(item.unit)
         except Exception as exc:
             log.exception("store write failed")
             self._fail(item, exc)
             return
         _resolve(item, result)
 
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in one transaction, again if the server asks to retry it."""
+        for attempt in range(_RETRIES + 1):
+            try:
+                with self._engine.begin() as conn:
+                    return work(conn)
+            except Exception as exc:
+                if attempt == _RETRIES or not _should_retry(exc):
+                    raise
+                log.info("store write rolled back by the server (%s); again", _sqlstate(exc))
+        raise AssertionError("unreachable")
+
     @staticmethod
     def _fail(item: _Pending[Any], exc: BaseException) -> None:
         item.loop.call_soon_threadsafe(_set_exception, item.future, exc)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def _should_retry(exc: BaseException) -> bool:
+    return _sqlstate(exc) in _RETRY_SQLSTATES
 
 
 def _resolve(item: _Pending[Any], result: Any) -> None:
