@@ -25,6 +25,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only: the test is about SQLite itself; it runs on SQLite only"
     )
+    config.addinivalue_line(
+        "markers", "postgres_only: the test is about PostgreSQL (several processes, LISTEN)"
+    )
 
 
 def _touches_store(metafunc: pytest.Metafunc) -> bool:
@@ -39,7 +42,10 @@ def _touches_store(metafunc: pytest.Metafunc) -> bool:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "store_kind" not in metafunc.fixturenames or not _touches_store(metafunc):
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    only_postgres = metafunc.definition.get_closest_marker("postgres_only") is not None
+    if not only_postgres and not _touches_store(metafunc):
         return
     chosen = stores.selected()
     params = [
@@ -50,7 +56,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             if name in chosen
             else pytest.mark.skip(reason=f"TACKBRIDGE_TEST_STORES={','.join(chosen)}"),
         )
-        for name in stores.ALL_STORES
+        for name in (("postgres",) if only_postgres else stores.ALL_STORES)
     ]
     # Module scope: a module's tests run on SQLite, then all again on PostgreSQL, so that its
     # module-scoped servers (which take ``store_kind``) are made once per store.

@@ -38,7 +38,10 @@ class Runtime:
         cls, settings: Settings, *, upgrade: bool = True, registry: Registry | None = None
     ) -> Runtime:
         db = open_database(
-            settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
+            settings.resolved_database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
         )
         if upgrade:
             migrate.upgrade(db.writer)

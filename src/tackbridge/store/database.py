@@ -3,6 +3,11 @@
 On SQLite (the embedded default) the file runs in WAL mode so readers never block the writer,
 and every write transaction starts with ``BEGIN IMMEDIATE``: a deferred transaction that later
 upgrades to a write fails at once with SQLITE_BUSY under concurrency, busy timeout or not.
+
+On PostgreSQL (``postgresql+psycopg://``) one pooled engine serves both: the server runs
+transactions side by side, and each process's writer thread holds one connection at a time.
+A process uses at most ``pool_size + max_overflow`` connections, plus one of its own for each
+worker's LISTEN (``store.wakeups``): size the server's ``max_connections`` for every process.
 """
 
 from __future__ import annotations
@@ -36,10 +41,18 @@ class Database:
         self.reader.dispose()
 
 
-def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
+def open_database(
+    url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 8, max_overflow: int = 8
+) -> Database:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_pre_ping=True, future=True)
+        engine = create_engine(
+            url,
+            # A server restart or a proxy's idle timeout leaves dead connections in the pool.
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
         return Database(url=url, writer=engine, reader=engine)
 
     if parsed.database and parsed.database != ":memory:":
