@@ -124,3 +124,15 @@ def test_text_drops_nul_characters_that_no_text_column_of_postgresql_holds() -> 
     assert n.text("Ja\x00ne\x00") == "Jane"
     assert n.text("\x00") == ""
     assert n.text("plain") == "plain"
+
+
+def test_identifier_longer_than_the_store_keeps_is_none() -> None:
+    assert n.identifier("9" * n.MAX_ID_LENGTH) == "9" * n.MAX_ID_LENGTH
+    assert n.identifier("9" * (n.MAX_ID_LENGTH + 1)) is None
+
+
+def test_code_is_cut_to_its_column_width() -> None:
+    assert n.code("94103-1234-extra-long", 16) == "94103-1234-extra"
+    assert n.code("CA", 16) == "CA"
+    assert n.code(None, 16) is None
+    assert n.code("\x00CA", 16) == "CA"

@@ -30,6 +30,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tackbridge.store.schema import leads
 from tests.support.tackbridge import RunningServer, make_settings, running
 
 TEST_BUSINESS = "Test Business for Webhooks"
@@ -428,15 +429,22 @@ def lead_bodies(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
 
 # What lands in the store's JSON columns keeps its NULs (JSON escapes them); the text fields
 # read through ``normalize.text`` lose them.
-_JSON_KEPT = frozenset({"proposedTimes", "details", "extra"})
+_JSON_KEPT = frozenset({"proposedTimes", "extra"})
+
+
+# Coded fields are cut to their column's width (``normalize.code``).
+_WIDTHS = {"zipCode": leads.c.zip_code.type.length, "state": leads.c.state.type.length}
 
 
 def stored_text(value: Any, key: str = "") -> Any:
-    """What the store keeps of an expected value: text less its NULs (``normalize.text``)."""
+    """What the store keeps of an expected value: text less its NULs (``normalize.text``), a
+    coded field cut to its column's width."""
     if key in _JSON_KEPT:
         return value
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        kept = value.replace("\x00", "")
+        width = _WIDTHS.get(key)
+        return kept[:width] if width else kept
     if isinstance(value, dict):
         return {k: stored_text(v, k) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -36,13 +36,31 @@ def text(value: Any) -> str | None:
     return None
 
 
+#: The longest ID the store keeps (its ID columns are ``String(64)``; Thumbtack's are int64,
+#: 19 digits at most). PostgreSQL refuses a longer value where SQLite would keep it.
+MAX_ID_LENGTH = 64
+
+
 def identifier(value: Any) -> str | None:
-    """A Thumbtack ID (int64, sent as a string or, by some senders, a number)."""
+    """A Thumbtack ID (int64, sent as a string or, by some senders, a number); None for one
+    longer than any ID the store holds (``MAX_ID_LENGTH``)."""
     ident = text(value)
     if ident is None:
         return None
     ident = ident.strip()
+    if len(ident) > MAX_ID_LENGTH:
+        return None
     return ident or None
+
+
+def code(value: Any, size: int | None) -> str | None:
+    """A short coded string (a state, a ZIP code, a status) cut to ``size`` characters, the
+    width of its column: a longer one is not a real code, and PostgreSQL would refuse the whole
+    delivery for it (the verbatim delivery keeps it, in the inbound log)."""
+    found = text(value)
+    if found is None or size is None or len(found) <= size:
+        return found
+    return found[:size]
 
 
 def money_cents(value: Any) -> int | None:
