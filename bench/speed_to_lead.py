@@ -457,6 +457,16 @@ async def measure(
     log(f"business {business_id} connected through the consent flow")
     driver = Driver(sandbox, product, token)
     try:
+        # The webhook is registered by a job: with the jobs in another process (or on a busy
+        # machine) it may not be there yet, and the sandbox delivers leads to webhooks only.
+        deadline = time.monotonic() + args.timeout
+        while not any(
+            h["businessID"] == business_id and h["enabled"] and h["deletedAt"] is None
+            for h in await driver.inspect("webhooks")
+        ):
+            if time.monotonic() > deadline:
+                raise SystemExit("the business's webhook was never registered")
+            await asyncio.sleep(0.1)
         log("warm-up: 20 leads at 10/s")
         warm = await tackbridge_run(driver, business_id, 10, 2, args.timeout)
         if not warm["complete"]:
