@@ -1,7 +1,8 @@
 """Several processes on one PostgreSQL: two ``tackbridge serve`` (worker off) behind a proxy that
 hands every delivery to both, and two ``tackbridge worker`` processes, against the sandbox. A
 burst of leads is stored once each, every job is claimed and run once (one attempt each, by one
-of the two workers), and the sandbox sees one first reply per lead."""
+of the two workers), the sandbox sees one first reply per lead, and the access token that
+expired just before the burst is refreshed once for both workers."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tackbridge.devstack import Ports, connect_demo_business, product_settings, 
 from tackbridge.sandbox import create_app as create_sandbox
 from tackbridge.store.schema import delivery_attempts, leads, outbox
 from tests.support import stores
+from tests.support.connections import expire_access_token
 from tests.support.processes import FanOut, tackbridge_process, wait_healthy
 from tests.support.sandbox import wait_until
 from tests.support.servers import free_port, serve
@@ -65,6 +67,24 @@ def test_two_serve_and_two_worker_processes_share_the_work(tmp_path: Path) -> No
             for i in range(2)
         ]
 
+        def registered() -> bool:
+            hooks = sandbox.get("/_sandbox/webhooks").json()
+            return any(h["businessID"] == business and h["deletedAt"] is None for h in hooks)
+
+        # The webhook is registered by a job, in one of the workers; the sandbox delivers there.
+        wait_until(registered, timeout=60)
+
+        def refreshes() -> int:
+            return sum(
+                1
+                for h in sandbox.get("/_sandbox/happenings").json()
+                if h["text"].startswith("v4 tokens issued")
+                and h["text"].endswith("(refresh_token)")
+            )
+
+        refreshed_before = refreshes()
+        expire_access_token(settings, business)  # every worker's next job needs a new token
+
         lead_ids = []
         for _ in range(LEADS):
             created = sandbox.post("/_sandbox/leads", json={"businessID": business})
@@ -110,3 +130,5 @@ def test_two_serve_and_two_worker_processes_share_the_work(tmp_path: Path) -> No
         assert len({worker for _, worker in attempts}) == 2, "both workers took jobs"
         # The sandbox saw each lead's first reply once.
         assert replies() == dict.fromkeys(lead_ids, 1)
+        # Both workers found the token expired; one refresh served them.
+        assert refreshes() - refreshed_before == 1
