@@ -180,7 +180,12 @@ class Cluster:
                 capture_output=True,
                 timeout=60,
             )
-        shutil.rmtree(self.root, ignore_errors=True)
+        # The server's last processes may still be writing as they exit: remove until gone.
+        for _ in range(50):
+            shutil.rmtree(self.root, ignore_errors=True)
+            if not self.root.exists():
+                break
+            time.sleep(0.1)
         self.root = None
 
     def url(self, database: str, *, driver: str = "postgresql+psycopg") -> str:
