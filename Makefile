@@ -7,7 +7,13 @@ STAMP := $(VENV)/.installed
 # worker, as they share its servers.
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck unit setup clean bench browser
+# The stores the suite runs its store-touching tests on (tests/support/stores.py): SQLite and a
+# throwaway PostgreSQL cluster that the tests start from Debian's postgresql package.
+TACKBRIDGE_TEST_STORES ?= sqlite,postgres
+export TACKBRIDGE_TEST_STORES
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends
+
+.PHONY: run test lint typecheck unit setup clean bench browser postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +41,18 @@ browser:
 		apt-get -o DPkg::Lock::Timeout=600 update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium; }
 
-unit: $(STAMP) browser
+# PostgreSQL's server binaries (initdb, pg_ctl), installed when missing and asked for.
+postgres:
+ifneq (,$(findstring postgres,$(TACKBRIDGE_TEST_STORES)))
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing PostgreSQL (apt-get install postgresql)"; \
+		$(APT_INSTALL) postgresql || { apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+		$(APT_INSTALL) postgresql; }; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "PostgreSQL is missing: install Debian's postgresql package" >&2; exit 1; }
+endif
+
+unit: $(STAMP) browser postgres
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 test: lint typecheck unit

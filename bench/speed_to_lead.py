@@ -27,6 +27,11 @@ many businesses with a key each, and reports the Coperniq requests a lead needed
 
     .venv/bin/python bench/speed_to_lead.py                 # 20 and 100 leads/s, 15 s each
     .venv/bin/python bench/speed_to_lead.py --rates 20,50,100 --duration 20 --json
+    .venv/bin/python bench/speed_to_lead.py --rates 100 --workers 1 --no-serve-worker --postgres
+
+``--postgres`` runs the same on a throwaway PostgreSQL cluster (Debian's ``postgresql``
+package, server defaults: fsync and synchronous commit on) instead of the SQLite file;
+``--no-serve-worker`` leaves the jobs to the ``--workers`` processes.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(ROOT))  # tests.support.postgres: the throwaway cluster
 
 import httpx2  # noqa: E402
 from ingest import (  # noqa: E402
@@ -64,6 +70,7 @@ from ingest import (  # noqa: E402
     tackbridge_command,
     wait_until_quiet,
 )
+from tests.support.postgres import Cluster  # noqa: E402
 
 TARGET_P95_MS = 1000.0
 TARGET_RATE = 100.0
@@ -224,7 +231,7 @@ def start_tackbridge(
             "TACKBRIDGE_WEBHOOK_PASSWORD": secrets.token_urlsafe(18),
             "TACKBRIDGE_API_TOKEN": token,
             "TACKBRIDGE_SECRET_KEY": secrets.token_urlsafe(32),
-            "TACKBRIDGE_RUN_WORKER": "true",
+            "TACKBRIDGE_RUN_WORKER": "true" if args.serve_worker else "false",
             "TACKBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "TACKBRIDGE_THUMBTACK_ENVIRONMENT": "sandbox",
             "TACKBRIDGE_THUMBTACK_BASE_URL": sandbox.url,
@@ -239,8 +246,11 @@ def start_tackbridge(
     )
     if args.worker_concurrency is not None:
         env["TACKBRIDGE_WORKER_CONCURRENCY"] = str(args.worker_concurrency)
-    if args.workers:
-        # A worker in another process is not woken by this one's enqueues: it looks often.
+    if args.database_url:
+        env["TACKBRIDGE_DATABASE_URL"] = args.database_url
+    elif args.workers:
+        # On SQLite a worker in another process is not woken by this one's enqueues: it looks
+        # often. (On PostgreSQL NOTIFY wakes it.)
         env["TACKBRIDGE_WORKER_POLL_SECONDS"] = "0.05"
     return Process("tackbridge", ["serve"], env, scratch, port)
 
@@ -447,6 +457,16 @@ async def measure(
     log(f"business {business_id} connected through the consent flow")
     driver = Driver(sandbox, product, token)
     try:
+        # The webhook is registered by a job: with the jobs in another process (or on a busy
+        # machine) it may not be there yet, and the sandbox delivers leads to webhooks only.
+        deadline = time.monotonic() + args.timeout
+        while not any(
+            h["businessID"] == business_id and h["enabled"] and h["deletedAt"] is None
+            for h in await driver.inspect("webhooks")
+        ):
+            if time.monotonic() > deadline:
+                raise SystemExit("the business's webhook was never registered")
+            await asyncio.sleep(0.1)
         log("warm-up: 20 leads at 10/s")
         warm = await tackbridge_run(driver, business_id, 10, 2, args.timeout)
         if not warm["complete"]:
@@ -509,7 +529,9 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"Sandbox latency {report['latency_ms']} ms per call; Coperniq limit raised to "
         f"{report['coperniq_rate']}/s; worker concurrency {report['worker_concurrency']}, "
-        f"`tackbridge worker` processes besides serve's: {report.get('worker_processes', 0)}; "
+        f"`tackbridge worker` processes besides serve's: {report.get('worker_processes', 0)} "
+        f"(serve's own worker {'on' if report.get('serve_worker', True) else 'off'}); "
+        f"store {report.get('store', 'sqlite')}; "
         f"{report['cpu']}, Python {report['python']}.",
         "",
         "| leads/s | outcome | n | p50 ms | p95 ms | p99 ms | max ms | baseline p50 / p95 / p99 ms "
@@ -585,19 +607,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=0, help="`tackbridge worker` processes besides serve's"
     )
+    parser.add_argument(
+        "--serve-worker",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the worker inside serve too [on]",
+    )
+    parser.add_argument(
+        "--postgres", action="store_true", help="a throwaway PostgreSQL instead of SQLite"
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="wait for stragglers (s)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait for idle CPUs (s)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch dir and logs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    args.database_url = None
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     token = secrets.token_urlsafe(24)
-    with scratch_dir(None, args.keep) as scratch:
+    with contextlib.ExitStack() as stack, scratch_dir(None, args.keep) as scratch:
+        if args.postgres:
+            cluster = Cluster(fast=False).start()
+            stack.callback(cluster.stop)
+            args.database_url = cluster.database()
         sandbox = start_sandbox(args, scratch)
         product: Process | None = None
         workers: list[Process] = []
@@ -616,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
             "coperniq_rate": args.coperniq_rate,
             "worker_concurrency": args.worker_concurrency or default_concurrency(),
             "worker_processes": args.workers,
+            "serve_worker": args.serve_worker,
+            "store": "postgresql" if args.postgres else "sqlite",
             "cpu": f"{os.cpu_count()} x {cpu_model()}",
             "python": platform.python_version(),
             "machine_busy_at_end_pct": machine_busy_pct(),

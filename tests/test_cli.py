@@ -46,6 +46,7 @@ def test_leads_and_inbound_list(server: RunningServer, monkeypatch: pytest.Monke
     server.partner.post("/v1/lead", json=doc_payload("v2_lead"))
     server.partner.post("/v1/lead", content=b"{", headers={"content-type": "application/json"})
     monkeypatch.setenv("TACKBRIDGE_DATA_DIR", str(server.settings.data_dir))
+    monkeypatch.setenv("TACKBRIDGE_DATABASE_URL", server.settings.resolved_database_url)
     result = runner.invoke(app, ["leads", "list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "299614694480093245" in result.output

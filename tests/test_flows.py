@@ -17,13 +17,14 @@ from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
 from tackbridge.store.schema import outbox
 from tackbridge.store.writer import Writer
+from tests.support import stores
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[tuple[Database, Writer]]:
-    db = open_database(f"sqlite:///{tmp_path / 'f.db'}")
+    db = open_database(stores.url(tmp_path / "f.db"))
     migrate.upgrade(db.writer)
     writer = Writer(db.writer)
     writer.start()

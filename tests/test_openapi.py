@@ -70,7 +70,7 @@ def _auth(path: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def live(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[RunningServer]:
     with running(
         make_settings(tmp_path_factory.mktemp("openapi"), secret_key="openapi-test-key-" + "x" * 24)
     ) as srv:

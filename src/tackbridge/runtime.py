@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from tackbridge.services import Services, open_http, open_thumbtack
 from tackbridge.settings import Settings
 from tackbridge.store import migrate, secrets
 from tackbridge.store.database import open_database
+from tackbridge.store.wakeups import listen
 from tackbridge.store.writer import Writer
 
 __all__ = ["Runtime"]
@@ -46,6 +48,8 @@ class Runtime:
             sqlite_synchronous=settings.sqlite_synchronous,
             busy_seconds=settings.worker_store_wait_seconds,
             read_busy_seconds=settings.store_wait_seconds,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
         )
         if upgrade:
             migrate.upgrade(db.writer)
@@ -92,7 +96,11 @@ class Runtime:
             poll_seconds=settings.worker_poll_seconds,
             backoff=backoff_from(settings),
             store_wait_seconds=settings.worker_store_wait_seconds,
+            listen=self._listen if self.services.db.is_postgresql else None,
         )
+
+    async def _listen(self, wake: Callable[[], None]) -> None:
+        await listen(self.services.db.url, wake)
 
     def start_worker(self) -> Worker:
         """Run the outbox worker in this process's event loop."""

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     mode: Mode = Mode.PRODUCTION
     data_dir: Path = Path("var")
     database_url: str = ""
+    # Connections per process on a server database (PostgreSQL); SQLite keeps its own.
+    database_pool_size: int = Field(default=8, ge=1)
+    database_max_overflow: int = Field(default=8, ge=0)
     sqlite_synchronous: str = Field(
         default="FULL",
         description="SQLite PRAGMA synchronous: FULL survives power loss, NORMAL only crashes.",

@@ -22,13 +22,14 @@ from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
 from tackbridge.store.schema import attachments, inbound_log, messages
 from tests.fixtures import real_payload
+from tests.support import stores
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    found = open_database(f"sqlite:///{tmp_path / 'purge.db'}")
+    found = open_database(stores.url(tmp_path / "purge.db"))
     migrate.upgrade(found.writer)
     yield found
     found.dispose()

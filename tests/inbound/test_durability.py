@@ -24,6 +24,7 @@ def test_acknowledged_deliveries_survive_sigkill(tmp_path: Path) -> None:
         **os.environ,
         "TACKBRIDGE_MODE": "production",
         "TACKBRIDGE_DATA_DIR": str(tmp_path),
+        "TACKBRIDGE_DATABASE_URL": make_settings(tmp_path).resolved_database_url,
         "TACKBRIDGE_WEBHOOK_USERNAME": WEBHOOK_AUTH[0],
         "TACKBRIDGE_WEBHOOK_PASSWORD": WEBHOOK_AUTH[1],
         "TACKBRIDGE_API_TOKEN": "t",

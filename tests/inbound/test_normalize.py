@@ -118,3 +118,21 @@ def test_integer_keeps_only_what_a_64_bit_column_holds(raw: object, expected: in
 @pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_timestamps_without_a_utc_instant_in_range_are_dropped(raw: str) -> None:
     assert n.timestamp(raw) is None
+
+
+def test_text_drops_nul_characters_that_no_text_column_of_postgresql_holds() -> None:
+    assert n.text("Ja\x00ne\x00") == "Jane"
+    assert n.text("\x00") == ""
+    assert n.text("plain") == "plain"
+
+
+def test_identifier_longer_than_the_store_keeps_is_none() -> None:
+    assert n.identifier("9" * n.MAX_ID_LENGTH) == "9" * n.MAX_ID_LENGTH
+    assert n.identifier("9" * (n.MAX_ID_LENGTH + 1)) is None
+
+
+def test_code_is_cut_to_its_column_width() -> None:
+    assert n.code("94103-1234-extra-long", 16) == "94103-1234-extra"
+    assert n.code("CA", 16) == "CA"
+    assert n.code(None, 16) is None
+    assert n.code("\x00CA", 16) == "CA"

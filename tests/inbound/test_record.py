@@ -28,13 +28,14 @@ from tackbridge.store.schema import (
     leads,
     outbox,
 )
+from tests.support import stores
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
-    database = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    database = open_database(stores.url(tmp_path / "r.db"))
     migrate.upgrade(database.writer)
     return database
 

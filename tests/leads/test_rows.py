@@ -18,13 +18,14 @@ from tackbridge.leads.rows import read_lead_input, read_message, read_review
 from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
 from tests.fixtures import doc_payload
+from tests.support import stores
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    found = open_database(f"sqlite:///{tmp_path / 'rows.db'}")
+    found = open_database(stores.url(tmp_path / "rows.db"))
     migrate.upgrade(found.writer)
     yield found
     found.dispose()

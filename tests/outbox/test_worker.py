@@ -21,6 +21,7 @@ from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
 from tackbridge.store.writer import Writer
 from tests.outbox.store_faults import until
+from tests.support import stores
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -61,7 +62,7 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    db = open_database(f"sqlite:///{tmp_path / 'o.db'}")
+    db = open_database(stores.url(tmp_path / "o.db"))
     migrate.upgrade(db.writer)
     writer = Writer(db.writer)
     writer.start()

@@ -4,11 +4,12 @@ from pathlib import Path
 
 from tackbridge.store import migrate
 from tackbridge.store.database import open_database
+from tests.support import stores
 from tests.support.tackbridge import RunningServer
 
 
 def test_upgrade_brings_a_fresh_database_to_head(tmp_path: Path) -> None:
-    db = open_database(f"sqlite:///{tmp_path / 'm.db'}")
+    db = open_database(stores.url(tmp_path / "m.db", migrated=False))
     assert migrate.current_revision(db.writer) is None
     assert not migrate.is_current(db.writer)
     migrate.upgrade(db.writer)
@@ -24,7 +25,7 @@ def test_migrations_match_the_schema(tmp_path: Path) -> None:
 
     from tackbridge.store.schema import metadata
 
-    db = open_database(f"sqlite:///{tmp_path / 'm.db'}")
+    db = open_database(stores.url(tmp_path / "m.db", migrated=False))
     migrate.upgrade(db.writer)
     with db.writer.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)

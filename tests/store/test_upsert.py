@@ -18,6 +18,7 @@ from tackbridge.store.upsert import (
     upsert,
     upsert_statement,
 )
+from tests.support import stores
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -26,7 +27,7 @@ UPDATE = ("name", "access_code", "updated_at")
 
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
-    database = open_database(f"sqlite:///{tmp_path / 'u.db'}")
+    database = open_database(stores.url(tmp_path / "u.db"))
     migrate.upgrade(database.writer)
     return database
 

@@ -15,11 +15,12 @@ from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
 from tackbridge.store.schema import businesses
 from tackbridge.store.writer import Writer, WriterClosedError
+from tests.support import stores
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
-    database = open_database(f"sqlite:///{tmp_path / 'w.db'}")
+    database = open_database(stores.url(tmp_path / "w.db"))
     migrate.upgrade(database.writer)
     return database
 
@@ -79,6 +80,7 @@ async def test_run_after_stop_is_refused(db: Database) -> None:
         await writer.run(_insert("late"))
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_is_wal_and_writes_begin_immediate(db: Database) -> None:
     statements: list[str] = []
 

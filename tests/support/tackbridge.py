@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from tackbridge.app import create_app, server_options
 from tackbridge.settings import Settings
+from tests.support import stores
 from tests.support.servers import serve
 
 WEBHOOK_AUTH = ("thumbtack", "test-webhook-password")
@@ -35,6 +36,10 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "run_worker": False,
     }
     values.update(overrides)
+    if not values.get("database_url"):
+        # The store of the running test (tests.support.stores): this folder's file on SQLite,
+        # a database of its own on PostgreSQL.
+        values["database_url"] = stores.url(Path(values["data_dir"]) / "tackbridge.db")
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

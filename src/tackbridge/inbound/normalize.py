@@ -23,9 +23,12 @@ _MONEY = re.compile(
 
 
 def text(value: Any) -> str | None:
-    """A string field: strings as they are, numbers as their decimal text, anything else None."""
+    """A string field: strings as they are less any NUL (U+0000), numbers as their decimal
+    text, anything else None. No real text has a NUL, and PostgreSQL's text columns refuse one;
+    dropping it here keeps both stores alike (the verbatim delivery keeps it, in the inbound
+    log)."""
     if isinstance(value, str):
-        return value
+        return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -33,6 +36,11 @@ def text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return None
+
+
+#: The longest ID the store keeps (its ID columns are ``String(64)``; Thumbtack's are int64,
+#: 19 digits at most). PostgreSQL refuses a longer value where SQLite would keep it.
+MAX_ID_LENGTH = 64
 
 
 def identifier(value: Any) -> str | None:
@@ -75,6 +83,16 @@ def _identifier(value: Any) -> tuple[str | None, str | None]:
     if problem is not None:
         return None, problem if ident else "must be a non-empty string or integer"
     return ident, None
+
+
+def code(value: Any, size: int | None) -> str | None:
+    """A short coded string (a state, a ZIP code, a status) cut to ``size`` characters, the
+    width of its column: a longer one is not a real code, and PostgreSQL would refuse the whole
+    delivery for it (the verbatim delivery keeps it, in the inbound log)."""
+    found = text(value)
+    if found is None or size is None or len(found) <= size:
+        return found
+    return found[:size]
 
 
 def money_cents(value: Any) -> int | None:

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Column
+
 from tackbridge.core import bounds
 from tackbridge.inbound import normalize as n
 from tackbridge.leads.models import (
@@ -25,6 +27,7 @@ from tackbridge.leads.models import (
     MessageReceived,
     ReviewReceived,
 )
+from tackbridge.store.schema import attachments, customers, leads, reviews
 
 _LEAD_KEYS = frozenset(
     {
@@ -47,6 +50,12 @@ _CUSTOMER_KEYS = frozenset(
 _BUSINESS_KEYS = frozenset({"businessID", "name", "accessCode"})
 _LOCATION_KEYS = frozenset({"address1", "address2", "city", "state", "zipCode"})
 _VERSION_SUFFIX = re.compile(r"V\d+$")
+
+
+def _size(column: Column[Any]) -> int | None:
+    """The width of a ``String(n)`` column: what the store keeps of a coded value."""
+    length: int | None = getattr(column.type, "length", None)
+    return length
 
 
 def _object(body: Any, where: str = "body") -> Mapping[str, Any]:
@@ -105,7 +114,7 @@ def _attachments(value: Any) -> tuple[AttachmentInfo, ...]:
         AttachmentInfo(
             file_name=n.text(item.get("fileName")),
             file_size=n.integer(item.get("fileSize")),
-            mime_type=n.text(item.get("mimeType")),
+            mime_type=n.code(item.get("mimeType"), _size(attachments.c.mime_type)),
             url=n.text(item.get("url")),
             description=n.text(item.get("description")),
         )
@@ -144,7 +153,7 @@ def _customer(obj: Mapping[str, Any], lead_id: str) -> CustomerInfo:
         first_name=first,
         last_name=last,
         display_name=display,
-        phone=n.text(obj.get("phone")),
+        phone=n.code(obj.get("phone"), _size(customers.c.phone)),
     )
 
 
@@ -207,17 +216,17 @@ def _lead(data: Mapping[str, Any], *, id_key: str, id_path: str, source: str) ->
         address1=n.text(location.get("address1")),
         address2=n.text(location.get("address2")),
         city=n.text(location.get("city")),
-        state=n.text(location.get("state")),
-        zip_code=n.text(location.get("zipCode")),
+        state=n.code(location.get("state"), _size(leads.c.state)),
+        zip_code=n.code(location.get("zipCode"), _size(leads.c.zip_code)),
         travel_preferences=pick("travelPreferences"),
         proposed_times=pick("proposedTimes"),
         price=n.text(data.get("price")),
-        lead_type=n.text(data.get("leadType")),
+        lead_type=n.code(data.get("leadType"), _size(leads.c.lead_type)),
         lead_price=_raw_money(lead_price_raw),
         lead_price_cents=n.money_cents(lead_price_raw),
         lead_price_breakdown=data.get("leadPriceBreakdown"),
-        charge_state=n.text(data.get("chargeState")),
-        status=n.text(data.get("status")),
+        charge_state=n.code(data.get("chargeState"), _size(leads.c.charge_state)),
+        status=n.code(data.get("status"), _size(leads.c.status)),
         estimate=data.get("estimate"),
         request_review_link=n.text(data.get("requestReviewLink")),
         refund_request_link=n.text(data.get("refundRequestLink")),
@@ -281,8 +290,8 @@ def parse_legacy_lead_update(body: Any) -> LeadUpdated:
         source="v1",
         lead_price=_raw_money(data.get("leadPrice")),
         lead_price_cents=n.money_cents(data.get("leadPrice")),
-        charge_state=n.text(data.get("chargeState")),
-        status=n.text(data.get("status")),
+        charge_state=n.code(data.get("chargeState"), _size(leads.c.charge_state)),
+        status=n.code(data.get("status"), _size(leads.c.status)),
         fields=present,
     )
 
@@ -303,9 +312,10 @@ def _review(
         ),
         category_id=n.identifier(data.get("categoryID")),
         rating=n.rating(rating_value),
-        rating_raw=n.text(rating_value)
-        if not isinstance(rating_value, float)
-        else str(rating_value),
+        rating_raw=n.code(
+            rating_value if not isinstance(rating_value, float) else str(rating_value),
+            _size(reviews.c.rating_raw),
+        ),
         text=n.text(data.get("text")),
         reviewer_name=n.text(data.get("reviewerName")),
         reviewer_nickname=n.text(data.get("reviewerNickname")),
@@ -389,7 +399,7 @@ def _v4_review(data: Mapping[str, Any], event_type: str) -> ReviewReceived:
 def parse_v4(body: Any) -> Delivery:
     envelope = _object(body)
     event = _event(envelope)
-    event_type = n.text(event.get("eventType"))
+    event_type = n.code(event.get("eventType"), _size(reviews.c.event_type))
     if not event_type:
         path = "eventType" if event is envelope else "event.eventType"
         raise InvalidPayloadError(path, f"{path} is required")

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 from tackbridge.outbox.kinds import JobKind
 from tackbridge.store.schema import outbox
 from tackbridge.store.upsert import insert_ignore
+from tackbridge.store.wakeups import notify_outbox
 
 __all__ = ["enqueue"]
 
@@ -20,8 +21,9 @@ def enqueue(
     conn: Connection, kind: JobKind[P], payload: P, *, now: datetime, due: datetime | None = None
 ) -> bool:
     """Add a job of ``kind`` unless one with the same idempotency key (``kind.key_of``) exists;
-    True if added. ``due``: not before then (default: now)."""
-    return insert_ignore(
+    True if added. ``due``: not before then (default: now). On PostgreSQL, workers in other
+    processes are woken when the transaction commits (``store.wakeups``)."""
+    added = insert_ignore(
         conn,
         outbox,
         {
@@ -36,3 +38,6 @@ def enqueue(
         },
         ("idempotency_key",),
     )
+    if added:
+        notify_outbox(conn)
+    return added

@@ -4,8 +4,14 @@ A claim is a lease: the job is ``running`` under this worker's name until ``leas
 A worker that dies mid-job leaves the lease to expire, and any worker then claims the job again,
 so every job completes; handlers pass the job's idempotency key to the far side so that a
 re-run after a crash has its effect once. Claims and completions are written through the
-group-commit writer, which on SQLite also serialises them; on PostgreSQL the claim query skips
-rows other workers have locked.
+group-commit writer, which on SQLite also serialises them; on PostgreSQL the claim query
+locks the rows it takes (``FOR UPDATE SKIP LOCKED``) and skips rows another worker is
+claiming, so workers in several processes share the queue and never take one job twice while
+its lease holds.
+
+Woken rather than polling: an enqueue in this process calls ``wake``; on PostgreSQL ``listen``
+(``store.wakeups.listen``) wakes it on every commit that queued jobs, in any process. The poll
+interval remains the fallback (SQLite across processes, a listening connection that is down).
 
 The worker is supervised: a failure of its own (a claim or a settle that the store refused, a
 bug outside a handler) is logged once per run of failures, pauses claiming with a bounded
@@ -23,7 +29,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -67,6 +73,8 @@ class Worker:
     first_kinds: frozenset[str] = frozenset()
     backoff: Backoff = field(default_factory=Backoff)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Wake-ups from other processes: run beside the loop, given ``wake`` (None: poll only).
+    listen: Callable[[Callable[[], None]], Coroutine[Any, Any, None]] | None = None
     # The pause after a failure of the worker's own: doubling from the first to the cap, so a
     # store that is locked or full is not hammered, and a short outage costs a short pause.
     error_backoff_seconds: float = 0.1
@@ -140,6 +148,11 @@ class Worker:
         # Beside the loop, not before it: a store that is locked at start-up must not hold up
         # the first claim for a look-up that only informs.
         report = asyncio.create_task(self._report_unregistered(), name="outbox-kinds")
+        listening: asyncio.Task[None] | None = (
+            None
+            if self.listen is None
+            else asyncio.create_task(self.listen(self.wake), name="outbox-wakeups")
+        )
         try:
             while not self._stopping:
                 try:
@@ -147,8 +160,15 @@ class Worker:
                 except Exception as exc:  # a bug in the loop itself: keep going, loudly
                     self._failed("the worker loop", exc, claim=True, bug=True)
         finally:
+            if listening is not None:
+                listening.cancel()
             try:
-                await asyncio.gather(report, *self._in_flight, return_exceptions=True)
+                await asyncio.gather(
+                    report,
+                    *self._in_flight,
+                    *([listening] if listening is not None else []),
+                    return_exceptions=True,
+                )
             finally:
                 self._running = False
 

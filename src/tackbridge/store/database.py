@@ -4,6 +4,11 @@ On SQLite (the embedded default) the file is the owner's alone (0600, its -wal a
 it runs in WAL mode so readers never block the writer, and every write transaction starts with
 ``BEGIN IMMEDIATE``: a deferred transaction that later upgrades to a write fails at once with
 SQLITE_BUSY under concurrency, busy timeout or not.
+
+On PostgreSQL (``postgresql+psycopg://``) one pooled engine serves both: the server runs
+transactions side by side, and each process's writer thread holds one connection at a time.
+A process uses at most ``pool_size + max_overflow`` connections, plus one of its own for each
+worker's LISTEN (``store.wakeups``): size the server's ``max_connections`` for every process.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.writer.dialect.name == "sqlite"
 
+    @property
+    def is_postgresql(self) -> bool:
+        return self.writer.dialect.name == "postgresql"
+
     def dispose(self) -> None:
         self.writer.dispose()
         self.reader.dispose()
@@ -41,13 +50,22 @@ def open_database(
     sqlite_synchronous: str = "FULL",
     busy_seconds: float = 30.0,
     read_busy_seconds: float | None = None,
+    pool_size: int = 8,
+    max_overflow: int = 8,
 ) -> Database:
     """``busy_seconds``: how long a SQLite connection waits for a lock another holds (the
     group-commit writer asks for the write lock in slices of its own: ``store/locks.py``);
-    ``read_busy_seconds``: the same for the readers (default: ``busy_seconds``)."""
+    ``read_busy_seconds``: the same for the readers (default: ``busy_seconds``);
+    ``pool_size``/``max_overflow``: PostgreSQL's connection pool."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_pre_ping=True, future=True)
+        engine = create_engine(
+            url,
+            # A server restart or a proxy's idle timeout leaves dead connections in the pool.
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
         return Database(url=url, writer=engine, reader=engine)
 
     if (

@@ -1,4 +1,5 @@
-"""Waiting for the store's write lock no longer than the callers of a write would wait.
+"""The store's locks: the write lock, waited for no longer than a write's callers wait; and
+store-wide locks for work that must run in one process at a time.
 
 On SQLite another process (a ``tackbridge worker``, a backup, an operator's ``sqlite3`` shell)
 can hold the write lock for as long as it likes. The connection's busy timeout would make every
@@ -7,6 +8,12 @@ slices it looks whether anybody still waits for the write: a request that would 
 503 than hang gives up on its own deadline, and once every unit of a batch has given up, the
 batch is dropped before any of it ran (nothing half-written). PostgreSQL takes no such lock at
 ``BEGIN``: there, the transaction simply begins.
+
+Store-wide locks: on PostgreSQL a transaction-scoped advisory lock (``pg_advisory_xact_lock``):
+held until the transaction ends, released by the server if the process dies, never left behind.
+On SQLite a write transaction (``BEGIN IMMEDIATE``, see ``store.database``) already excludes
+every other writer of the file, so the lock is the transaction itself. Each lock has a fixed
+64-bit key, spelled out here so that no two uses share one by accident.
 """
 
 from __future__ import annotations
@@ -15,11 +22,19 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import IntEnum
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
-__all__ = ["SLICE_SECONDS", "is_busy", "write_transaction"]
+__all__ = [
+    "SLICE_SECONDS",
+    "Lock",
+    "is_busy",
+    "try_xact_lock",
+    "write_transaction",
+    "xact_lock",
+]
 
 #: The longest one try for the lock waits before the writer looks again who still waits.
 SLICE_SECONDS = 0.1
@@ -87,3 +102,25 @@ def _lock(engine: Engine, time_left: Callable[[], float]) -> Connection | None:
             continue
         raw.execute(f"PRAGMA busy_timeout={int(configured)}")
         return conn
+
+
+class Lock(IntEnum):
+    # 0x7462 is "tb": keys of ours, away from small numbers another application may use.
+    MIGRATIONS = 0x7462_0001
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+
+
+def xact_lock(conn: Connection, lock: Lock) -> None:
+    """Wait for ``lock``, held until ``conn``'s transaction ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK, {"key": int(lock)})
+
+
+def try_xact_lock(conn: Connection, lock: Lock) -> bool:
+    """Take ``lock`` for ``conn``'s transaction if it is free; False if another holds it."""
+    if conn.dialect.name != "postgresql":
+        return True
+    return bool(conn.execute(_TRY_LOCK, {"key": int(lock)}).scalar_one())

@@ -1,4 +1,9 @@
-"""Schema migrations: apply them, and tell whether the database is at the newest revision."""
+"""Schema migrations: apply them, and tell whether the database is at the newest revision.
+
+Several processes may start at once on one PostgreSQL: ``upgrade`` holds the migrations lock
+(``store.locks``) for its transaction, so one process migrates and the others, once it commits,
+find the schema at head and do nothing. On SQLite the write transaction excludes the others.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from tackbridge.store.locks import Lock, xact_lock
 
 _SCRIPTS = Path(__file__).with_name("migrations")
 
@@ -33,6 +40,7 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = _config()
     with engine.begin() as conn:
+        xact_lock(conn, Lock.MIGRATIONS)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
 

@@ -3,6 +3,10 @@
 Building a Core statement costs far more than executing it (a bind parameter per value, a fresh
 cache key per execution, ``excluded`` column proxies), so each statement is built once per
 dialect, table and conflict shape and executed with the row as parameters.
+
+Whether a row went in is told by the rows the statement returns, not by ``rowcount``: on
+PostgreSQL SQLAlchemy adds ``RETURNING`` (its primary key) to a single-row insert, and psycopg
+then reports ``rowcount`` -1 whether a row went in or not (so a duplicate would pass as new).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, func
+from sqlalchemy import Connection, Executable, Table, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -25,8 +29,13 @@ def _insert(dialect: str, table: Table) -> Any:
 
 @cache
 def insert_ignore_statement(dialect: str, table: Table, conflict: tuple[str, ...]) -> Executable:
-    """``INSERT ... ON CONFLICT (conflict) DO NOTHING``; the row comes as execute parameters."""
-    stmt: Executable = _insert(dialect, table).on_conflict_do_nothing(index_elements=conflict)
+    """``INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING 1``; the row comes as execute
+    parameters, and a row comes back only if it went in."""
+    stmt: Executable = (
+        _insert(dialect, table)
+        .on_conflict_do_nothing(index_elements=conflict)
+        .returning(literal_column("1"))
+    )
     return stmt
 
 
@@ -47,7 +56,7 @@ def insert_ignore(
 ) -> bool:
     """Insert unless a row with the same ``conflict`` columns exists; True if inserted."""
     stmt = insert_ignore_statement(conn.dialect.name, table, tuple(conflict))
-    return bool(conn.execute(stmt, dict(values)).rowcount)
+    return conn.execute(stmt, dict(values)).first() is not None
 
 
 def upsert(

@@ -12,6 +12,10 @@ A caller waits for the store at most ``wait`` seconds (``run(wait=)``, else the 
 :func:`waiting_at_most`, else the writer's own): a unit that has not begun by then is dropped and
 its caller gets :class:`StoreBusyError` (answered 503 with ``Retry-After``); a unit that has begun
 is always waited for, so an answer never disagrees with what was committed (``store/locks.py``).
+
+On PostgreSQL two processes' batches may deadlock on the same rows, or a transaction may be
+refused as a serialization failure: the server rolls one back, and the writer runs that batch
+again (a few times) rather than failing the units in it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ __all__ = ["StoreBusyError", "Unit", "Writer", "WriterClosedError", "waiting_at_
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# PostgreSQL's "try again" answers: serialization_failure, deadlock_detected.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+_RETRIES = 3
 Unit = Callable[[Connection], T]
 
 
@@ -87,6 +94,7 @@ class _Pending(Generic[T]):
 
 _STOP = object()
 _SKIPPED = object()
+_BUSY = object()  # the store's lock was not had in time
 
 
 class Writer:
@@ -212,10 +220,9 @@ class Writer:
         self.units += len(batch)
         began = time.perf_counter()
         try:
-            with self._transaction(batch) as conn:
-                if conn is None:
-                    return  # every caller gave up waiting (and has been answered)
-                results = [item.unit(conn) if self._start(item) else _SKIPPED for item in batch]
+            results = self._retrying(lambda: self._write_batch(batch))
+            if results is None:
+                return  # every caller gave up waiting (and has been answered)
         except Exception as exc:
             STORE_WRITE_SECONDS.observe(time.perf_counter() - began)
             started = [item for item in batch if item.state != _ABANDONED]
@@ -238,13 +245,12 @@ class Writer:
             # It has begun: its caller waits for it, at least a slice more.
             item.deadline = max(item.deadline, time.monotonic() + SLICE_SECONDS)
         try:
-            with self._transaction([item]) as conn:
-                if conn is None:
-                    self._fail(item, StoreBusyError(item.wait))
-                    return
-                if not self._start(item):
-                    return  # its caller gave up before it began
-                result = item.unit(conn)
+            result = self._retrying(lambda: self._write_one(item))
+            if result is _BUSY:
+                self._fail(item, StoreBusyError(item.wait))
+                return
+            if result is _SKIPPED:
+                return  # its caller gave up before it began
         except Exception as exc:
             log.exception("store write failed")
             STORE_WRITE_UNITS.labels("failed").inc()
@@ -253,9 +259,45 @@ class Writer:
         STORE_WRITE_UNITS.labels("ok").inc()
         _resolve(item, result)
 
+    def _write_batch(self, batch: list[_Pending[Any]]) -> list[Any] | None:
+        with self._transaction(batch) as conn:
+            if conn is None:
+                return None
+            return [item.unit(conn) if self._start(item) else _SKIPPED for item in batch]
+
+    def _write_one(self, item: _Pending[Any]) -> Any:
+        with self._transaction([item]) as conn:
+            if conn is None:
+                return _BUSY
+            if not self._start(item):
+                return _SKIPPED
+            return item.unit(conn)
+
+    @staticmethod
+    def _retrying(work: Callable[[], T]) -> T:
+        """``work`` again if the server rolled it back (PostgreSQL: a deadlock between two
+        processes' batches, or a serialization failure), a few times before it fails."""
+        for attempt in range(_RETRIES + 1):
+            try:
+                return work()
+            except Exception as exc:
+                if attempt == _RETRIES or not _should_retry(exc):
+                    raise
+                log.info("store write rolled back by the server (%s); again", _sqlstate(exc))
+        raise AssertionError("unreachable")
+
     @staticmethod
     def _fail(item: _Pending[Any], exc: BaseException) -> None:
         item.loop.call_soon_threadsafe(_set_exception, item.future, exc)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def _should_retry(exc: BaseException) -> bool:
+    return _sqlstate(exc) in _RETRY_SQLSTATES
 
 
 def _resolve(item: _Pending[Any], result: Any) -> None:
