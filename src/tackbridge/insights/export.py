@@ -12,8 +12,7 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from tackbridge.insights.figures import LeadFact, stage_of
-from tackbridge.insights.price_assurance import answered_inside
+from tackbridge.insights.figures import LeadFact, answered_inside, stage_of
 
 __all__ = ["COLUMNS", "csv_lines", "row_of"]
 

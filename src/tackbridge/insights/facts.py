@@ -1,6 +1,6 @@
 """Reading the facts the insights are computed from: one ``LeadFact`` per lead (Thumbtack's test
 leads left out), with its pushed job statuses, its invoice and its Price Assurance deadline
-(the business's hours from its auto-reply rules). The only I/O of the insights."""
+(``insights.hours``). The only I/O of the insights."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
-from tackbridge.autoreply.rules import BusinessHours, RuleSet, RuleSetError
-from tackbridge.autoreply.store import rules_for
 from tackbridge.core.clock import utc
 from tackbridge.insights.figures import LeadFact, invoiced_cents
-from tackbridge.insights.price_assurance import deadline, hours_for
+from tackbridge.insights.hours import HoursLookup
+from tackbridge.insights.price_assurance import answer_by
 from tackbridge.settings import Settings
 from tackbridge.store.schema import businesses, customers, lead_status_history, leads
 
@@ -71,25 +70,6 @@ def _history(conn: Connection, scope: Scope) -> dict[str, list[tuple[str | None,
     return found
 
 
-class _Hours:
-    """Each business's rule set, read once per load; unreadable rules count as no hours."""
-
-    def __init__(self, conn: Connection, settings: Settings) -> None:
-        self._conn = conn
-        self._settings = settings
-        self._rules: dict[str | None, RuleSet | None] = {}
-
-    def of(
-        self, business_id: str | None, category: str | None, category_id: str | None
-    ) -> BusinessHours | None:
-        if business_id not in self._rules:
-            try:
-                self._rules[business_id] = rules_for(self._conn, business_id, self._settings)
-            except (RuleSetError, ValueError):
-                self._rules[business_id] = None
-        return hours_for(self._rules[business_id], category, category_id)
-
-
 def load_facts(conn: Connection, settings: Settings, scope: Scope) -> list[LeadFact]:
     """The facts of the leads in ``scope``, oldest first."""
     query = scope.apply(
@@ -112,7 +92,7 @@ def load_facts(conn: Connection, settings: Settings, scope: Scope) -> list[LeadF
         .order_by(leads.c.received_at, leads.c.id)
     )
     history = _history(conn, scope)
-    hours = _Hours(conn, settings)
+    hours = HoursLookup(conn, settings)
     facts = []
     for row in conn.execute(query):
         received = utc(row.received_at)
@@ -132,7 +112,7 @@ def load_facts(conn: Connection, settings: Settings, scope: Scope) -> list[LeadF
                 lead_price_cents=row.lead_price_cents,
                 invoice_cents=invoiced_cents(changes),
                 job_statuses=frozenset(s for s, _ in changes if s),
-                price_assurance_due=deadline(
+                price_assurance_due=answer_by(
                     received, hours.of(row.business_id, row.category, row.category_id)
                 ),
             )

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel
 
-from tackbridge.insights.price_assurance import answered_inside
 from tackbridge.insights.response_times import LeadResponse, ResponseTimeSummary, summarize
 
 __all__ = [
@@ -28,6 +27,7 @@ __all__ = [
     "LeadsPerDay",
     "PriceAssurance",
     "ReturnOnSpend",
+    "answered_inside",
     "funnel",
     "insights",
     "invoiced_cents",
@@ -85,6 +85,14 @@ def invoiced_cents(history: Iterable[tuple[str | None, int | None]]) -> int | No
         elif status == "job_complete":
             complete = amount
     return paid if paid is not None else complete
+
+
+def answered_inside(first_reply_at: datetime | None, due: datetime, now: datetime) -> bool | None:
+    """True: answered in time; False: answered late, or unanswered past ``due``; None: still
+    unanswered with time left."""
+    if first_reply_at is not None:
+        return first_reply_at <= due
+    return None if now < due else False
 
 
 def stage_of(fact: LeadFact) -> str:

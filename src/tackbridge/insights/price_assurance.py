@@ -1,87 +1,133 @@
-"""Price Assurance: Thumbtack refunds a lead only when the pro replied within 4 business hours.
+"""Price Assurance's clock: Thumbtack refunds a lead only when the pro replied within 4 business
+hours of it (api-notes.md, "Thumbtack business rules"). Pure: when the answer is due and how
+much business time is left, from the lead's arrival, the business's hours in its time zone, and
+now. Without known hours, every hour counts (the strictest reading: a clock 4 hours).
 
-``deadline`` walks a business's opening hours (in its time zone) from the moment a lead arrived
-until 4 open hours have passed; a business without hours has the clock running around the
-clock. A business's hours and time zone are kept in one place, its auto-reply rule
-(``autoreply.rules.BusinessHours``): ``hours_for`` picks the rule a lead of that category gets.
-Pure: no store, no clock of its own.
+The hours are any object shaped like ``autoreply.rules.BusinessHours`` (a time zone and windows
+of weekdays with a start and end), so this module depends on no feature.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from tackbridge.autoreply.rules import WEEKDAYS, BusinessHours, RuleSet
-from tackbridge.leads.models import LeadInput
+__all__ = [
+    "URGENT_WITHIN",
+    "WINDOW",
+    "Hours",
+    "TimeLeft",
+    "answer_by",
+    "business_time",
+    "time_left",
+]
 
-__all__ = ["ALLOWANCE", "answered_inside", "deadline", "hours_for"]
-
-#: The business hours a pro has to answer (api-notes.md, "Thumbtack business rules").
-ALLOWANCE = timedelta(hours=4)
-# Every window recurs weekly: two weeks of days always find 4 open hours.
-_MAX_DAYS = 15
-
-
-def hours_for(
-    rules: RuleSet | None, category: str | None = None, category_id: str | None = None
-) -> BusinessHours | None:
-    """The business hours of the rule a lead of this category gets; None: open all hours."""
-    if rules is None:
-        return None
-    chosen = rules.rule_for(LeadInput(lead_id="", category=category, category_id=category_id))
-    return None if chosen is None else chosen[1].business_hours
+WINDOW = timedelta(hours=4)
+URGENT_WITHIN = timedelta(hours=1)
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HORIZON_DAYS = 21  # hours with at least one window open a week always end within this
 
 
-def _clock(moment: time) -> time:
-    return moment.replace(tzinfo=None)
+class Window(Protocol):
+    @property
+    def days(self) -> Sequence[str]: ...
+    @property
+    def start(self) -> time: ...
+    @property
+    def end(self) -> time: ...
 
 
-def _open_on(day: date, hours: BusinessHours, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
-    """The day's open intervals in UTC, sorted and merged (windows may overlap)."""
-    weekday = WEEKDAYS[day.weekday()]
-    spans = sorted(
-        (
-            datetime.combine(day, _clock(w.start), tzinfo=zone).astimezone(UTC),
-            datetime.combine(day, _clock(w.end), tzinfo=zone).astimezone(UTC),
+class Hours(Protocol):
+    @property
+    def time_zone(self) -> str: ...
+    @property
+    def windows(self) -> Sequence[Window]: ...
+
+
+def _open_intervals(hours: Hours, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """The business's open intervals (UTC), in order, from ``start``'s local day on."""
+    zone = ZoneInfo(hours.time_zone)
+    first = start.astimezone(zone).date()
+    for offset in range(_HORIZON_DAYS):
+        day = first + timedelta(days=offset)
+        weekday = _WEEKDAYS[day.weekday()]
+        spans = sorted(
+            (
+                datetime.combine(day, w.start, zone).astimezone(UTC),
+                datetime.combine(day, w.end, zone).astimezone(UTC),
+            )
+            for w in hours.windows
+            if weekday in w.days
         )
-        for w in hours.windows
-        if weekday in w.days
-    )
-    merged: list[tuple[datetime, datetime]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+        yield from spans
 
 
-def deadline(
-    received_at: datetime, hours: BusinessHours | None, allowance: timedelta = ALLOWANCE
-) -> datetime:
-    """When the pro's time to answer a lead received at ``received_at`` (aware) runs out."""
+def _merged(hours: Hours, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Open intervals from ``start`` on, overlapping windows merged, clipped at ``start``."""
+    current: tuple[datetime, datetime] | None = None
+    for lo, hi in _open_intervals(hours, start):
+        if hi <= start:
+            continue
+        lo = max(lo, start)
+        if current is not None and lo <= current[1]:
+            current = (current[0], max(current[1], hi))
+            continue
+        if current is not None:
+            yield current
+        current = (lo, hi)
+    if current is not None:
+        yield current
+
+
+def answer_by(received_at: datetime, hours: Hours | None, window: timedelta = WINDOW) -> datetime:
+    """When ``window`` of business time since the lead's arrival has passed."""
     received = received_at.astimezone(UTC)
     if hours is None:
-        return received + allowance
-    zone = ZoneInfo(hours.time_zone)
-    remaining = allowance
-    day = received.astimezone(zone).date() - timedelta(days=1)  # a window may cross midnight UTC
-    for _ in range(_MAX_DAYS):
-        for start, end in _open_on(day, hours, zone):
-            begin = max(start, received)
-            if end <= begin:
-                continue
-            if end - begin >= remaining:
-                return begin + remaining
-            remaining -= end - begin
-        day += timedelta(days=1)
-    raise AssertionError("business hours with no open time")  # validated rules always have some
+        return received + window
+    left = window
+    for lo, hi in _merged(hours, received):
+        if hi - lo >= left:
+            return lo + left
+        left -= hi - lo
+    return received + window  # hours that never open: count the clock
 
 
-def answered_inside(first_reply_at: datetime | None, due: datetime, now: datetime) -> bool | None:
-    """True: answered in time; False: answered late, or unanswered past ``due``; None: still
-    unanswered with time left."""
-    if first_reply_at is not None:
-        return first_reply_at <= due
-    return None if now < due else False
+def business_time(start: datetime, end: datetime, hours: Hours | None) -> timedelta:
+    """Business time between two instants (0 when ``end`` is not after ``start``)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if end <= start:
+        return timedelta(0)
+    if hours is None:
+        return end - start
+    total = timedelta(0)
+    for lo, hi in _merged(hours, start):
+        if lo >= end:
+            break
+        total += min(hi, end) - lo
+    return total
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    deadline: datetime
+    remaining: timedelta  # business time left; 0 once past
+    open_now: bool  # whether the clock is running now (inside business hours)
+    hours_known: bool
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining <= timedelta(0)
+
+    @property
+    def urgent(self) -> bool:
+        return not self.expired and self.remaining <= URGENT_WITHIN
+
+
+def time_left(received_at: datetime, hours: Hours | None, *, now: datetime) -> TimeLeft:
+    deadline = answer_by(received_at, hours)
+    remaining = business_time(now, deadline, hours)
+    open_now = hours is None or business_time(now, now + timedelta(seconds=1), hours) > timedelta(0)
+    return TimeLeft(deadline, remaining, open_now, hours is not None)
