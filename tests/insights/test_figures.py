@@ -16,6 +16,7 @@ from tackbridge.insights.figures import (
     invoiced_cents,
     leads_per_day,
     price_assurance,
+    response_buckets,
     return_on_spend,
     stage_of,
 )
@@ -172,3 +173,18 @@ def test_figures_always_add_up(rows: list[tuple[int, str | None, int | None, int
     counts = [s.leads for s in figures.funnel.stages]
     assert counts == sorted(counts, reverse=True)
     assert counts[0] == len(facts)
+
+
+def test_response_buckets_split_by_who_answered() -> None:
+    facts = [
+        fact(1, first_reply_at=T0 + timedelta(seconds=3), first_reply_by="auto"),
+        fact(2, first_reply_at=T0 + timedelta(seconds=4), first_reply_by="auto"),
+        fact(3, first_reply_at=T0 + timedelta(minutes=30), first_reply_by="person"),
+        fact(4),
+    ]
+    split = response_buckets(facts)
+    assert [(b.label, b.auto, b.person) for b in split if b.auto or b.person] == [
+        ("under 10 s", 2, 0),
+        ("5-60 min", 0, 1),
+    ]
+    assert split[-1].upToSeconds is None

@@ -4,7 +4,6 @@ brings its fields."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -13,9 +12,9 @@ from starlette.responses import Response
 
 from tackbridge.core.problems import problem
 from tackbridge.crm import store
+from tackbridge.crm.choice import DestinationRefusedError, choose_destination
 from tackbridge.crm.destinations import DESTINATION_TYPES, destination_types
 from tackbridge.services import require_operator, services
-from tackbridge.store.secrets import MissingSecretKeyError
 
 __all__ = ["DestinationIn", "DestinationOut", "operator"]
 
@@ -55,20 +54,8 @@ async def put_destination(
     choice: DestinationIn,  # type: ignore[valid-type]
 ) -> BaseModel | Response:
     svc = services(request)
-    types = destination_types(svc)
-    chosen = types.choice(choice)
-    for name in types.missing(chosen, svc.settings):
-        return problem(
-            422,
-            f"{name} is required for the {chosen.kind} destination",
-            slug="invalid-destination",
-            errors=[{"field": name}],
-        )
     try:
-        box = svc.box() if chosen.carries_secret else None
-    except MissingSecretKeyError as exc:
-        return problem(503, str(exc), slug="not-configured")
-    now = datetime.now(UTC)
-    await svc.writer.run(lambda conn: store.save_destination(conn, business_id, chosen, box, now))
-    with svc.db.reader.connect() as conn:
-        return store.describe_destination(conn, business_id, svc.settings, svc.box, types)
+        return await choose_destination(svc, business_id, choice)
+    except DestinationRefusedError as exc:
+        errors = [{"field": exc.field}] if exc.field else None
+        return problem(exc.status, exc.detail, slug=exc.slug, errors=errors)

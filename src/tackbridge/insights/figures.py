@@ -19,6 +19,7 @@ __all__ = [
     "FUNNEL",
     "UNCATEGORISED",
     "Breakdown",
+    "BucketSplit",
     "DayCount",
     "Funnel",
     "FunnelStage",
@@ -33,6 +34,7 @@ __all__ = [
     "invoiced_cents",
     "leads_per_day",
     "price_assurance",
+    "response_buckets",
     "return_on_spend",
     "stage_of",
 ]
@@ -119,6 +121,15 @@ class LeadsPerDay(BaseModel):
     days: list[DayCount]
 
 
+class BucketSplit(BaseModel):
+    """One bucket of the first-reply histogram, split by who answered."""
+
+    label: str
+    upToSeconds: float | None
+    auto: int
+    person: int
+
+
 class PriceAssurance(BaseModel):
     """First replies inside Price Assurance's 4 business hours. ``share`` = inside / decided,
     where decided leads were answered or ran out of time; pending ones still have time."""
@@ -169,6 +180,7 @@ class Insights(BaseModel):
     until: datetime | None
     leadsPerDay: LeadsPerDay
     responseTimes: ResponseTimeSummary
+    responseBuckets: list[BucketSplit]
     priceAssurance: PriceAssurance
     returnOnSpend: ReturnOnSpend
     funnel: Funnel
@@ -214,6 +226,22 @@ def leads_per_day(
         )
         day += timedelta(days=1)
     return LeadsPerDay(categories=categories, days=days)
+
+
+def _responses(facts: Iterable[LeadFact]) -> ResponseTimeSummary:
+    return summarize(LeadResponse(f.received_at, f.first_reply_at, f.first_reply_by) for f in facts)
+
+
+def response_buckets(facts: Sequence[LeadFact]) -> list[BucketSplit]:
+    """The first-reply histogram of ``response_times`` with a count for each author."""
+    auto = _responses(f for f in facts if f.first_reply_by == "auto").buckets
+    person = _responses(
+        f for f in facts if f.first_reply_at is not None and f.first_reply_by != "auto"
+    ).buckets
+    return [
+        BucketSplit(label=a.label, upToSeconds=a.upToSeconds, auto=a.count, person=p.count)
+        for a, p in zip(auto, person, strict=True)
+    ]
 
 
 def price_assurance(facts: Iterable[LeadFact], now: datetime) -> PriceAssurance:
@@ -312,9 +340,8 @@ def insights(
         since=since,
         until=until,
         leadsPerDay=leads_per_day(facts, _day(since) if since else None, last),
-        responseTimes=summarize(
-            LeadResponse(f.received_at, f.first_reply_at, f.first_reply_by) for f in facts
-        ),
+        responseTimes=_responses(facts),
+        responseBuckets=response_buckets(facts),
         priceAssurance=price_assurance(facts, now),
         returnOnSpend=return_on_spend(facts),
         funnel=funnel(facts),
