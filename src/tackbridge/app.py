@@ -17,6 +17,7 @@ from tackbridge.connections import routes as connection_routes
 from tackbridge.conversations import routes as conversation_routes
 from tackbridge.core.problems import install_handlers
 from tackbridge.crm import routes as crm_routes
+from tackbridge.dashboard import web as dashboard
 from tackbridge.inbound import coperniq as coperniq_webhook
 from tackbridge.inbound import log_api
 from tackbridge.inbound import routes as inbound_routes
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(autoreply_routes.router)
     app.include_router(insight_routes.router)
     app.include_router(health.router)
+    dashboard.install(app)
     if settings.bench_endpoints:
 
         @app.post("/_bench/ok", include_in_schema=False)

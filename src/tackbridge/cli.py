@@ -34,6 +34,7 @@ from tackbridge.sandbox.cli import sandbox_command
 from tackbridge.services import Services
 from tackbridge.settings import MissingSecretsError, Mode, Settings
 from tackbridge.targeting.cli import targeting_command
+from tackbridge.users.cli import users_app
 
 if TYPE_CHECKING:  # for start-up time, the runtime (every feature) is imported when a command runs
     from sqlalchemy import Connection
@@ -61,6 +62,7 @@ app.add_typer(deliveries_app, name="jobs")
 # The earlier name of ``jobs``, kept for scripts that use it.
 app.add_typer(deliveries_app, name="deliveries", hidden=True)
 app.add_typer(request_app, name="request")
+app.add_typer(users_app, name="users")
 app.command("worker")(worker_command)
 app.command("send-message")(send_message_command)
 app.command("job-status")(job_status_command)

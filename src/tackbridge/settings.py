@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     )
     # The secret in the URL Coperniq's automations call: /coperniq/webhooks/{secret}.
     coperniq_webhook_secret: SecretStr | None = None
+    # A link to a lead's CRM record on the dashboard's lead page: "{type}" (opportunity or
+    # project) and "{id}" are replaced, e.g. https://app.coperniq.io/1234/{type}s/{id}.
+    crm_record_url: str | None = None
     webhook_destination_url: str | None = None
     webhook_destination_secret: SecretStr | None = Field(
         default=None, description="Standard Webhooks signing secret (whsec_...)."

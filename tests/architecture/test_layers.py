@@ -34,9 +34,12 @@ LAYERS: tuple[frozenset[str], ...] = (
             "autoreply",
             "insights",
             "demand",
+            "users",
         }
     ),
     frozenset({"flows"}),
+    # The web UI over the features: it reads and drives them all, none imports it.
+    frozenset({"dashboard"}),
     frozenset({"registry"}),
     frozenset({"runtime"}),
     # The top: the probes, the web app, the command line and what runs them.

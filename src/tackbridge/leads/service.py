@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, func, or_, select
 
 from tackbridge.core.clock import utc
 from tackbridge.leads import rows
@@ -56,6 +57,10 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidCursorError("cursor is not one this API issued") from None
 
 
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def list_leads(
     conn: Connection,
     *,
@@ -64,7 +69,14 @@ def list_leads(
     since: datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    businesses_in: Collection[str] | None = None,
+    category: str | None = None,
+    unanswered: bool = False,
+    search: str | None = None,
 ) -> LeadPage:
+    """Newest first. ``businesses_in``: only leads of these businesses (a dashboard member's);
+    ``unanswered``: only leads without a first reply; ``search``: a case-insensitive substring
+    of the customer's name, the lead's ID, title, description, category or city."""
     query = (
         select(
             leads,
@@ -84,6 +96,29 @@ def list_leads(
         query = query.where(leads.c.received_at >= since)
     if cursor is not None:
         query = query.where(leads.c.id < decode_cursor(cursor))
+    if businesses_in is not None:
+        query = query.where(leads.c.business_id.in_(sorted(businesses_in)))
+    if category is not None:
+        query = query.where(leads.c.category == category)
+    if unanswered:
+        query = query.where(leads.c.first_reply_at.is_(None))
+    if search and search.strip():
+        pattern = f"%{_escape_like(search.strip().lower())}%"
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (
+                        customers.c.name,
+                        leads.c.lead_id,
+                        leads.c.title,
+                        leads.c.description,
+                        leads.c.category,
+                        leads.c.city,
+                    )
+                )
+            )
+        )
     rows = conn.execute(query).all()
     items = [_summary(row) for row in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
@@ -109,6 +144,9 @@ def _summary(row: Row[Any]) -> LeadSummary:
         source=row.source,
         createTimestamp=utc(row.created_at),
         receivedAt=received,
+        jobStatus=row.job_status,
+        firstReplyAt=utc(row.first_reply_at),
+        firstReplyBy=row.first_reply_by,
     )
 
 
@@ -244,3 +282,48 @@ def business_of(conn: Connection, lead_id: str) -> str | None:
         select(leads.c.business_id).where(leads.c.lead_id == lead_id)
     ).scalar()
     return found
+
+
+def lead_exists(conn: Connection, lead_id: str) -> bool:
+    found = conn.execute(select(leads.c.id).where(leads.c.lead_id == lead_id)).first()
+    return found is not None
+
+
+@dataclass(frozen=True)
+class Facets:
+    """What the leads of some businesses can be filtered by."""
+
+    businesses: list[tuple[str, str | None]]  # (ID, name), by name
+    categories: list[str]
+    statuses: list[str]
+
+
+def lead_facets(conn: Connection, *, businesses_in: Collection[str] | None = None) -> Facets:
+    """The businesses, categories and statuses found among the leads (of ``businesses_in``)."""
+
+    def scoped(query: Any) -> Any:
+        if businesses_in is None:
+            return query
+        return query.where(leads.c.business_id.in_(sorted(businesses_in)))
+
+    found_businesses = conn.execute(
+        scoped(
+            select(leads.c.business_id, businesses.c.name)
+            .distinct()
+            .join(businesses, businesses.c.business_id == leads.c.business_id)
+            .where(leads.c.business_id.is_not(None))
+        )
+    ).all()
+    categories = conn.execute(
+        scoped(select(leads.c.category).distinct().where(leads.c.category.is_not(None)))
+    ).scalars()
+    statuses = conn.execute(
+        scoped(select(leads.c.status).distinct().where(leads.c.status.is_not(None)))
+    ).scalars()
+    return Facets(
+        businesses=sorted(
+            ((r[0], r[1]) for r in found_businesses), key=lambda b: ((b[1] or b[0]).lower(), b[0])
+        ),
+        categories=sorted(categories, key=str.lower),
+        statuses=sorted(statuses),
+    )

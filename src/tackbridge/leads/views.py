@@ -193,6 +193,9 @@ class LeadSummary(View):
     source: str
     createTimestamp: datetime | None = None
     receivedAt: datetime
+    jobStatus: str | None = None  # the last one sent to Thumbtack
+    firstReplyAt: datetime | None = None
+    firstReplyBy: str | None = None
 
 
 class LeadView(View):

@@ -358,3 +358,35 @@ crm_events = Table(
     Column("job_status", String(32), nullable=True),
     _ts("received_at", nullable=False),
 )
+
+# People who sign in to the dashboard (tackbridge.users): owner | admin | member.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),  # lower-cased
+    Column("password_hash", Text, nullable=False),  # Argon2id, PHC string
+    Column("role", String(16), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+# The businesses a member may see (owners and admins see every business).
+user_businesses = Table(
+    "user_businesses",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("business_id", String(64), primary_key=True),
+)
+
+# Dashboard sign-ins: the cookie holds a random token, the store only its SHA-256.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+)

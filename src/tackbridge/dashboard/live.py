@@ -1,0 +1,131 @@
+"""Live pages: server-sent events (sse-starlette) telling an open page that what it shows has
+changed, so its script fetches the page again and swaps the parts marked ``data-live``.
+
+What a page shows is summed up in a *stamp* (a short hash of the rows it depends on). A page
+is rendered with its stamp; its stream starts from that stamp (``?since=``), so a change made
+between the render and the stream's start is not missed. The stream looks again whenever this
+process's writer commits (checked every ``TICK``) and at least every ``POLL`` (a worker in
+another process writes too), and says ``changed`` when the stamp moves. A stream ends after
+``LIFETIME`` (the browser reconnects by itself), so a server shutting down never waits long.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import AsyncIterator, Callable, Collection
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import Connection, func, select
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from tackbridge.dashboard.access import access_of
+from tackbridge.dashboard.auth import SignedIn, endpoint_user
+from tackbridge.dashboard.templating import SECURITY_HEADERS
+from tackbridge.services import services
+from tackbridge.store.schema import lead_status_history, leads, messages
+
+__all__ = ["LIFETIME", "POLL", "TICK", "inbox_stamp", "lead_stamp", "router"]
+
+TICK = 0.2
+POLL = 2.0
+LIFETIME = 60.0
+RETRY_MS = 1000
+
+router = APIRouter(prefix="/dashboard/events", include_in_schema=False)
+
+
+def _hash(parts: Any) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def inbox_stamp(conn: Connection, businesses_in: Collection[str] | None) -> str:
+    """Changes when a lead arrives, is updated or answered (among ``businesses_in``)."""
+    query = select(
+        func.count(),
+        func.max(leads.c.id),
+        func.max(leads.c.updated_at),
+        func.max(leads.c.first_reply_at),
+    ).select_from(leads)
+    if businesses_in is not None:
+        query = query.where(leads.c.business_id.in_(sorted(businesses_in)))
+    return _hash(tuple(conn.execute(query).one()))
+
+
+def lead_stamp(conn: Connection, lead_id: str) -> str:
+    """Changes with the lead's row, its messages and their delivery states, its timeline."""
+    lead = conn.execute(
+        select(
+            leads.c.updated_at, leads.c.job_status, leads.c.first_reply_at, leads.c.status
+        ).where(leads.c.lead_id == lead_id)
+    ).first()
+    thread = conn.execute(
+        select(messages.c.id, messages.c.delivery_state)
+        .where(messages.c.lead_id == lead_id)
+        .order_by(messages.c.id)
+    ).all()
+    history = conn.execute(
+        select(func.count(), func.max(lead_status_history.c.id)).where(
+            lead_status_history.c.lead_id == lead_id
+        )
+    ).one()
+    return _hash((tuple(lead) if lead else None, [tuple(r) for r in thread], tuple(history)))
+
+
+async def _changes(
+    request: Request, stamp: Callable[[Connection], str], since: str | None
+) -> AsyncIterator[ServerSentEvent]:
+    svc = services(request)
+
+    def look() -> str:
+        with svc.db.reader.connect() as conn:
+            return stamp(conn)
+
+    last = since or await run_in_threadpool(look)
+    yield ServerSentEvent(data=last, event="ready", retry=RETRY_MS)
+    ends = time.monotonic() + LIFETIME
+    while time.monotonic() < ends:
+        commits, looked = svc.writer.batches, time.monotonic()
+        while svc.writer.batches == commits and time.monotonic() - looked < POLL:
+            if await request.is_disconnected():
+                return
+            await anyio.sleep(TICK)
+        current = await run_in_threadpool(look)
+        if current != last:
+            last = current
+            yield ServerSentEvent(data=current, event="changed")
+
+
+def _stream(request: Request, stamp: Callable[[Connection], str], since: str | None) -> Any:
+    return EventSourceResponse(
+        _changes(request, stamp, since),
+        ping=15,
+        headers={k: v for k, v in SECURITY_HEADERS.items() if k != "Cache-Control"},
+    )
+
+
+Since = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get("/inbox")
+async def inbox_events(
+    request: Request, user: Annotated[SignedIn, Depends(endpoint_user)], since: Since = None
+) -> Any:
+    scope = access_of(user).businesses
+    return _stream(request, lambda conn: inbox_stamp(conn, scope), since)
+
+
+@router.get("/leads/{lead_id}")
+async def lead_events(
+    request: Request,
+    lead_id: str,
+    user: Annotated[SignedIn, Depends(endpoint_user)],
+    since: Since = None,
+) -> Any:
+    access = access_of(user)
+    with services(request).db.reader.connect() as conn:
+        access.require_lead(conn, lead_id)
+    return _stream(request, lambda conn: lead_stamp(conn, lead_id), since)

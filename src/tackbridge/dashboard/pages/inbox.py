@@ -1,0 +1,111 @@
+"""The inbox (``/``): leads newest first, filtered by business, status, category and whether
+they are answered, searched by text; each unanswered lead with the business time left to answer
+inside Price Assurance's 4 hours. Live: ``dashboard.live`` tells the page when to refresh."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from tackbridge.core.clock import now
+from tackbridge.dashboard.access import access_of
+from tackbridge.dashboard.auth import SignedIn, page_user
+from tackbridge.dashboard.live import inbox_stamp
+from tackbridge.dashboard.price_clock import PriceClock
+from tackbridge.dashboard.templating import render
+from tackbridge.insights.price_assurance import TimeLeft
+from tackbridge.leads.service import InvalidCursorError, lead_facets, list_leads
+from tackbridge.leads.views import LeadSummary
+from tackbridge.services import services
+
+__all__ = ["PAGE_SIZE", "router"]
+
+PAGE_SIZE = 50
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Row:
+    lead: LeadSummary
+    left: TimeLeft | None  # None: answered (or Thumbtack's test lead)
+
+
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/")
+def inbox(
+    request: Request,
+    user: Annotated[SignedIn, Depends(page_user)],
+    business: Text = None,
+    status: Text = None,
+    category: Text = None,
+    unanswered: Annotated[bool, Query()] = False,
+    q: Text = None,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    svc = services(request)
+    access = access_of(user)
+    scope = access.businesses
+    business = business or None
+    if business is not None and not access.allows(business):
+        business = None  # not theirs: as if unfiltered (no hint that it exists)
+    at = now()
+    with svc.db.reader.connect() as conn:
+        facets = lead_facets(conn, businesses_in=scope)
+        stamp = inbox_stamp(conn, scope)
+        try:
+            page = list_leads(
+                conn,
+                business_id=business,
+                status=status or None,
+                category=category or None,
+                unanswered=unanswered,
+                search=q,
+                businesses_in=scope,
+                cursor=cursor or None,
+                limit=PAGE_SIZE,
+            )
+        except InvalidCursorError:
+            page = list_leads(conn, businesses_in=scope, limit=PAGE_SIZE)
+        clock = PriceClock(conn, svc.settings)
+        rows = [
+            Row(
+                lead,
+                None
+                if lead.firstReplyAt is not None or lead.isTest
+                else clock.left(lead.receivedAt, lead.businessID, lead.category, now=at),
+            )
+            for lead in page.items
+        ]
+    filters = {
+        "business": business or "",
+        "status": status or "",
+        "category": category or "",
+        "unanswered": unanswered,
+        "q": q or "",
+    }
+    more = None
+    if page.nextCursor:
+        kept = {k: v for k, v in filters.items() if v}
+        more = "/?" + urlencode({**kept, "cursor": page.nextCursor})
+    return render(
+        request,
+        "inbox.html",
+        {
+            "user": user.user,
+            "csrf": user.csrf,
+            "active": "inbox",
+            "rows": rows,
+            "facets": facets,
+            "filters": filters,
+            "filtered": any(filters.values()),
+            "more": more,
+            "stamp": stamp,
+            "live_url": "/dashboard/events/inbox",
+        },
+    )
