@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tackbridge.dashboard.pages import inbox, lead, login
+from tackbridge.dashboard.pages import inbox, insights, lead, login
 
 __all__ = ["PUBLIC", "ROUTERS"]
 
@@ -15,6 +15,7 @@ ROUTERS: list[APIRouter] = [
     login.router,
     inbox.router,
     lead.router,
+    insights.router,
 ]
 
 #: (method, path) of the routes a signed-out visitor may use.

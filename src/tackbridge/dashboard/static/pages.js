@@ -1,0 +1,1 @@
+// The Deliveries, Connections and Users pages: filled in by their features.
