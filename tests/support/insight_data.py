@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
+
 from tests.support.tackbridge import RunningServer
 
 #: (lead ID, business, business name, category, lead price, customer)
@@ -75,12 +77,17 @@ def v4_lead(
 
 def seed(server: RunningServer) -> None:
     """Post every lead and push every job status; asserts each is accepted."""
+    seed_with(server.partner, server.operator)
+
+
+def seed_with(partner: httpx2.Client, operator: httpx2.Client) -> None:
+    """``seed`` through a client authenticated as Thumbtack and one as an operator."""
     for lead in LEADS:
-        answer = server.partner.post("/v4/webhooks", json=v4_lead(*lead))
+        answer = partner.post("/v4/webhooks", json=v4_lead(*lead))
         assert answer.status_code == 200, answer.text
     for lead_id, status, cents in STATUSES:
         body: dict[str, Any] = {"status": status}
         if cents is not None:
             body["invoiceAmountInCents"] = cents
-        answer = server.operator.post(f"/api/leads/{lead_id}/job-status", json=body)
+        answer = operator.post(f"/api/leads/{lead_id}/job-status", json=body)
         assert answer.status_code in (200, 202), answer.text
