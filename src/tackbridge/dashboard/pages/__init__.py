@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tackbridge.dashboard.pages import inbox, insights, lead, login
+from tackbridge.dashboard.pages import deliveries, inbox, insights, lead, login
 
 __all__ = ["PUBLIC", "ROUTERS"]
 
@@ -16,6 +16,7 @@ ROUTERS: list[APIRouter] = [
     inbox.router,
     lead.router,
     insights.router,
+    deliveries.router,
 ]
 
 #: (method, path) of the routes a signed-out visitor may use.
