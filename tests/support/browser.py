@@ -69,6 +69,8 @@ SCREENSHOTS = ROOT / "test-output" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 OWNER = ("owner@example.com", "owner-password-1")
+# What the page waits on crosses the worker and the sandbox: more than expect's default 5 s.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")

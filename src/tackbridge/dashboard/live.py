@@ -25,8 +25,9 @@ from starlette.concurrency import run_in_threadpool
 from tackbridge.dashboard.access import access_of
 from tackbridge.dashboard.auth import SignedIn, endpoint_user
 from tackbridge.dashboard.templating import SECURITY_HEADERS
+from tackbridge.jobstatus.push import PUSH_KIND
 from tackbridge.services import services
-from tackbridge.store.schema import lead_status_history, leads, messages
+from tackbridge.store.schema import lead_status_history, leads, messages, outbox
 
 __all__ = ["LIFETIME", "POLL", "TICK", "inbox_stamp", "lead_stamp", "router"]
 
@@ -72,7 +73,20 @@ def lead_stamp(conn: Connection, lead_id: str) -> str:
             lead_status_history.c.lead_id == lead_id
         )
     ).one()
-    return _hash((tuple(lead) if lead else None, [tuple(r) for r in thread], tuple(history)))
+    # The timeline shows whether each job status reached Thumbtack: its push job's state.
+    pushes = conn.execute(
+        select(outbox.c.id, outbox.c.state)
+        .where(outbox.c.idempotency_key.startswith(f"{PUSH_KIND.name}:{lead_id}:", autoescape=True))
+        .order_by(outbox.c.id)
+    ).all()
+    return _hash(
+        (
+            tuple(lead) if lead else None,
+            [tuple(r) for r in thread],
+            tuple(history),
+            [tuple(r) for r in pushes],
+        )
+    )
 
 
 async def _changes(

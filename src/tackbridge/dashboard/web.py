@@ -5,7 +5,7 @@ document for the endpoints under ``/dashboard/``)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
@@ -16,7 +16,7 @@ from tackbridge.dashboard.auth import SignInRequiredError, sign_in_url, signed_i
 from tackbridge.dashboard.pages import ROUTERS
 from tackbridge.dashboard.templating import HERE, redirect, render
 
-__all__ = ["STATIC_PREFIX", "TAG", "install"]
+__all__ = ["STATIC_PREFIX", "TAG", "install", "routers"]
 
 TAG = "dashboard"
 STATIC_PREFIX = "/dashboard/static"
@@ -40,10 +40,14 @@ async def _not_visible(request: Request, exc: Exception) -> Response:
     )
 
 
+def routers() -> list[APIRouter]:
+    """Every router of the dashboard: the pages and the live events."""
+    return [*ROUTERS, live.router]
+
+
 def install(app: FastAPI) -> None:
-    for router in ROUTERS:
+    for router in routers():
         app.include_router(router, include_in_schema=False, tags=[TAG])
-    app.include_router(live.router, include_in_schema=False, tags=[TAG])
     app.mount(STATIC_PREFIX, StaticFiles(directory=HERE / "static"), name="dashboard-static")
     app.add_exception_handler(SignInRequiredError, _sign_in)
     app.add_exception_handler(NotVisibleError, _not_visible)
