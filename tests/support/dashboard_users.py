@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from tackbridge.core.clock import now
 from tackbridge.dashboard.auth import SESSION_COOKIE, open_session
+from tackbridge.settings import Settings
 from tackbridge.store.database import open_database
 from tackbridge.store.schema import user_sessions
 from tackbridge.users.service import add_user
 from tests.support.tackbridge import RunningServer
 
-__all__ = ["Member", "signed_in_as"]
+__all__ = ["Member", "session_for", "signed_in_as"]
 
 
 @dataclass
@@ -33,7 +34,16 @@ class Member:
 def signed_in_as(
     server: RunningServer, email: str, *, role: str, businesses: tuple[str, ...] = ()
 ) -> Member:
-    db = open_database(server.settings.resolved_database_url)
+    token, csrf = session_for(server.settings, email, role=role, businesses=businesses)
+    client = server.client(headers={"Cookie": f"{SESSION_COOKIE}={token}"}, follow_redirects=False)
+    return Member(client, csrf)
+
+
+def session_for(
+    settings: Settings, email: str, *, role: str, businesses: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """A new user and a session of theirs: the session cookie's value and its CSRF token."""
+    db = open_database(settings.resolved_database_url)
     try:
         with db.writer.begin() as conn:
             user = add_user(
@@ -45,5 +55,4 @@ def signed_in_as(
             ).scalar_one()
     finally:
         db.dispose()
-    client = server.client(headers={"Cookie": f"{SESSION_COOKIE}={token}"}, follow_redirects=False)
-    return Member(client, csrf)
+    return token, csrf

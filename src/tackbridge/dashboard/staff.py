@@ -4,13 +4,13 @@ a business that is not theirs: a member does not learn what the settings hold.""
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
 from tackbridge.dashboard.access import NotVisibleError
-from tackbridge.dashboard.auth import SignedIn, page_user
-from tackbridge.dashboard.csrf import checked_user
+from tackbridge.dashboard.auth import SignedIn, endpoint_user, page_user
+from tackbridge.dashboard.csrf import CSRF_HEADER, checked_user, tokens_match
 
-__all__ = ["owner_form", "owner_page", "staff_form", "staff_page"]
+__all__ = ["owner_form", "owner_page", "staff_endpoint", "staff_form", "staff_page"]
 
 
 def _staff(user: SignedIn) -> SignedIn:
@@ -41,3 +41,12 @@ def owner_page(request: Request) -> SignedIn:
 
 async def owner_form(request: Request) -> SignedIn:
     return _owner(await checked_user(request))
+
+
+def staff_endpoint(request: Request) -> SignedIn:
+    """A ``/dashboard/...`` endpoint of owners and admins called by the page's script: signed
+    in (else 401) with the session's CSRF token in ``X-CSRF-Token`` (else 403)."""
+    user = endpoint_user(request)
+    if not tokens_match(user.csrf, request.headers.get(CSRF_HEADER)):
+        raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
+    return _staff(user)

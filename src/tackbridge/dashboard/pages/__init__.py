@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tackbridge.dashboard.pages import deliveries, inbox, insights, lead, login
+from tackbridge.dashboard.pages import connections, deliveries, inbox, insights, lead, login
 
 __all__ = ["PUBLIC", "ROUTERS"]
 
@@ -17,6 +17,7 @@ ROUTERS: list[APIRouter] = [
     lead.router,
     insights.router,
     deliveries.router,
+    connections.router,
 ]
 
 #: (method, path) of the routes a signed-out visitor may use.
