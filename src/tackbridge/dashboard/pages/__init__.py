@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tackbridge.dashboard.pages import connections, deliveries, inbox, insights, lead, login
+from tackbridge.dashboard.pages import (
+    connections,
+    deliveries,
+    inbox,
+    insights,
+    lead,
+    login,
+    users,
+)
 
 __all__ = ["PUBLIC", "ROUTERS"]
 
@@ -18,6 +26,7 @@ ROUTERS: list[APIRouter] = [
     insights.router,
     deliveries.router,
     connections.router,
+    users.router,
 ]
 
 #: (method, path) of the routes a signed-out visitor may use.
