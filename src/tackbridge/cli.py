@@ -158,6 +158,8 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=False,
         access_log=False,
+        # Open dashboards hold event streams: a shutdown does not wait on them for long.
+        timeout_graceful_shutdown=10,
     )
 
 

@@ -27,6 +27,10 @@ SANDBOX_CLIENT_ID = "tackbridge-dev"
 SANDBOX_CLIENT_SECRET = "dev-client-secret"  # noqa: S105 - the sandbox's documented dev value
 SANDBOX_COPERNIQ_KEY = "dev-coperniq-key"
 COPERNIQ_WEBHOOK_SECRET = "dev-coperniq-webhook-secret"  # noqa: S105 - dev value
+DEV_OWNER_EMAIL = "owner@tackbridge.dev"
+DEV_OWNER_PASSWORD = "dev-owner-password"  # noqa: S105 - a documented development value
+# Open dashboards hold event streams: Ctrl-C closes them after this long at most.
+GRACEFUL_SHUTDOWN_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,35 @@ async def connect_demo_business(
         return str(active[-1]["businessID"])
 
 
+def ensure_dev_owner(settings: Settings) -> str:
+    """The dashboard's dev owner (added once, with the documented password); a line for the
+    banner."""
+    from tackbridge.core.clock import now
+    from tackbridge.store import migrate
+    from tackbridge.store.database import open_database
+    from tackbridge.store.schema import users
+    from tackbridge.users.passwords import verify
+    from tackbridge.users.service import ensure_user
+
+    db = open_database(
+        settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
+    )
+    try:
+        migrate.upgrade(db.writer)
+        with db.writer.begin() as conn:
+            user, _ = ensure_user(
+                conn, DEV_OWNER_EMAIL, DEV_OWNER_PASSWORD, role="owner", now=now()
+            )
+            stored = conn.execute(
+                users.select().with_only_columns(users.c.password_hash).where(users.c.id == user.id)
+            ).scalar_one()
+    finally:
+        db.dispose()
+    if verify(stored, DEV_OWNER_PASSWORD):
+        return f"{DEV_OWNER_EMAIL} / {DEV_OWNER_PASSWORD}"
+    return f"{DEV_OWNER_EMAIL} (its password was changed: tackbridge users set-password)"
+
+
 class _Server(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # one handler for both servers, below
         pass
@@ -188,6 +221,7 @@ async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
             port=ports.tackbridge,
             log_level="warning",
             access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
     )
     loop = asyncio.get_running_loop()
@@ -212,7 +246,11 @@ async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
             connected = f"[green]connected demo business {business} through OAuth[/green]"
         except (httpx2.HTTPError, RuntimeError, KeyError) as exc:
             connected = f"[yellow]could not connect the demo business: {exc}[/yellow]"
-        _banner(console, ports, settings, connected, lead_rate)
+        try:
+            owner = ensure_dev_owner(settings)
+        except Exception as exc:  # the servers run on; the banner says what went wrong
+            owner = f"[yellow]no dev owner: {exc}[/yellow]"
+        _banner(console, ports, settings, connected, lead_rate, owner)
         await asyncio.gather(*tasks)
     finally:
         stop()
@@ -220,7 +258,9 @@ async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _banner(console: Any, ports: Ports, settings: Settings, connected: str, rate: float) -> None:
+def _banner(
+    console: Any, ports: Ports, settings: Settings, connected: str, rate: float, owner: str
+) -> None:
     password = settings.webhook_password.get_secret_value() if settings.webhook_password else ""
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     tb, sb = ports.tackbridge_url, ports.sandbox_url
@@ -229,6 +269,7 @@ def _banner(console: Any, ports: Ports, settings: Settings, connected: str, rate
         f"[bold]tackbridge (dev mode)[/bold] on {tb}, wired to the sandbox on {sb}\n"
         f"  {connected}\n"
         f"  the sandbox's scenario sends {every}\n\n"
+        f"  dashboard:         {tb}/   (sign in: {owner})\n"
         f"  leads (API):       {tb}/api/leads   (Authorization: Bearer {token})\n"
         f"  API docs:          {tb}/docs\n"
         f"  sandbox (what Thumbtack and Coperniq saw): {sb}/_sandbox/\n"

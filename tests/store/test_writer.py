@@ -113,3 +113,22 @@ def test_units_from_several_event_loops_each_get_their_own_result(db: Database) 
         writer.stop()
     assert results == {name: [f"{name}-{i}" for i in range(50)] for name in ("x", "y", "z")}
     assert _count(db) == 150
+
+
+async def test_listeners_hear_every_batch_and_one_failing_harms_nothing(db: Database) -> None:
+    writer = Writer(db.writer)
+    heard: list[int] = []
+
+    def broken() -> None:
+        raise RuntimeError("listener bug")
+
+    writer.add_listener(broken)
+    writer.add_listener(lambda: heard.append(writer.batches))
+    writer.start()
+    try:
+        await writer.run(_insert("l1"))
+        await writer.run(_insert("l2"))
+    finally:
+        writer.stop()
+    assert heard == [1, 2]
+    assert _count(db) == 2

@@ -42,6 +42,8 @@ from tests.support.tackbridge import API_TOKEN, make_settings
 __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
+    "DESKTOP",
+    "PHONE",
     "SCREENSHOTS",
     "Dashboard",
     "axe_violations",

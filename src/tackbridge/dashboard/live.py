@@ -4,16 +4,20 @@ changed, so its script fetches the page again and swaps the parts marked ``data-
 What a page shows is summed up in a *stamp* (a short hash of the rows it depends on). A page
 is rendered with its stamp; its stream starts from that stamp (``?since=``), so a change made
 between the render and the stream's start is not missed. The stream looks again whenever this
-process's writer commits (checked every ``TICK``) and at least every ``POLL`` (a worker in
-another process writes too), and says ``changed`` when the stamp moves. A stream ends after
-``LIFETIME`` (the browser reconnects by itself), so a server shutting down never waits long.
+process's writer commits (``CommitFeed``; at most one look per ``GAP``) and at least every
+``POLL`` (a worker in another process writes too), and says ``changed`` when the stamp moves.
+A stream ends after ``LIFETIME`` (the browser reconnects by itself), so a server shutting down
+never waits long.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from typing import Annotated, Any
 
 import anyio
@@ -26,12 +30,22 @@ from tackbridge.dashboard.access import access_of
 from tackbridge.dashboard.auth import SignedIn, endpoint_user
 from tackbridge.dashboard.templating import SECURITY_HEADERS
 from tackbridge.jobstatus.push import PUSH_KIND
-from tackbridge.services import services
+from tackbridge.services import Services, services
 from tackbridge.store.schema import lead_status_history, leads, messages, outbox
+from tackbridge.store.writer import Writer
 
-__all__ = ["LIFETIME", "POLL", "TICK", "inbox_stamp", "lead_stamp", "router"]
+__all__ = [
+    "GAP",
+    "LIFETIME",
+    "POLL",
+    "CommitFeed",
+    "commit_feed",
+    "inbox_stamp",
+    "lead_stamp",
+    "router",
+]
 
-TICK = 0.2
+GAP = 0.5
 POLL = 2.0
 LIFETIME = 60.0
 RETRY_MS = 1000
@@ -89,6 +103,39 @@ def lead_stamp(conn: Connection, lead_id: str) -> str:
     )
 
 
+class CommitFeed:
+    """Wakes the process's open streams when its writer commits (the writer calls back from
+    its own thread; each stream waits on an asyncio event of its own loop)."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._lock = threading.Lock()
+        writer.add_listener(self._committed)
+
+    def _committed(self) -> None:
+        with self._lock:
+            waiting = list(self._waiting)
+        for loop, event in waiting:
+            with contextlib.suppress(RuntimeError):  # a loop that has closed
+                loop.call_soon_threadsafe(event.set)
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[asyncio.Event]:
+        """An event set by every commit from now on, until the block ends."""
+        entry = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiting.add(entry)
+        try:
+            yield entry[1]
+        finally:
+            with self._lock:
+                self._waiting.discard(entry)
+
+
+def commit_feed(services_: Services) -> CommitFeed:
+    return services_.shared("dashboard.commit_feed", lambda: CommitFeed(services_.writer))
+
+
 async def _changes(
     request: Request, stamp: Callable[[Connection], str], since: str | None
 ) -> AsyncIterator[ServerSentEvent]:
@@ -98,19 +145,21 @@ async def _changes(
         with svc.db.reader.connect() as conn:
             return stamp(conn)
 
-    last = since or await run_in_threadpool(look)
-    yield ServerSentEvent(data=last, event="ready", retry=RETRY_MS)
-    ends = time.monotonic() + LIFETIME
-    while time.monotonic() < ends:
-        commits, looked = svc.writer.batches, time.monotonic()
-        while svc.writer.batches == commits and time.monotonic() - looked < POLL:
-            if await request.is_disconnected():
-                return
-            await anyio.sleep(TICK)
-        current = await run_in_threadpool(look)
-        if current != last:
-            last = current
-            yield ServerSentEvent(data=current, event="changed")
+    with commit_feed(svc).subscribe() as committed:
+        last = since or await run_in_threadpool(look)
+        yield ServerSentEvent(data=last, event="ready", retry=RETRY_MS)
+        ends = time.monotonic() + LIFETIME
+        while time.monotonic() < ends:
+            # A client that goes away cancels this generator (sse-starlette listens for it).
+            with anyio.move_on_after(POLL):
+                await committed.wait()
+            # A busy store commits many times a second: one look per GAP at most.
+            await anyio.sleep(GAP)
+            committed.clear()
+            current = await run_in_threadpool(look)
+            if current != last:
+                last = current
+                yield ServerSentEvent(data=current, event="changed")
 
 
 def _stream(request: Request, stamp: Callable[[Connection], str], since: str | None) -> Any:

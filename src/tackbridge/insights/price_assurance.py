@@ -28,7 +28,9 @@ __all__ = [
 WINDOW = timedelta(hours=4)
 URGENT_WITHIN = timedelta(hours=1)
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HORIZON_DAYS = 21  # hours with at least one window open a week always end within this
+# How far ahead the open intervals are walked (lazily: a usual week ends the walk in days).
+# Hours open under 8 minutes a week would need longer; then the clock counts instead.
+_HORIZON_DAYS = 366 * 2
 
 
 class Window(Protocol):

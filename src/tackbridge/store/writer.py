@@ -50,6 +50,12 @@ class Writer:
         self._closed = False
         self.batches = 0
         self.units = 0
+        self._listeners: list[Callable[[], None]] = []
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """``listener()`` runs in the writer's thread after each batch, e.g. to wake readers
+        that show what was written; it must be quick (a failure is logged and ignored)."""
+        self._listeners.append(listener)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -92,8 +98,16 @@ class Writer:
                     break
                 batch.append(item)
             self._commit(batch)
+            self._notify()
             if stop_after:
                 return
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a writer listener failed")
 
     def _commit(self, batch: list[_Pending[Any]]) -> None:
         self.batches += 1

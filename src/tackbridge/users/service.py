@@ -29,6 +29,7 @@ __all__ = [
     "add_user",
     "authenticate",
     "count_users",
+    "ensure_user",
     "get_user",
     "get_user_by_email",
     "list_users",
@@ -231,6 +232,16 @@ def set_businesses(
     found = get_user(conn, user.id)
     assert found is not None
     return found
+
+
+def ensure_user(
+    conn: Connection, email: str, password: str, *, role: str, now: datetime
+) -> tuple[User, bool]:
+    """The user, added with ``password`` unless it exists; (user, whether it was added)."""
+    found = get_user_by_email(conn, email)
+    if found is not None:
+        return found, False
+    return add_user(conn, email, password, role=role, now=now), True
 
 
 def authenticate(conn: Connection, email: str, password: str) -> User | None:

@@ -59,10 +59,10 @@ def parse_dollars(text: str) -> int | None:
         raise ValueError("the invoice amount must be a number of dollars, like 1250.00") from None
     if not amount.is_finite() or amount < 0:
         raise ValueError("the invoice amount must be a positive number of dollars")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValueError("the invoice amount has at most 2 decimals (cents)")
     if amount > Decimal("100000000"):
         raise ValueError("the invoice amount is too large")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("the invoice amount has at most 2 decimals (cents)")
     return int(amount * 100)
 
 
