@@ -79,7 +79,11 @@ def csv_answer(svc: Services, scope: Scope) -> StreamingResponse:
     return StreamingResponse(
         csv_lines(facts, utc_now()),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
+        headers={
+            "Content-Disposition": 'attachment; filename="leads.csv"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

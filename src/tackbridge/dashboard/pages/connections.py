@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Depends, Form, Path, Query, Request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection
 from starlette.responses import JSONResponse, Response
 
 from tackbridge.autoreply import templates as reply_templates
@@ -141,7 +142,7 @@ def _accounts(rows: list[ConnectionRow], svc: Services, at: datetime) -> list[Ac
     return list(accounts.values())
 
 
-def _rules(conn: Any, svc: Services, business_id: str) -> Rules:
+def _rules(conn: Connection, svc: Services, business_id: str) -> Rules:
     own = own_rules(conn, business_id)
     try:
         if own is not None:

@@ -110,7 +110,6 @@ def deliveries_page(
             "state": state or "",
             "notice": notice,
             "notice_job": job,
-            "now": now(),
         },
     )
 
