@@ -111,3 +111,28 @@ def test_only_owners_get_in_and_forms_need_their_token(server: RunningServer) ->
     )
     assert forged.status_code == 403
     assert _user(server, "x@example.com") is None
+
+
+MY_FORMS = (
+    "/deliveries/jobs/1/retry",
+    "/connections/connect",
+    "/connections/B1/enable",
+    "/connections/B1/disable",
+    "/connections/B1/disconnect",
+    "/connections/B1/destination",
+    "/connections/B1/autoreply",
+    "/users",
+    "/users/1",
+    "/users/1/remove",
+)
+
+
+def test_every_settings_form_needs_the_sessions_csrf_token(server: RunningServer) -> None:
+    owner = signed_in_as(server, "owner@example.com", role="owner")
+    for path in MY_FORMS:
+        assert owner.client.post(path, data={"role": "member"}).status_code == 403, path
+        wrong = owner.client.post(path, data={"csrf": "not-the-token", "role": "member"})
+        assert wrong.status_code == 403, path
+    headers = {"X-CSRF-Token": "not-the-token"}
+    preview = owner.client.post("/dashboard/autoreply/preview", json={}, headers=headers)
+    assert preview.status_code == 403
