@@ -75,7 +75,9 @@ OWNER = ("owner@example.com", "owner-password-1")
 expect.set_options(timeout=20_000)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in the test's
+# thread while it is open, and the async tests a worker runs after a browser module need none.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
