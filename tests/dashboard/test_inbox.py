@@ -4,12 +4,15 @@ urgent near the end of Price Assurance's window, and the business hours it runs 
 from __future__ import annotations
 
 import copy
+import html
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from tackbridge.core.clock import now
+from tackbridge.dashboard.pages import inbox
 from tackbridge.store.database import open_database
 from tackbridge.store.schema import leads
 from tests.fixtures import doc_payload
@@ -106,3 +109,22 @@ def test_the_clock_runs_on_the_business_hours_of_its_auto_reply_rules(dash: Runn
     # One open hour a week, not today: four weeks to go, and the clock stands still today.
     assert "1 h 00 min left to answer" not in html
     assert "4 h 00 min left to answer (clock paused outside business hours, due" in html
+
+
+def test_older_leads_page_on_with_the_filters_kept(
+    dash: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 2)
+    for n in range(5):
+        _lead(dash, f"83{n}", category="Roofing")
+    with signed_in_client(dash) as client:
+        first = client.get("/", params={"category": "Roofing"}).text
+        assert _shown(first) == ["834", "833"]
+        more = re.search(r'<a href="(/\?[^"]+)">Older leads</a>', first)
+        assert more is not None
+        second = client.get(html.unescape(more.group(1))).text
+        assert _shown(second) == ["832", "831"]
+        assert 'option value="Roofing" selected' in second
+        broken = client.get("/", params={"cursor": "not-a-cursor"})
+    assert broken.status_code == 200
+    assert _shown(broken.text) == ["834", "833"]

@@ -7,11 +7,13 @@ import copy
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from tackbridge.core.clock import now
 from tackbridge.crm.store import Link, save_link
-from tackbridge.dashboard.pages.lead import parse_dollars
+from tackbridge.dashboard.pages.lead import describe_estimate, describe_times, parse_dollars
 from tackbridge.store.database import open_database
+from tackbridge.store.schema import messages, outbox
 from tests.fixtures import doc_payload
 from tests.support.dashboard import add, csrf_of, dev_server, signed_in_client
 from tests.support.tackbridge import RunningServer
@@ -134,3 +136,47 @@ def test_the_crm_record_is_linked_when_its_url_is_configured(tmp_path: Path) -> 
             html = client.get(f"/leads/{lead_id}").text
     assert '<a href="https://app.coperniq.example/42/projects/9917"' in html
     assert "record 9917" in html
+
+
+def test_estimates_and_proposed_times_read_as_lines() -> None:
+    assert (
+        describe_estimate(
+            {"total": "$150.00", "type": "Fixed", "unitName": "job", "unitQuantity": 1}
+        )
+        == "$150.00 (Fixed, 1 job)"
+    )
+    assert describe_estimate({"type": "MoreInfo"}) == "MoreInfo"
+    assert describe_estimate(None) is None
+    assert describe_times(
+        [
+            {"start": "2026-09-20T16:00:00Z", "end": "2026-09-20T18:00:00Z"},
+            {"start": "2026-09-21T23:00:00-07:00"},
+            "Weekday evenings",
+            {"start": "not a time"},
+        ]
+    ) == ["2026-09-20 16:00-18:00 UTC", "2026-09-22 06:00 UTC", "Weekday evenings"]
+    assert describe_times("Flexible") == ["Flexible"]
+
+
+def test_a_failed_reply_says_why(dash: RunningServer) -> None:
+    lead_id = _lead(dash, "706", "b1")
+    sent = dash.operator.post(f"/api/leads/{lead_id}/messages", json={"text": "Hello there"})
+    assert sent.status_code == 202
+    message_id = sent.json()["messageID"]
+    db = open_database(dash.settings.resolved_database_url)
+    with db.writer.begin() as conn:  # as the worker settles a dead job
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.idempotency_key == f"thumbtack.message:{lead_id}:{message_id}")
+            .values(state="dead", last_error={"detail": "missing scope supply::messages.write"})
+        )
+        conn.execute(
+            update(messages)
+            .where(messages.c.message_id == message_id)
+            .values(delivery_state="failed")
+        )
+    db.dispose()
+    with signed_in_client(dash) as client:
+        html = client.get(f"/leads/{lead_id}").text
+    assert 'data-state="failed">Failed</p>' in html
+    assert "missing scope supply::messages.write" in html

@@ -6,8 +6,10 @@ Use them from a test package's conftest.py::
 
     from tests.support.browser import browser, dashboard, page  # noqa: F401  (fixtures)
 
-``dashboard`` is module-scoped (one stack per test module: a module's tests stay on one xdist
-worker); ``page`` is a fresh browser context per test (no cookies carried over).
+``browser`` and ``dashboard`` are module-scoped (one chromium and one stack per test module: a
+module's tests stay on one xdist worker); ``page`` is a fresh browser context per test (no
+cookies carried over). While a browser module runs, its thread's asyncio belongs to
+Playwright: run coroutines in another thread (``Dashboard.connect`` does).
 """
 
 from __future__ import annotations
@@ -75,8 +77,9 @@ OWNER = ("owner@example.com", "owner-password-1")
 expect.set_options(timeout=20_000)
 
 
-# Per module, not per session: Playwright's sync API keeps an event loop running in the test's
-# thread while it is open, and the async tests a worker runs after a browser module need none.
+# Module-scoped, not session-scoped: while Playwright's sync API runs, its event loop counts as
+# running in this thread, so asyncio.run (and pytest-asyncio) fail in every later test of the
+# worker process. Stopping it at the end of each browser module gives the thread back.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():

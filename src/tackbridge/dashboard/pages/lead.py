@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from sqlalchemy import Connection, select
 from starlette.responses import Response
 
-from tackbridge.conversations.replies import MAX_TEXT, LeadNotFoundError, queue_reply
+from tackbridge.conversations.replies import MAX_TEXT, REPLY_KIND, LeadNotFoundError, queue_reply
 from tackbridge.core.clock import now
 from tackbridge.crm.store import Link, link_of_lead
 from tackbridge.dashboard.access import NotVisibleError, access_of
@@ -41,7 +42,7 @@ from tackbridge.leads.views import AttachmentView, LeadView, StatusChangeView
 from tackbridge.services import services
 from tackbridge.store.schema import outbox
 
-__all__ = ["parse_dollars", "router"]
+__all__ = ["describe_estimate", "describe_times", "parse_dollars", "router"]
 
 router = APIRouter(include_in_schema=False)
 LeadID = Annotated[str, Path(max_length=64)]
@@ -66,10 +67,59 @@ def parse_dollars(text: str) -> int | None:
     return int(amount * 100)
 
 
+def describe_estimate(estimate: Any) -> str | None:
+    """The pro's estimate as a line: ``$150.00 (Fixed, 1 job)``; None when there is none."""
+    if isinstance(estimate, str | int | float) and not isinstance(estimate, bool):
+        return str(estimate)
+    if not isinstance(estimate, dict):
+        return None
+    amount = estimate.get("total") or estimate.get("pricePerUnit") or estimate.get("amount")
+    unit = estimate.get("unitName")
+    quantity = estimate.get("unitQuantity")
+    parts = [str(p) for p in (estimate.get("type"),) if p]
+    if unit and quantity is not None:
+        parts.append(f"{quantity} {unit}")
+    if amount is None:
+        return ", ".join(parts) or None
+    return f"{amount} ({', '.join(parts)})" if parts else str(amount)
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def describe_times(times: Any) -> list[str]:
+    """The customer's proposed times, each as ``2026-09-20 16:00-18:00 UTC`` (or as sent)."""
+    if not isinstance(times, list):
+        return [str(times)] if isinstance(times, str) and times.strip() else []
+    shown = []
+    for item in times:
+        if isinstance(item, dict):
+            start, end = _moment(item.get("start")), _moment(item.get("end"))
+            if start is not None:
+                text = start.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+                if end is not None:
+                    end_utc = end.astimezone(UTC)
+                    same_day = end_utc.date() == start.astimezone(UTC).date()
+                    text += "-" + end_utc.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+                shown.append(text + " UTC")
+                continue
+        if isinstance(item, str | int | float) and str(item).strip():
+            shown.append(str(item))
+    return shown
+
+
 @dataclass(frozen=True)
 class Message:
     message: ThreadMessage
     attachments: list[AttachmentView]
+    error: str | None = None  # a reply that failed: why (its job's last error)
 
 
 @dataclass(frozen=True)
@@ -77,6 +127,52 @@ class Step:
     change: StatusChangeView
     at: datetime
     push_state: str | None  # job statuses: the push job's state (pending, running, done, dead)
+    error: str | None = None  # the push's last error, while it is retried or once it is dead
+
+
+@dataclass(frozen=True)
+class JobState:
+    state: str
+    error: str | None
+
+
+def _jobs(conn: Connection, keys: Collection[str]) -> dict[str, JobState]:
+    """The outbox jobs with these idempotency keys: state and last error's detail."""
+    if not keys:
+        return {}
+    found = conn.execute(
+        select(outbox.c.idempotency_key, outbox.c.state, outbox.c.last_error).where(
+            outbox.c.idempotency_key.in_(sorted(keys))
+        )
+    )
+    return {
+        row.idempotency_key: JobState(
+            row.state,
+            str(row.last_error.get("detail"))[:300]
+            if isinstance(row.last_error, dict) and row.last_error.get("detail")
+            else None,
+        )
+        for row in found
+    }
+
+
+def _messages_of(conn: Connection, lead: LeadView) -> list[Message]:
+    files = {m.messageID: m.attachments for m in lead.messages}
+    shown = thread(conn, lead.leadID).messages
+    keys = {
+        m.messageID: f"{REPLY_KIND.name}:{lead.leadID}:{m.messageID}"
+        for m in shown
+        if m.deliveryState == "failed"
+    }
+    jobs = _jobs(conn, set(keys.values()))
+    return [
+        Message(
+            m,
+            files.get(m.messageID, []),
+            jobs[keys[m.messageID]].error if keys.get(m.messageID) in jobs else None,
+        )
+        for m in shown
+    ]
 
 
 def _is_image(file: AttachmentView) -> bool:
@@ -142,8 +238,7 @@ def _page(
         lead = get_lead(conn, lead_id)
         if lead is None:
             raise NotVisibleError(f"lead {lead_id!r}")
-        files = {m.messageID: m.attachments for m in lead.messages}
-        messages = [Message(m, files.get(m.messageID, [])) for m in thread(conn, lead_id).messages]
+        messages = _messages_of(conn, lead)
         link = link_of_lead(conn, lead_id)
         steps = _steps(conn, lead)
         stamp = lead_stamp(conn, lead_id)
@@ -175,6 +270,8 @@ def _page(
             "safe_url": _safe_url,
             "is_image": _is_image,
             "link": link,
+            "estimate": describe_estimate(lead.estimate),
+            "proposed_times": describe_times(lead.request.proposedTimes),
             "crm_url": _crm_url(link, svc.settings.crm_record_url),
             "steps": steps,
             "left": left,
