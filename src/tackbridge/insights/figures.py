@@ -52,7 +52,7 @@ _REACHES: dict[str, frozenset[str]] = {
 MAX_DAYS = 366
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LeadFact:
     """What the figures need of one lead (Thumbtack's test leads are never facts)."""
 

@@ -35,6 +35,8 @@ class HoursLookup:
         self._conn = conn
         self._settings = settings
         self._rules: dict[str | None, RuleSet | None] = {}
+        # A page counts thousands of leads of a few businesses and categories.
+        self._hours: dict[tuple[str | None, str | None, str | None], BusinessHours | None] = {}
 
     def rules(self, business_id: str | None) -> RuleSet | None:
         if business_id not in self._rules:
@@ -47,4 +49,7 @@ class HoursLookup:
     def of(
         self, business_id: str | None, category: str | None, category_id: str | None = None
     ) -> BusinessHours | None:
-        return hours_in(self.rules(business_id), category, category_id)
+        key = (business_id, category, category_id)
+        if key not in self._hours:
+            self._hours[key] = hours_in(self.rules(business_id), category, category_id)
+        return self._hours[key]
