@@ -5,6 +5,7 @@ automatic reply of a business, the reply template's preview; owners and admins o
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx2
 from sqlalchemy import create_engine, select
@@ -76,6 +77,10 @@ def test_connect_disable_enable_and_disconnect(stack: Stack) -> None:
     assert owner.post(f"/connections/{business}/enable").status_code == 303
     assert stack.connection(business)["enabled"] is True
 
+    # Before disconnecting, the page says when the data would be purged (5 days by default).
+    row = _row(owner.client.get("/connections").text, business)
+    purge = (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%d")
+    assert f"Their customer data is purged on {purge}" in row
     assert owner.post(f"/connections/{business}/disconnect").status_code == 303
     assert stack.connection(business)["state"] == "disconnected"
     row = _row(owner.client.get("/connections").text, business)

@@ -10,7 +10,7 @@ latest lead (``/dashboard/autoreply/preview``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -223,6 +223,7 @@ def _page(
             "fields_for": _fields_for,
             "default_api": svc.settings.thumbtack_api,
             "purge_days": svc.settings.purge_delay_days,
+            "purge_from_now": at + timedelta(days=svc.settings.purge_delay_days),
             "message": message,
             "error": error,
             "error_business": error_business,
