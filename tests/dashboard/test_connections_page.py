@@ -136,6 +136,40 @@ def test_destination_and_automatic_reply_of_a_business(stack: Stack) -> None:
     assert rules["inherited"] is False
     assert rules["rules"]["default"]["template"] == "Hi {{ customer_first_name }}!"
     assert rules["rules"]["default"]["delay_seconds"] == 5
+    hours = owner.client.post(
+        f"/connections/{business}/autoreply",
+        data={
+            "csrf": owner.csrf,
+            "template": "Hi {{ customer_first_name }}!",
+            "enabled": "on",
+            "hours_edit": "on",
+            "hours_time_zone": "America/Chicago",
+            "hours_start": "07:30",
+            "hours_end": "16:00",
+            "hours_days": ["sat", "mon", "tue"],
+        },
+    )
+    assert hours.status_code == 303, hours.text
+    rule = stack.operator.get(f"/api/businesses/{business}/autoreply").json()["rules"]["default"]
+    assert rule["business_hours"] == {
+        "time_zone": "America/Chicago",
+        "windows": [{"days": ["mon", "tue", "sat"], "start": "07:30:00", "end": "16:00:00"}],
+    }
+    html = owner.client.get("/connections").text
+    assert 'value="America/Chicago"' in html
+    bad_zone = owner.post(
+        f"/connections/{business}/autoreply",
+        {"template": "Hi", "hours_edit": "on", "hours_time_zone": "Mars/Olympus"},
+    )
+    assert bad_zone.status_code == 422
+    assert "is not an IANA time zone" in bad_zone.text
+    none = owner.post(
+        f"/connections/{business}/autoreply",
+        {"template": "Hi", "enabled": "on", "hours_edit": "on", "hours_time_zone": ""},
+    )
+    assert none.status_code == 303
+    rule = stack.operator.get(f"/api/businesses/{business}/autoreply").json()["rules"]["default"]
+    assert rule.get("business_hours") is None
     back = owner.post(f"/connections/{business}/autoreply", {"action": "inherit"})
     assert back.status_code == 303
     assert stack.operator.get(f"/api/businesses/{business}/autoreply").json()["inherited"]

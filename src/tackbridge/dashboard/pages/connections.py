@@ -224,6 +224,7 @@ def _page(
             "default_api": svc.settings.thumbtack_api,
             "purge_days": svc.settings.purge_delay_days,
             "purge_from_now": at + timedelta(days=svc.settings.purge_delay_days),
+            "weekdays": WEEKDAYS,
             "message": message,
             "error": error,
             "error_business": error_business,
@@ -336,11 +337,40 @@ async def destination(
     return redirect(f"/connections?notice=destination&business={business_id}")
 
 
-def _rule_of(form: dict[str, str], base: dict[str, Any] | None) -> dict[str, Any]:
-    """The business's rule set with its default rule as the form sets it (its hours, delay
-    and category rules kept unless the form sets them)."""
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _hours_of(form: dict[str, str], days: list[str]) -> dict[str, Any] | None:
+    """The business hours the form sets: one window of days; no time zone, no hours (then
+    every hour counts for Price Assurance, and the out-of-hours template is never used)."""
+    zone = (form.get("hours_time_zone") or "").strip()
+    if not zone:
+        return None
+    return {
+        "time_zone": zone,
+        "windows": [
+            {
+                "days": [d for d in WEEKDAYS if d in days],
+                "start": form.get("hours_start") or "",
+                "end": form.get("hours_end") or "",
+            }
+        ],
+    }
+
+
+def _rule_of(
+    form: dict[str, str], base: dict[str, Any] | None, days: list[str] | None = None
+) -> dict[str, Any]:
+    """The business's rule set with its default rule as the form sets it (its category rules
+    kept; its hours kept unless the form edits them, ``hours_edit``)."""
     rules: dict[str, Any] = dict(base or {})
     default: dict[str, Any] = dict(rules.get("default") or {})
+    if form.get("hours_edit") == "on":
+        hours = _hours_of(form, days or [])
+        if hours is None:
+            default.pop("business_hours", None)
+        else:
+            default["business_hours"] = hours
     default["enabled"] = form.get("enabled") == "on"
     default["template"] = form.get("template", "")
     out_of_hours = (form.get("out_of_hours_template") or "").strip()
@@ -359,7 +389,9 @@ async def autoreply(
     request: Request, business_id: BusinessID, user: Annotated[SignedIn, Depends(staff_form)]
 ) -> Response:
     svc = services(request)
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    submitted = await request.form()
+    form = {k: v for k, v in submitted.items() if isinstance(v, str)}
+    days = [d for d in submitted.getlist("hours_days") if isinstance(d, str)]
     at = now()
     if form.get("action") == "inherit":
         await svc.writer.run(lambda conn: store_rules(conn, business_id, None, at))
@@ -368,7 +400,7 @@ async def autoreply(
         current = _rules(conn, svc, business_id).rules
     base = None if current is None else current.model_dump(mode="json", exclude_none=True)
     try:
-        rules = validate_rule_set(_rule_of(form, base))
+        rules = validate_rule_set(_rule_of(form, base, days))
     except RuleSetError as exc:
         detail = "; ".join(f"{e['field']}: {e['detail']}" for e in exc.errors)
         return _page(request, user, error=detail, error_business=business_id, status_code=422)
