@@ -89,3 +89,11 @@ def test_signed_out_is_sent_to_sign_in(server: RunningServer) -> None:
             answer = anonymous.get(path)
             assert answer.status_code == 303
             assert answer.headers["location"].startswith("/login")
+
+
+def test_a_period_out_of_this_era_is_brought_back(server: RunningServer) -> None:
+    owner = signed_in_as(server, "owner@example.com", role="owner")
+    for params in ({"since": "0001-01-01", "until": "0001-01-05"}, {"until": "9999-12-31"}):
+        page = owner.client.get("/insights", params=params)
+        assert page.status_code == 200, params
+        assert owner.client.get("/insights/leads.csv", params=params).status_code == 200

@@ -67,3 +67,15 @@ def test_operator_token_required(server: RunningServer) -> None:
     with server.client() as anonymous:
         assert anonymous.get("/api/stats/insights").status_code == 401
         assert anonymous.get("/api/stats/leads.csv").status_code == 401
+
+
+def test_a_period_out_of_this_era_is_refused_not_a_crash(server: RunningServer) -> None:
+    for params in (
+        {"since": "0001-01-01T00:00:00Z"},
+        {"until": "9999-12-31T23:59:59-01:00"},
+        {"since": "0001-01-01T00:30:00+01:00"},
+    ):
+        for path in ("/api/stats/insights", "/api/stats/leads.csv"):
+            answer = server.operator.get(path, params=params)
+            assert answer.status_code == 422, (path, params, answer.text)
+            assert answer.json()["detail"] == "since and until must be between 1970 and 9000"

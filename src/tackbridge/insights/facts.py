@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, select
@@ -18,12 +18,24 @@ from tackbridge.insights.price_assurance import answer_by
 from tackbridge.settings import Settings
 from tackbridge.store.schema import businesses, customers, lead_status_history, leads
 
-__all__ = ["Scope", "as_utc", "load_facts"]
+__all__ = ["EARLIEST", "LATEST", "Scope", "as_utc", "load_facts"]
+
+
+#: The bounds a period may have (Thumbtack leads are of this era; days around them can be
+#: counted without leaving the calendar).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def as_utc(moment: datetime) -> datetime:
-    """A query's bound: naive means UTC."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A query's bound: naive means UTC. Raises ValueError outside 1970..9000."""
+    try:
+        found = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        found = EARLIEST - timedelta(days=1)
+    if not EARLIEST <= found <= LATEST:
+        raise ValueError("since and until must be between 1970 and 9000")
+    return found
 
 
 class Scope:

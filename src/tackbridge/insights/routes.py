@@ -10,9 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
+from starlette.responses import Response
 
 from tackbridge.core.clock import now as utc_now
 from tackbridge.core.clock import utc
+from tackbridge.core.problems import problem
 from tackbridge.insights.export import csv_lines
 from tackbridge.insights.facts import Scope, load_facts
 from tackbridge.insights.figures import Insights, insights
@@ -94,8 +96,12 @@ def csv_answer(svc: Services, scope: Scope) -> StreamingResponse:
 )
 def insights_index(
     request: Request, business: Businesses = None, since: Since = None, until: Until = None
-) -> Insights:
-    return compute(services(request), Scope(businesses=business, since=since, until=until))
+) -> Insights | Response:
+    try:
+        scope = Scope(businesses=business, since=since, until=until)
+    except ValueError as exc:
+        return problem(422, str(exc), slug="invalid-period")
+    return compute(services(request), scope)
 
 
 @router.get(
@@ -106,5 +112,9 @@ def insights_index(
 )
 def leads_csv(
     request: Request, business: Businesses = None, since: Since = None, until: Until = None
-) -> StreamingResponse:
-    return csv_answer(services(request), Scope(businesses=business, since=since, until=until))
+) -> Response:
+    try:
+        scope = Scope(businesses=business, since=since, until=until)
+    except ValueError as exc:
+        return problem(422, str(exc), slug="invalid-period")
+    return csv_answer(services(request), scope)

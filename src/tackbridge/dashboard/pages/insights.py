@@ -20,7 +20,7 @@ from tackbridge.dashboard.access import Access, access_of
 from tackbridge.dashboard.auth import SignedIn, page_user
 from tackbridge.dashboard.charts import Charts
 from tackbridge.dashboard.templating import render
-from tackbridge.insights.facts import Scope
+from tackbridge.insights.facts import EARLIEST, LATEST, Scope
 from tackbridge.insights.routes import compute, csv_answer
 from tackbridge.leads.service import lead_facets
 from tackbridge.services import services
@@ -42,6 +42,10 @@ class Period:
 
     @classmethod
     def of(cls, since: date | None, until: date | None, today: date) -> Period:
+        """The period asked for (default: the last 30 days), kept inside 1970..8999."""
+        low, high = EARLIEST.date() + timedelta(days=MAX_DAYS), LATEST.date() - timedelta(days=2)
+        since = None if since is None else min(max(since, low), high)
+        until = None if until is None else min(max(until, low), high)
         last = until or today
         first = since or last - timedelta(days=DEFAULT_DAYS - 1)
         if first > last:
