@@ -80,6 +80,7 @@ def test_an_owner_adds_changes_and_removes_a_user(server: RunningServer) -> None
 
     removed = owner.post(f"/users/{user_id}/remove")
     assert removed.status_code == 303
+    assert "The user is removed." in owner.client.get(removed.headers["location"]).text
     assert _user(server, "ann@example.com") is None
 
 
@@ -136,3 +137,14 @@ def test_every_settings_form_needs_the_sessions_csrf_token(server: RunningServer
     headers = {"X-CSRF-Token": "not-the-token"}
     preview = owner.client.post("/dashboard/autoreply/preview", json={}, headers=headers)
     assert preview.status_code == 403
+
+
+def test_notices_never_show_text_from_the_address(server: RunningServer) -> None:
+    owner = signed_in_as(server, "owner@example.com", role="owner")
+    forged = owner.client.get("/users", params={"notice": "added", "who": "99999"}).text
+    assert "is added." not in forged
+    assert owner.client.get("/users", params={"who": "Call 555-0100 now"}).status_code == 422
+    page = owner.client.get(
+        "/connections", params={"notice": "disabled", "business": "Call 555-0100 now"}
+    ).text
+    assert "Call 555-0100" not in page

@@ -207,8 +207,8 @@ def _page(
         ]
     fields = form_fields(types)
     message = None
-    if notice in NOTICES and business:
-        message = f"{names.get(business) or business} {NOTICES[notice]}"
+    if notice in NOTICES and business in names:  # never text from the address alone
+        message = f"{names[business] or business} {NOTICES[notice]}"
     return render(
         request,
         "connections.html",

@@ -57,7 +57,7 @@ def _page(
     user: SignedIn,
     *,
     notice: str | None = None,
-    who: str | None = None,
+    who: int | None = None,
     error: str | None = None,
     error_user: int | None = None,
     form: Mapping[str, object] | None = None,
@@ -67,7 +67,12 @@ def _page(
     with svc.db.reader.connect() as conn:
         users = list_users(conn)
         businesses = _businesses(request, conn)
-    message = f"{who} {NOTICES[notice]}" if notice in NOTICES and who else None
+    named = {u.id: u.email for u in users}
+    message = None
+    if notice == "removed":
+        message = "The user is removed."
+    elif notice in NOTICES and who in named:  # never text from the address alone
+        message = f"{named[who]} {NOTICES[notice]}"
     return render(
         request,
         "users.html",
@@ -93,13 +98,16 @@ def users_page(
     request: Request,
     user: Annotated[SignedIn, Depends(owner_page)],
     notice: Notice | None = None,
-    who: Annotated[str | None, Query(max_length=254)] = None,
+    who: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
     return _page(request, user, notice=notice, who=who)
 
 
-def _redirect(notice: str, email: str) -> Response:
-    return redirect("/users?" + urlencode({"notice": notice, "who": email}))
+def _redirect(notice: str, user_id: int | None = None) -> Response:
+    values: dict[str, str | int] = {"notice": notice}
+    if user_id is not None:
+        values["who"] = user_id
+    return redirect("/users?" + urlencode(values))
 
 
 @router.post("/users")
@@ -120,7 +128,7 @@ async def add(
     except (InvalidUserError, PasswordError) as exc:
         form = {"email": email, "role": role, "businesses": chosen}
         return _page(request, user, error=str(exc), form=form, status_code=422)
-    return _redirect("added", added.email)
+    return _redirect("added", added.id)
 
 
 @router.post("/users/{user_id}")
@@ -150,7 +158,7 @@ async def change(
         await svc.writer.run(save)
     except (InvalidUserError, PasswordError, UnknownUserError) as exc:
         return _page(request, user, error=str(exc), error_user=user_id, status_code=422)
-    return _redirect("saved", found.email)
+    return _redirect("saved", found.id)
 
 
 @router.post("/users/{user_id}/remove")
@@ -166,4 +174,4 @@ async def remove(
         await svc.writer.run(lambda conn: remove_user(conn, found.email))
     except (InvalidUserError, UnknownUserError) as exc:
         return _page(request, user, error=str(exc), error_user=user_id, status_code=422)
-    return _redirect("removed", found.email)
+    return _redirect("removed")
