@@ -36,6 +36,7 @@ from tackbridge.store.writer import Writer
 
 __all__ = [
     "GAP",
+    "INBOX_WINDOW",
     "LIFETIME",
     "POLL",
     "CommitFeed",
@@ -57,16 +58,24 @@ def _hash(parts: Any) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
+#: The inbox's stamp looks at the newest leads only (an index walk, not a table scan); a change
+#: to an older lead reaches an open inbox with its next periodic refresh (dashboard.js).
+INBOX_WINDOW = 500
+
+
 def inbox_stamp(conn: Connection, businesses_in: Collection[str] | None) -> str:
-    """Changes when a lead arrives, is updated or answered (among ``businesses_in``)."""
+    """Changes when a lead arrives, or one of the newest is updated or answered (among
+    ``businesses_in``)."""
+    newest = select(leads.c.id, leads.c.updated_at, leads.c.first_reply_at)
+    if businesses_in is not None:
+        newest = newest.where(leads.c.business_id.in_(sorted(businesses_in)))
+    window = newest.order_by(leads.c.id.desc()).limit(INBOX_WINDOW).subquery()
     query = select(
         func.count(),
-        func.max(leads.c.id),
-        func.max(leads.c.updated_at),
-        func.max(leads.c.first_reply_at),
-    ).select_from(leads)
-    if businesses_in is not None:
-        query = query.where(leads.c.business_id.in_(sorted(businesses_in)))
+        func.max(window.c.id),
+        func.max(window.c.updated_at),
+        func.max(window.c.first_reply_at),
+    )
     return _hash(tuple(conn.execute(query).one()))
 
 
@@ -88,9 +97,14 @@ def lead_stamp(conn: Connection, lead_id: str) -> str:
         )
     ).one()
     # The timeline shows whether each job status reached Thumbtack: its push job's state.
+    # A range of the unique key's index (LIKE would scan the whole outbox).
+    prefix = f"{PUSH_KIND.name}:{lead_id}:"
     pushes = conn.execute(
         select(outbox.c.id, outbox.c.state)
-        .where(outbox.c.idempotency_key.startswith(f"{PUSH_KIND.name}:{lead_id}:", autoescape=True))
+        .where(
+            outbox.c.idempotency_key >= prefix,
+            outbox.c.idempotency_key < prefix[:-1] + chr(ord(prefix[-1]) + 1),
+        )
         .order_by(outbox.c.id)
     ).all()
     return _hash(

@@ -4,11 +4,14 @@ inside Price Assurance's 4 hours. Live: ``dashboard.live`` tells the page when t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from tackbridge.core.clock import now
@@ -18,14 +21,38 @@ from tackbridge.dashboard.live import inbox_stamp
 from tackbridge.dashboard.price_clock import PriceClock
 from tackbridge.dashboard.templating import render
 from tackbridge.insights.price_assurance import TimeLeft
-from tackbridge.leads.service import InvalidCursorError, lead_facets, list_leads
+from tackbridge.leads.service import Facets, InvalidCursorError, lead_facets, list_leads
 from tackbridge.leads.views import LeadSummary
-from tackbridge.services import services
+from tackbridge.services import Services, services
 
-__all__ = ["PAGE_SIZE", "router"]
+__all__ = ["FACETS_TTL", "PAGE_SIZE", "cached_facets", "router"]
 
 PAGE_SIZE = 50
+#: The filters' choices take a scan of every lead: kept this long per process and scope (a new
+#: category shows up in the filter within it; bench/dashboard.py).
+FACETS_TTL = 30.0
 router = APIRouter(include_in_schema=False)
+
+
+@dataclass
+class _FacetCache:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    found: dict[frozenset[str] | None, tuple[float, Facets]] = field(default_factory=dict)
+
+
+def cached_facets(svc: Services, conn: Connection, scope: frozenset[str] | None) -> Facets:
+    cache = svc.shared("dashboard.inbox_facets", _FacetCache)
+    at = time.monotonic()
+    with cache.lock:
+        hit = cache.found.get(scope)
+    if hit is not None and at - hit[0] < FACETS_TTL:
+        return hit[1]
+    facets = lead_facets(conn, businesses_in=scope)
+    with cache.lock:
+        if len(cache.found) > 256:  # one entry per distinct member scope: bounded
+            cache.found.clear()
+        cache.found[scope] = (at, facets)
+    return facets
 
 
 @dataclass(frozen=True)
@@ -56,7 +83,7 @@ def inbox(
         business = None  # not theirs: as if unfiltered (no hint that it exists)
     at = now()
     with svc.db.reader.connect() as conn:
-        facets = lead_facets(conn, businesses_in=scope)
+        facets = cached_facets(svc, conn, scope)
         stamp = inbox_stamp(conn, scope)
         try:
             page = list_leads(
