@@ -53,3 +53,23 @@ def test_environment_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 def test_default_database_is_sqlite_under_var() -> None:
     assert _settings().resolved_database_url == "sqlite:///var/tackbridge.db"
+
+
+def test_secret_values_lists_every_secret_setting_that_is_set() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        webhook_password="pw-1",
+        api_token="tok-1",
+        coperniq_api_key="ck-1",
+        webhook_username="not-a-secret",
+    )
+    found = set(settings.secret_values())
+    assert {"pw-1", "tok-1", "ck-1"} <= found
+    assert "not-a-secret" not in found
+    copied = settings.model_copy(update={"thumbtack_client_secret": "cs-1"})
+    assert "cs-1" in copied.secret_values()
+
+
+def test_redacted_names_are_split_and_lower_cased() -> None:
+    settings = Settings(_env_file=None, redact_names="X-Tenant-Pin, x-other  X-Third")  # type: ignore[call-arg]
+    assert settings.redacted_names == {"x-tenant-pin", "x-other", "x-third"}

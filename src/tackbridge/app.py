@@ -15,6 +15,7 @@ from tackbridge import __version__, flows, health
 from tackbridge.autoreply import routes as autoreply_routes
 from tackbridge.connections import routes as connection_routes
 from tackbridge.conversations import routes as conversation_routes
+from tackbridge.core.logs import TraceMiddleware
 from tackbridge.core.problems import install_handlers
 from tackbridge.crm import routes as crm_routes
 from tackbridge.dashboard import web as dashboard
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.add_middleware(TraceMiddleware)
     app.include_router(inbound_routes.router(flows.REACTIONS))
     app.include_router(coperniq_webhook.router)
     app.include_router(lead_routes.router)

@@ -105,7 +105,7 @@ async def open_session() -> AsyncIterator[RuntimeSession]:
     from tackbridge.runtime import Runtime
 
     settings = Settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format, secrets=settings.secret_values())
     runtime = Runtime.open(settings)
     runtime.start()
     try:
@@ -143,12 +143,13 @@ def serve(
     settings = _settings()
     if dev:
         settings = settings.model_copy(update={"mode": Mode.DEV})
-    logs.configure(settings.log_level)
     try:
         checked = settings.checked()
     except MissingSecretsError as exc:
+        logs.configure(settings.log_level, settings.log_format)
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    logs.configure(checked.log_level, checked.log_format, secrets=checked.secret_values())
     if checked.is_dev:
         _print_dev_credentials(checked, host, port)
     uvicorn.run(
@@ -156,7 +157,12 @@ def serve(
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
-        proxy_headers=False,
+        # uvicorn's own lines go through the root logger: the same format, scrubbed too.
+        log_config=None,
+        # Behind a reverse proxy, its X-Forwarded-For names the client (whose credential
+        # failures are counted: core/throttle), but only from the proxies named.
+        proxy_headers=bool(checked.trusted_proxies),
+        forwarded_allow_ips=checked.trusted_proxies or None,
         access_log=False,
         # Open dashboards hold event streams: a shutdown does not wait on them for long.
         timeout_graceful_shutdown=10,

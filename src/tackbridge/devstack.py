@@ -205,7 +205,7 @@ async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
 
     console = Console()
     settings = product_settings(ports)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format, secrets=settings.secret_values())
     sandbox = _Server(
         uvicorn.Config(
             create_sandbox(sandbox_config(ports, settings, lead_rate=lead_rate, seed=seed)),

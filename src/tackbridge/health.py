@@ -1,15 +1,22 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, and the Prometheus metrics (``/metrics``, behind the operator
+token): the process's counters (``tackbridge.core.metrics``), the outbox read from the store at
+scrape time (``tackbridge.outbox.metrics``), and the interpreter's (process, GC)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+import prometheus_client
+from fastapi import APIRouter, Depends, Request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
+from tackbridge.core.metrics import REGISTRY
 from tackbridge.outbox import readiness
+from tackbridge.outbox.metrics import OutboxCollector
 from tackbridge.runtime import Runtime
+from tackbridge.services import require_operator
 from tackbridge.store import migrate
 
 router = APIRouter(tags=["health"])
@@ -74,3 +81,26 @@ def _handler_kinds(runtime: Runtime) -> frozenset[str]:
     if runtime.worker is not None:
         return frozenset(runtime.worker.handlers)
     return runtime.registry.names
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format); needs the operator token",
+    dependencies=[Depends(require_operator)],
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "The metrics"}},
+)
+def metrics(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    svc = runtime.services
+    store = svc.shared("metrics.store", lambda: _store_registry(runtime))
+    body = b"".join(
+        generate_latest(registry) for registry in (REGISTRY, store, prometheus_client.REGISTRY)
+    )
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _store_registry(runtime: Runtime) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(OutboxCollector(runtime.services.db))
+    return registry

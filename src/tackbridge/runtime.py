@@ -15,7 +15,7 @@ from tackbridge.outbox.worker import Worker
 from tackbridge.registry import build_registry
 from tackbridge.services import Services, open_http, open_thumbtack
 from tackbridge.settings import Settings
-from tackbridge.store import migrate
+from tackbridge.store import migrate, secrets
 from tackbridge.store.database import open_database
 from tackbridge.store.writer import Writer
 
@@ -40,6 +40,9 @@ class Runtime:
         )
         if upgrade:
             migrate.upgrade(db.writer)
+            if secrets.uses_passphrase(settings):
+                # Rows sealed under the old unsalted derivation are sealed again under the KDF.
+                secrets.reseal_legacy(db.writer, secrets.load_box(settings))
         writer = Writer(db.writer, batch_size=settings.write_batch_size)
         thumbtack = open_thumbtack(settings)
         services = Services(settings, db, writer, thumbtack, open_http())

@@ -20,6 +20,8 @@ import httpx2
 from fastapi import HTTPException, Request
 
 from tackbridge.core.http import ShardedTransport
+from tackbridge.core.metrics import REFUSALS
+from tackbridge.core.throttle import FailureThrottle, retry_after
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
 from tackbridge.store.secrets import SecretBox, load_box
@@ -28,8 +30,10 @@ from tackbridge.thumbtack import ClientCredentials, Environment, ThumbtackClient
 from tackbridge.thumbtack.grants import GrantSource
 
 __all__ = [
+    "OPERATOR_ACCOUNT",
     "NotConfiguredError",
     "Services",
+    "client_address",
     "client_credentials",
     "open_http",
     "open_thumbtack",
@@ -41,6 +45,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: The account the operator token's failures count against (there is one token).
+OPERATOR_ACCOUNT = "operator"
 
 
 class NotConfiguredError(RuntimeError):
@@ -137,6 +144,19 @@ class Services:
             self._shared[name] = build()
         return cast(T, self._shared[name])
 
+    def throttle(self, surface: str) -> FailureThrottle:
+        """The process's slowing of credential failures on one surface (``partner``,
+        ``operator``, ``coperniq``, ``dashboard``...), configured by ``TACKBRIDGE_AUTH_*``."""
+        settings = self.settings
+        return self.shared(
+            f"throttle.{surface}",
+            lambda: FailureThrottle(
+                allowed=settings.auth_failures_allowed,
+                window=settings.auth_failure_window_seconds,
+                max_wait=settings.auth_lockout_max_seconds,
+            ),
+        )
+
     def wake_worker(self) -> None:
         self.wake()
 
@@ -152,9 +172,26 @@ def services(request: Request) -> Services:
     return found
 
 
+def client_address(request: Request) -> str | None:
+    """The peer's address (the real client's behind a proxy uvicorn is told to trust)."""
+    return request.client.host if request.client else None
+
+
 def require_operator(request: Request) -> None:
-    """Bearer-token protection of the operator API (``TACKBRIDGE_API_TOKEN``)."""
-    token = services(request).settings.api_token
+    """Bearer-token protection of the operator API (``TACKBRIDGE_API_TOKEN``); repeated wrong
+    tokens are slowed per client and for the one operator account (429 with Retry-After)."""
+    svc = services(request)
+    token = svc.settings.api_token
+    throttle = svc.throttle("operator")
+    client = client_address(request)
+    wait = throttle.check(client, OPERATOR_ACCOUNT)
+    if wait:
+        REFUSALS.labels("operator", "too-many-failures").inc()
+        raise HTTPException(
+            status_code=429,
+            detail=f"too many wrong operator tokens; retry after {retry_after(wait)} s",
+            headers={"Retry-After": retry_after(wait)},
+        )
     authorization = request.headers.get("authorization", "")
     scheme, _, presented = authorization.partition(" ")
     if (
@@ -162,8 +199,12 @@ def require_operator(request: Request) -> None:
         or scheme.lower() != "bearer"
         or not hmac.compare_digest(presented.strip().encode(), token.get_secret_value().encode())
     ):
+        if authorization:  # a request without credentials is not a guess
+            throttle.failure(client, OPERATOR_ACCOUNT)
+        REFUSALS.labels("operator", "unauthorized").inc()
         raise HTTPException(
             status_code=401,
             detail="a valid operator API token is required (Authorization: Bearer ...)",
             headers={"WWW-Authenticate": 'Bearer realm="tackbridge"'},
         )
+    throttle.success(client, OPERATOR_ACCOUNT)

@@ -150,6 +150,34 @@ class Settings(BaseSettings):
     write_batch_size: int = 256
     bench_endpoints: bool = False
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one readable line per event; json: one JSON object."
+    )
+    redact_names: str | None = Field(
+        default=None,
+        description="More header and query parameter names to redact, comma separated (names "
+        "carrying auth, token, key, secret, signature, password or cookie always are).",
+    )
+    # Wrong credentials (partner Basic/header, operator token): after this many failures in the
+    # window, from one client address or for one account, answers are 429 with Retry-After,
+    # the wait doubling with each further failure up to the cap (tackbridge.core.throttle).
+    auth_failures_allowed: int = Field(default=10, ge=1)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0)
+    auth_lockout_max_seconds: float = Field(default=300.0, gt=0)
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="Addresses of the reverse proxies whose X-Forwarded-For names the client "
+        "(comma separated, or *); unset: the peer is the client.",
+    )
+
+    @cached_property
+    def redacted_names(self) -> frozenset[str]:
+        """The configured extra names to redact, lower case."""
+        return frozenset(
+            part.strip().lower()
+            for part in (self.redact_names or "").replace(",", " ").split()
+            if part.strip()
+        )
 
     @property
     def is_dev(self) -> bool:
@@ -160,6 +188,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tackbridge.db').as_posix()}"
+
+    def secret_values(self) -> list[str]:
+        """The plaintext of every secret setting that is set: what logs must never show."""
+        found = []
+        for name, value in self:
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                found.append(value.get_secret_value())
+            elif isinstance(value, str) and value and name.endswith(("_secret", "_password")):
+                found.append(value)  # a secret set by model_copy, as a plain str
+        return found
 
     def missing_secrets(self) -> list[str]:
         """Names of the secrets production needs that are not set."""

@@ -114,3 +114,24 @@ def test_a_member_sees_only_their_business(page: Page, dashboard: Dashboard) -> 
     assert reply.status in (403, 404)
     events = page.request.get(f"{dashboard.url}/dashboard/events/leads/{other}")
     assert events.status == 404
+
+
+def test_a_review_shows_on_its_lead_and_updates_are_announced(
+    page: Page, dashboard: Dashboard
+) -> None:
+    _, lead_id = _open_lead(page, dashboard)
+
+    sent = dashboard.sandbox.post(
+        f"/_sandbox/leads/{lead_id}/reviews", json={"rating": 5, "text": "Spotless tiles!"}
+    )
+    assert sent.status_code == 201, sent.text
+    dashboard.wait(lambda: dashboard.operator.get(f"/api/leads/{lead_id}").json()["reviews"])
+    page.reload()
+    expect(page.get_by_role("heading", name="Review")).to_be_visible()
+    expect(page.get_by_text("Spotless tiles!")).to_be_visible()
+    expect(page.get_by_text("5 of 5")).to_be_visible()
+
+    dashboard.sandbox.post(
+        f"/_sandbox/leads/{lead_id}/messages", json={"from": "Customer", "text": "Thanks again"}
+    )
+    expect(page.locator("#live-status")).to_contain_text("Updated at")

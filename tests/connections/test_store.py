@@ -65,11 +65,15 @@ def test_a_holder_that_lost_the_lease_can_neither_release_nor_store(conn: Connec
     assert (row.refresh_owner, row.token_version, row.access_token) == ("b", 1, "sealed-access-1")
 
 
-def test_a_refresh_answer_without_a_refresh_token_keeps_the_stored_one(conn: Connection) -> None:
+def test_a_refresh_answer_without_a_refresh_token_keeps_the_stored_one(
+    conn: Connection, tmp_path: Path
+) -> None:
     version = _connect(conn)
     store.claim_refresh(conn, "b1", version=version, owner="a", now=NOW, lease=LEASE)
     answer = TokenSet.model_validate({"access_token": "new-access", "expires_in": 3600})
-    settings = Settings(_env_file=None, secret_key="a passphrase, not a Fernet key")
+    settings = Settings(
+        _env_file=None, secret_key="a passphrase, not a Fernet key", data_dir=tmp_path
+    )
     sealed = seal_tokens(load_box(settings), answer, "v4", NOW)
     assert sealed.refresh_token is None
     assert store.save_refreshed(conn, "b1", version=version, owner="a", tokens=sealed, now=NOW)

@@ -98,3 +98,32 @@ def test_a_webhook_destination_needs_a_url(srv: RunningServer) -> None:
     answer = srv.operator.put("/api/businesses/b-1/destination", json={"kind": "webhook"})
     assert answer.status_code == 422
     assert answer.json()["errors"] == [{"field": "webhookUrl"}]
+
+
+def test_destination_urls_are_shown_without_userinfo_or_query_secrets(srv: RunningServer) -> None:
+    put = srv.operator.put(
+        "/api/businesses/b-1/destination",
+        json={
+            "kind": "webhook",
+            "webhookUrl": "https://zap:pw-987@hooks.example/catch/1?token=tok-987&page=2",
+            "webhookSecret": "whsec_abc",
+        },
+    )
+    assert put.status_code == 200, put.text
+    shown = "https://[redacted]@hooks.example/catch/1?token=[redacted]&page=2"
+    assert put.json()["webhookUrl"] == shown
+    got = srv.operator.get("/api/businesses/b-1/destination")
+    assert got.json()["webhookUrl"] == shown
+    assert "987" not in got.text
+    coperniq = srv.operator.put(
+        "/api/businesses/b-2/destination",
+        json={
+            "kind": "coperniq",
+            "coperniqApiKey": "ck-1",
+            "coperniq": {"baseUrl": "https://proxy.example/v1?key=k-987"},
+        },
+    )
+    assert coperniq.status_code == 200, coperniq.text
+    got = srv.operator.get("/api/businesses/b-2/destination")
+    assert got.json()["coperniq"]["baseUrl"] == "https://proxy.example/v1?key=[redacted]"
+    assert "987" not in got.text

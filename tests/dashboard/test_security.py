@@ -130,14 +130,17 @@ def test_the_same_form_sent_twice_is_one_reply(dash: RunningServer) -> None:
 
 
 def test_repeated_wrong_passwords_are_refused_for_a_while(dash: RunningServer) -> None:
+    allowed = dash.settings.auth_failures_allowed
     with dash.client(follow_redirects=False) as client:
-        for _ in range(5):
-            assert sign_in(client, OWNER[0], "wrong-password").status_code == 401
+        answers = [sign_in(client, OWNER[0], "wrong-password").status_code for _ in range(allowed)]
+        assert answers == [401] * allowed
         refused = sign_in(client, OWNER[0], OWNER[1])  # even the right one, for now
         assert refused.status_code == 429
         assert int(refused.headers["retry-after"]) >= 1
         assert "Too many failed sign-ins" in refused.text
         assert "tackbridge_session" not in refused.headers.get("set-cookie", "")
+    metrics = dash.operator.get("/metrics").text
+    assert 'tackbridge_refusals_total{reason="wrong-password",surface="dashboard"}' in metrics
 
 
 def test_sign_out_ends_the_session(dash: RunningServer) -> None:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from tackbridge.cli import app
 from tests.support.connections import Stack, stack
-from tests.support.sandbox import CLIENT
+from tests.support.sandbox import CLIENT, bearer, legacy_tokens
 
 __all__ = ["stack"]
 
@@ -82,8 +82,26 @@ def test_request_reaches_the_chosen_business(stack: Stack, demand: str) -> None:
 def test_a_business_not_contacted_is_named(stack: Stack, demand: str) -> None:
     pro = stack.sandbox.business_ids()[0]
     created = create(demand, "--business", pro, "--business", "999", "--category", KITCHEN)
-    assert created.exit_code == 0, created.output
+    assert created.exit_code == 2, created.output  # created, but not for every business
     assert "not contacted: 999 business not found" in created.output
+    assert "1 business(es) not contacted" in created.output
+    assert list(leads_of(stack, request_id_of(created.output))) == [pro]
+
+
+def test_a_business_not_taking_requests_is_named_and_the_exit_status_says_so(
+    stack: Stack, demand: str
+) -> None:
+    pro, other = stack.sandbox.business_ids()[:2]
+    token = bearer(legacy_tokens(stack.sandbox, other, "targeting")["access_token"])
+    off = stack.sandbox.patch(
+        f"/v3/accounts/~/services/{other}/preferences/targeting",
+        json={"enabled": False},
+        headers=token,
+    )
+    assert off.status_code == 200, off.text
+    created = create(demand, "--business", pro, "--business", other, "--category", KITCHEN)
+    assert created.exit_code == 2, created.output
+    assert f"not contacted: {other} business is not taking requests" in created.output
     assert list(leads_of(stack, request_id_of(created.output))) == [pro]
 
 

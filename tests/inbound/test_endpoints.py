@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -11,7 +12,7 @@ import pytest
 from tackbridge.store.schema import businesses, customers, inbound_log, leads, messages, reviews
 from tests.fixtures import doc_payload
 from tests.support.store import count, outbox_keys
-from tests.support.tackbridge import RunningServer
+from tests.support.tackbridge import RunningServer, in_process, make_settings
 
 LEAD_ID = "299614694480093245"
 
@@ -304,3 +305,27 @@ def test_secrets_are_not_kept_in_the_inbound_log(server: RunningServer) -> None:
     entry = server.operator.get(f"/api/inbound/{response.json()['inboundID']}").json()
     assert entry["headers"]["authorization"] == "[redacted]"
     assert "test-webhook-password" not in str(entry)
+
+
+def test_headers_are_redacted_by_rule_and_by_configured_name(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, redact_names="X-Tenant-Pin")
+    with in_process(settings) as srv:
+        response = srv.partner.post(
+            "/v1/lead",
+            json=doc_payload("v2_lead"),
+            headers={
+                "X-Auth-Token": "tok-s3cr3t",
+                "X-Api-Key": "key-s3cr3t",
+                "Cookie": "session=cookie-s3cr3t",
+                "X-Tenant-Pin": "pin-s3cr3t",
+                "Referer": "https://user:pw-s3cr3t@partner.example/?token=ref-s3cr3t",
+                "X-Request-ID": "req-1",
+            },
+        )
+        entry = srv.operator.get(f"/api/inbound/{response.json()['inboundID']}").json()
+    headers = entry["headers"]
+    for name in ("authorization", "x-auth-token", "x-api-key", "cookie", "x-tenant-pin"):
+        assert headers[name] == "[redacted]", name
+    assert headers["referer"] == "https://[redacted]@partner.example/?token=[redacted]"
+    assert headers["x-request-id"] == "req-1"
+    assert "s3cr3t" not in str(entry)

@@ -340,11 +340,23 @@ def test_requests_create_leads_for_chosen_businesses(sandbox: Sandbox, ids: list
         "name": "Kitchen Remodel",
     }
     assert result["contactErrors"] == [{"businessID": "999", "error": "business not found"}]
-    leads = {n["businessID"]: n["negotiationID"] for n in result["negotiations"]}
-    assert set(leads) == {ids[0], ids[1]}
-    stored = {lead["leadID"]: lead for lead in sandbox.inspect("leads")}
-    assert stored[leads[ids[0]]]["lead"]["request"]["requestID"] == result["request"]["requestID"]
-    assert stored[leads[ids[1]]]["lead"]["request"]["requestID"] == result["request"]["requestID"]
+    # The document's answer, nothing more: the request and the contact errors.
+    assert set(result) == {"request", "contactErrors"}
+    assert set(result["request"]) == {
+        "requestID", "customerID", "description", "category", "proposedTimes", "location",
+        "travelPreferences", "details", "attachments",
+    }  # fmt: skip
+    assert all(isinstance(p, str) for p in result["request"]["travelPreferences"])
+    assert set(result["request"]["location"]) == {
+        "address1", "address2", "city", "state", "zipCode",
+    }  # fmt: skip
+    assert all(set(d) == {"question", "answer"} for d in result["request"]["details"])
+    of_request = {
+        lead["businessID"]
+        for lead in sandbox.inspect("leads")
+        if lead["lead"]["request"]["requestID"] == result["request"]["requestID"]
+    }
+    assert of_request == {ids[0], ids[1]}
 
 
 def test_requests_validation(sandbox: Sandbox, ids: list[str], auth: dict[str, str]) -> None:
@@ -363,6 +375,8 @@ def test_requests_validation(sandbox: Sandbox, ids: list[str], auth: dict[str, s
         {"businessIDs": [ids[0]]},
         {"businessIDs": [ids[0]], "categoryID": "1"},
         {"businessIDs": [ids[0]], "categoryID": "201565295100608806", "zipCode": "abc"},
+        {"businessIDs": [ids[0]], "categoryID": "201565295100608806", "zipCode": "941170"},
+        {"businessIDs": [ids[0]], "categoryID": "201565295100608806", "zipCode": "٩٤١١٧"},
     ):
         is_problem(sandbox.post("/api/v4/requests", json=body, headers=demand), 400)
 

@@ -53,6 +53,7 @@ def test_add_list_set_password_remove(env: Path) -> None:
         input="member-password\n",
     )
     assert member.exit_code == 0, member.output
+    assert "no lead or connection names b1, b2 yet" in member.output
 
     listed = runner.invoke(app, ["users", "list"], env={"COLUMNS": "200"})
     assert listed.exit_code == 0, listed.output
@@ -86,3 +87,9 @@ def test_mistakes_exit_2_and_say_why(env: Path) -> None:
     unknown = runner.invoke(app, ["users", "remove", "nobody@example.com"])
     assert unknown.exit_code == 2
     assert "no user" in unknown.output
+
+
+def test_the_role_is_required(env: Path) -> None:
+    missing = runner.invoke(app, ["users", "add", "pat@example.com"], input="long-password-1\n")
+    assert missing.exit_code == 2
+    assert "--role" in missing.output

@@ -31,6 +31,7 @@ from sqlalchemy import Connection
 
 from tackbridge.connections import store
 from tackbridge.core.clock import now as utc_now
+from tackbridge.core.metrics import TOKEN_REFRESHES
 from tackbridge.store.database import Database
 from tackbridge.store.secrets import InvalidSecretError, MissingSecretKeyError, SecretBox
 from tackbridge.store.writer import Writer
@@ -188,6 +189,18 @@ class TokenManager:
         )
 
     async def _spend(self, row: store.ConnectionRow, owner: str) -> Grant:
+        try:
+            grant = await self._spend_once(row, owner)
+        except ConnectionUnavailableError:
+            TOKEN_REFRESHES.labels("revoked").inc()
+            raise
+        except Exception:
+            TOKEN_REFRESHES.labels("failed").inc()
+            raise
+        TOKEN_REFRESHES.labels("refreshed").inc()
+        return grant
+
+    async def _spend_once(self, row: store.ConnectionRow, owner: str) -> Grant:
         business_id, version = row.business_id, row.token_version
         if row.refresh_token is None:
             raise await self._give_up(

@@ -9,19 +9,15 @@ deletes all of theirs (``users.service``). A session lasts ``SESSION_LIFETIME``.
 Pages depend on :func:`page_user` (signed out: 303 to ``/login?next=...``), the dashboard's
 other endpoints on :func:`endpoint_user` (signed out: 401).
 
-Sign-in failures are counted per account and per client (``SignInThrottle``): past a few, each
-further attempt must wait, doubling from 2 s to 15 min, and is refused with 429 before the
-password is even checked. The counts live in the process (a restart forgets them).
+Sign-in failures are slowed per account and per client by the process's ``dashboard``
+throttle (``Services.throttle``, ``core/throttle.FailureThrottle``, ``TACKBRIDGE_AUTH_*``): a
+locked attempt is refused with 429 before the password is even checked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -40,7 +36,6 @@ __all__ = [
     "SESSION_COOKIE",
     "SESSION_LIFETIME",
     "SignInRequiredError",
-    "SignInThrottle",
     "SignedIn",
     "clear_session_cookie",
     "end_session",
@@ -50,7 +45,6 @@ __all__ = [
     "page_user",
     "set_session_cookie",
     "signed_in",
-    "throttle",
 ]
 
 SESSION_COOKIE = "tackbridge_session"
@@ -172,78 +166,3 @@ def endpoint_user(request: Request) -> SignedIn:
             headers={"WWW-Authenticate": 'Cookie realm="tackbridge dashboard"'},
         )
     return found
-
-
-@dataclass
-class _Failures:
-    count: int = 0
-    last: float = 0.0
-
-
-class SignInThrottle:
-    """Failed sign-ins per account and per client; how long the next attempt must wait.
-
-    ``free_per_account`` failures (``free_per_client`` from one client, which may try many
-    accounts) cost nothing; after that the n-th extra failure makes the next attempt wait
-    ``base * 2**(n-1)`` seconds, at most ``cap``. Counts older than ``window`` are forgotten;
-    a successful sign-in clears its account's count.
-    """
-
-    def __init__(
-        self,
-        *,
-        free_per_account: int = 5,
-        free_per_client: int = 20,
-        base: float = 2.0,
-        cap: float = 900.0,
-        window: float = 3600.0,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 10_000,
-    ) -> None:
-        self.free_per_account = free_per_account
-        self.free_per_client = free_per_client
-        self.base = base
-        self.cap = cap
-        self.window = window
-        self.clock = clock
-        self.max_keys = max_keys
-        self._seen: OrderedDict[str, _Failures] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _wait(self, key: str, free: int, at: float) -> float:
-        found = self._seen.get(key)
-        if found is None or at - found.last > self.window or found.count < free:
-            return 0.0
-        delay = min(self.cap, self.base * 2.0 ** (found.count - free))
-        return max(0.0, found.last + delay - at)
-
-    def wait_for(self, account: str, client: str) -> float:
-        """Seconds before ``client`` may try ``account`` again (0: now)."""
-        at = self.clock()
-        with self._lock:
-            return max(
-                self._wait(f"account:{account}", self.free_per_account, at),
-                self._wait(f"client:{client}", self.free_per_client, at),
-            )
-
-    def failed(self, account: str, client: str) -> None:
-        at = self.clock()
-        with self._lock:
-            for key in (f"account:{account}", f"client:{client}"):
-                found = self._seen.pop(key, None)
-                if found is None or at - found.last > self.window:
-                    found = _Failures()
-                found.count += 1
-                found.last = at
-                self._seen[key] = found
-            while len(self._seen) > self.max_keys:
-                self._seen.popitem(last=False)
-
-    def succeeded(self, account: str) -> None:
-        with self._lock:
-            self._seen.pop(f"account:{account}", None)
-
-
-def throttle(request: Request) -> SignInThrottle:
-    """The process's throttle."""
-    return services(request).shared("dashboard.sign_in_throttle", SignInThrottle)

@@ -1,7 +1,10 @@
 """The demand side on the command line: ``request create`` submits a request for a customer to
 businesses (``POST /api/v4/requests``) with a demand connection's grant, and names the
 businesses Thumbtack did not contact (``contactErrors``). Registered by ``tackbridge.cli``;
-runs in the session the top level puts in typer's context (``tackbridge.outbox.cli``)."""
+runs in the session the top level puts in typer's context (``tackbridge.outbox.cli``).
+
+Exit status: 0 when every business was contacted; 2 when the request was created but some
+businesses were not (each named); 1 when nothing was created (refused, or nobody contacted)."""
 
 from __future__ import annotations
 
@@ -66,5 +69,10 @@ def request_create(
                 console.print("[red]no business could be sent the request[/red]")
                 raise typer.Exit(1)
             console.print(f"request {result.request.requestID} created")
+            if result.contactErrors:
+                # A partial success is not a success to a script: some pros never got it.
+                missed = len(result.contactErrors)
+                console.print(f"[yellow]{missed} business(es) not contacted[/yellow]")
+                raise typer.Exit(2)
 
     run(main())

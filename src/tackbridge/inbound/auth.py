@@ -13,6 +13,11 @@ from collections.abc import Mapping
 
 from tackbridge.settings import Settings
 
+# The registered HTTP authentication schemes (IANA), the only words a refusal may quote.
+_SCHEMES = frozenset(
+    {"bearer", "digest", "hoba", "mutual", "negotiate", "ntlm", "oauth", "scram-sha-1",
+     "scram-sha-256", "vapid", "aws4-hmac-sha256", "privatetoken", "concealed", "dpop", "gnap"}
+)  # fmt: skip
 CHALLENGE = 'Basic realm="tackbridge partner endpoints", charset="UTF-8"'
 
 
@@ -31,9 +36,34 @@ class PartnerAuth:
                 settings.webhook_header_value.get_secret_value().encode(),
             )
 
+        # Redacted wherever the request's headers are kept: the rule's names, the configured
+        # ones and the webhook header, whatever its name.
+        self.redacted_names = settings.redacted_names | (
+            {self._header[0]} if self._header else set()
+        )
+
     @property
     def header_name(self) -> str | None:
         return self._header[0] if self._header else None
+
+    def account(self, headers: Mapping[str, str]) -> str | None:
+        """Who the presented credentials claim to be (a Basic username, or the webhook header's
+        name), "" when they are unreadable, None when none are presented: what repeated
+        failures are counted against (``tackbridge.core.throttle``)."""
+        if self._header is not None and self._header[0] in headers:
+            return self._header[0]
+        authorization = headers.get("authorization")
+        if not authorization:
+            return None
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            return ""
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return ""
+        # Bounded: the account is a key the throttle remembers.
+        return decoded.partition(b":")[0][:128].decode("utf-8", "replace")
 
     def refusal(self, headers: Mapping[str, str]) -> str | None:
         """Why the request is not authenticated, or None when it is."""
@@ -51,7 +81,11 @@ class PartnerAuth:
             return "no Authorization header"
         scheme, _, encoded = authorization.partition(" ")
         if scheme.lower() != "basic":
-            return f"Authorization scheme {scheme[:16]!r} is not Basic"
+            # Named only when it is a scheme: a sender that put its password there (no
+            # scheme at all) must not find it in the log.
+            if scheme.lower() in _SCHEMES:
+                return f"Authorization scheme {scheme!r} is not Basic"
+            return "the Authorization header is not Basic credentials"
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError):

@@ -18,14 +18,16 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from tackbridge.core.metrics import DELIVERIES, REFUSALS
 from tackbridge.core.problems import problem
+from tackbridge.core.throttle import retry_after
 from tackbridge.inbound.http import decode_json, is_json, read_body, safe_headers
 from tackbridge.inbound.kinds import COPERNIQ_EVENT, CoperniqEventRef
 from tackbridge.inbound.normalize import timestamp
 from tackbridge.inbound.record import InboundRequest, log_request, record_crm_event
 from tackbridge.outbox.queue import enqueue
 from tackbridge.payloads.coperniq import CoperniqEventError, parse_webhook
-from tackbridge.services import services
+from tackbridge.services import client_address, services
 
 __all__ = ["ROUTE", "router"]
 
@@ -44,6 +46,7 @@ router = APIRouter()
         200: {"description": "stored (or already stored)"},
         400: {"description": "malformed JSON"},
         404: {"description": "unknown webhook secret"},
+        429: {"description": "too many unknown webhook secrets: retry after Retry-After"},
         413: {"description": "body too large"},
         415: {"description": "not JSON"},
         422: {"description": "not a Coperniq automation event"},
@@ -53,7 +56,7 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
     svc = services(request)
     settings = svc.settings
     received_at = datetime.now(UTC)
-    headers = safe_headers(request, None)
+    headers = safe_headers(request, settings.redacted_names)
 
     async def refuse(
         status: int, slug: str, detail: str, body: bytes | None, size: int, **extra: Any
@@ -61,6 +64,8 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
         entry = InboundRequest(ROUTE, "POST", headers, body, size, received_at)
         body_problem: dict[str, Any] = {"detail": detail, **extra}
         outcome = "unauthorized" if status == 404 else "rejected"
+        DELIVERIES.labels(ROUTE, outcome).inc()
+        REFUSALS.labels("coperniq", slug).inc()
         await svc.writer.run(
             lambda conn: log_request(
                 conn, entry, status_code=status, outcome=outcome, problem=body_problem
@@ -70,11 +75,26 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
         errors = [extra] if extra else None
         return problem(status, detail, slug=slug, errors=errors)
 
+    # The path's secret is a credential: guesses are slowed per client (core/throttle).
+    throttle = svc.throttle("coperniq")
+    client = client_address(request)
+    wait = throttle.check(client, "coperniq")
+    if wait:
+        DELIVERIES.labels(ROUTE, "throttled").inc()
+        REFUSALS.labels("coperniq", "too-many-failures").inc()
+        return problem(
+            429,
+            f"too many wrong webhook paths; retry after {retry_after(wait)} s",
+            slug="too-many-failures",
+            headers={"Retry-After": retry_after(wait)},
+        )
     expected = settings.coperniq_webhook_secret
     if expected is None or not hmac.compare_digest(
         secret.encode(), expected.get_secret_value().encode()
     ):
+        throttle.failure(client, "coperniq")
         return await refuse(404, "not-found", "no webhook here", None, 0)
+    throttle.success(client, "coperniq")
     body, size, cut = await read_body(request, settings.max_body_bytes)
     if not is_json(request.headers.get("content-type")):
         return await refuse(415, "unsupported-media-type", "the body must be JSON", body, size)
@@ -120,6 +140,7 @@ async def coperniq_webhook(request: Request, secret: str) -> Response:
         return outcome
 
     outcome = await svc.writer.run(unit)
+    DELIVERIES.labels(ROUTE, outcome).inc()
     svc.wake_worker()
     return Response(
         orjson.dumps({"status": outcome, "eventID": event.eventId}),

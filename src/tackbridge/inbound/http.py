@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 from starlette.requests import Request
+
+from tackbridge.core.redact import redact_headers
 
 __all__ = ["decode_json", "is_json", "read_body", "safe_headers"]
 
@@ -30,9 +33,6 @@ def decode_json(body: bytes) -> Any:
     return decoded
 
 
-_SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
-
-
 def is_json(content_type: str | None) -> bool:
     """Whether a Content-Type is JSON (``application/json``, ``application/*+json``, or none)."""
     if not content_type:
@@ -43,12 +43,11 @@ def is_json(content_type: str | None) -> bool:
     )
 
 
-def safe_headers(request: Request, secret_header: str | None) -> dict[str, str]:
-    """The request's headers as the inbound log keeps them: credentials redacted."""
-    hidden = _SECRET_HEADERS | ({secret_header} if secret_header else set())
-    return {
-        name: ("[redacted]" if name in hidden else value) for name, value in request.headers.items()
-    }
+def safe_headers(request: Request, extra: Iterable[str] = ()) -> dict[str, str]:
+    """The request's headers as the inbound log keeps them: secrets redacted by rule
+    (``tackbridge.core.redact``), and the ``extra`` names too (the configured webhook header,
+    ``TACKBRIDGE_REDACT_NAMES``)."""
+    return redact_headers(request.headers.items(), extra)
 
 
 async def read_body(request: Request, limit: int) -> tuple[bytes, int, bool]:

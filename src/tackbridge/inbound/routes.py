@@ -18,7 +18,9 @@ from pydantic.json_schema import models_json_schema
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tackbridge.core.metrics import DELIVERIES, REFUSALS
 from tackbridge.core.problems import problem, problem_body
+from tackbridge.core.throttle import retry_after
 from tackbridge.inbound import parse
 from tackbridge.inbound.auth import CHALLENGE, PartnerAuth
 from tackbridge.inbound.http import decode_json, is_json, read_body, safe_headers
@@ -35,7 +37,7 @@ from tackbridge.inbound.record import (
 )
 from tackbridge.leads.models import Delivery, InvalidPayloadError
 from tackbridge.payloads import thumbtack as wire
-from tackbridge.services import Services, services
+from tackbridge.services import Services, client_address, services
 from tackbridge.store.writer import WriterClosedError
 
 log = logging.getLogger("tackbridge.inbound")
@@ -69,15 +71,32 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
     svc = services(request)
     auth = svc.shared("inbound.partner_auth", lambda: PartnerAuth(svc.settings))
     received_at = datetime.now(UTC)
-    headers = safe_headers(request, auth.header_name)
+    headers = safe_headers(request, auth.redacted_names)
 
     def inbound(body: bytes | None, size: int, truncated: bool = False) -> InboundRequest:
         return InboundRequest(route, request.method, headers, body, size, received_at, truncated)
 
+    throttle = svc.throttle("partner")
+    client = client_address(request)
+    account = auth.account(request.headers)
+    wait = throttle.check(client, account or None)
+    if wait:
+        # Not checked, not stored: a locked client's guesses cost a dictionary look-up.
+        _count(route, "throttled", "too-many-failures")
+        return problem(
+            429,
+            f"too many wrong partner credentials; retry after {retry_after(wait)} s",
+            slug="too-many-failures",
+            headers={"Retry-After": retry_after(wait)},
+        )
     refusal = auth.refusal(request.headers)
     if refusal is not None:
-        log.warning("refused %s %s from %s: %s", request.method, route, _client(request), refusal)
+        log.warning("refused %s %s from %s: %s", request.method, route, client, refusal)
+        # Wrong credentials count, none at all do not (a flood of those is another matter).
+        if account is not None and throttle.failure(client, account or None):
+            log.warning("slowing partner credentials from %s (account %r)", client, account)
         entry = inbound(None, 0)
+        _count(route, UNAUTHORIZED, "unauthorized")
         await _log_refusal(svc, entry, 401, UNAUTHORIZED, {"detail": refusal})
         return problem(
             401,
@@ -85,6 +104,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
             slug="unauthorized",
             headers={"WWW-Authenticate": CHALLENGE},
         )
+    throttle.success(client, account)
 
     limit = svc.settings.max_body_bytes
     body, size, cut = b"", 0, False
@@ -109,6 +129,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
             refused.status, refused.detail, slug=refused.slug, errors=errors
         )
         log.info("rejected %s %s: %s", request.method, route, refused.detail)
+        _count(route, REJECTED, refused.slug)
         inbound_id = await _log_refusal(
             svc, inbound(body, size, cut), refused.status, REJECTED, body_problem
         )
@@ -125,11 +146,13 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
             lambda conn: record_delivery(conn, inbound(body, size), delivery, reactions)
         )
     except WriterClosedError:
+        _count(route, FAILED, "shutting-down")
         return problem(503, "shutting down; deliver again", headers={"Retry-After": "1"})
     except Exception:
         # Keep the delivery verbatim even when its records could not be written, so that
         # an operator can replay it; the sender is asked to deliver again all the same.
         log.exception("could not store %s %s", request.method, route)
+        _count(route, FAILED, "store-failed")
         await _log_refusal(
             svc,
             inbound(body, size),
@@ -140,6 +163,7 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
         return problem(
             503, "could not store the delivery; deliver again", headers={"Retry-After": "5"}
         )
+    DELIVERIES.labels(route, outcome.outcome).inc()
     if outcome.outcome in (ACCEPTED, PENDING):
         svc.wake_worker()  # its follow-up jobs are due now
     payload: dict[str, Any] = {"status": outcome.outcome, "inboundID": outcome.inbound_id}
@@ -148,6 +172,11 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
     return Response(
         orjson.dumps(payload), status_code=outcome.status_code, media_type="application/json"
     )
+
+
+def _count(route: str, outcome: str, reason: str) -> None:
+    DELIVERIES.labels(route, outcome).inc()
+    REFUSALS.labels("partner", reason).inc()
 
 
 async def _log_refusal(
@@ -169,10 +198,6 @@ async def _log_refusal(
         return None
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _body_doc(model: type[Any], summary: str) -> dict[str, Any]:
     return {
         "requestBody": {
@@ -186,6 +211,7 @@ def _body_doc(model: type[Any], summary: str) -> dict[str, Any]:
             "202": {"description": "Stored; its lead has not arrived yet."},
             "400": {"description": "Malformed JSON (problem+json)."},
             "401": {"description": "Missing or wrong credentials."},
+            "429": {"description": "Too many wrong credentials: retry after Retry-After."},
             "413": {"description": "Body larger than the limit."},
             "415": {"description": "Not JSON."},
             "422": {"description": "The record's identifier is missing (problem+json)."},

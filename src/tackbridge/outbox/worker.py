@@ -32,6 +32,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
+from tackbridge.core import logs
+from tackbridge.core.metrics import JOB_ATTEMPT_SECONDS, JOB_ATTEMPTS
 from tackbridge.outbox.backoff import Backoff
 from tackbridge.outbox.errors import JobError, NotYetError, PermanentError, RetryableError
 from tackbridge.outbox.kinds import Bound, Handler, Job, JobKind
@@ -277,13 +279,15 @@ class Worker:
     async def _attempt(self, job: Job[Any]) -> None:
         """Run one attempt and record it; never raises (short of cancellation)."""
         started = self.clock()
-        try:
-            await self._attempt_and_settle(job, started)
-        except Exception as exc:  # outside the handler: the attempt could not be recorded
-            self._failed("settling an attempt", exc, claim=False, job=job)
-            await self._release(job, started, exc)
+        with logs.traced():  # the attempt's log lines share a trace ID
+            try:
+                await self._attempt_and_settle(job, started)
+            except Exception as exc:  # outside the handler: the attempt could not be recorded
+                self._failed("settling an attempt", exc, claim=False, job=job)
+                await self._release(job, started, exc)
 
     async def _attempt_and_settle(self, job: Job[Any], started: datetime) -> None:
+        began = time.perf_counter()  # the metric's time: self.clock may be a test's
         bound = self.kinds[job.kind]
         outcome, status, error, retry_after = "done", None, None, None
         deferred = False
@@ -333,6 +337,9 @@ class Worker:
                 attempt_outcome="deferred" if deferred and outcome == "retry" else outcome,
             )
         )
+        counted = "deferred" if deferred and outcome == "retry" else outcome
+        JOB_ATTEMPTS.labels(job.kind, counted).inc()
+        JOB_ATTEMPT_SECONDS.labels(job.kind).observe(time.perf_counter() - began)
         if self._settle_failures:
             self._succeeded(claim=False)
         if outcome == "done":

@@ -471,7 +471,10 @@ async def create_request(request: Request, box: Sandbox = Depends(sandbox)) -> d
     if description is not None and not isinstance(description, str):
         raise _field_error("description", "description must be a string")
     zip_code = body.get("zipCode")
-    if zip_code is not None and (not isinstance(zip_code, str) or not zip_code.isdigit()):
+    if zip_code is not None and (
+        not isinstance(zip_code, str) or len(zip_code) != 5 or not zip_code.isascii()
+        or not zip_code.isdigit()
+    ):  # fmt: skip
         raise _field_error("zipCode", "zipCode must be a five-digit string")
     utm = body.get("utmData")
     if utm is not None and not isinstance(utm, dict):
@@ -479,7 +482,6 @@ async def create_request(request: Request, box: Sandbox = Depends(sandbox)) -> d
 
     contact_errors: list[dict[str, str]] = []
     first: Lead | None = None
-    created: list[dict[str, str]] = []
     for raw in dict.fromkeys(str(b) for b in business_ids):
         business = box.state.business(raw)
         if business is None:
@@ -497,15 +499,15 @@ async def create_request(request: Request, box: Sandbox = Depends(sandbox)) -> d
                 zip_code=zip_code,
                 follow_up=False,
             )
-            lead = first
         else:
             # One request, one customer: each further business gets its own lead of it.
             lead = replace(first, lead_id=box.state.ids.next(), business_id=raw)
             box.state.add_lead(lead)
             box.dispatcher.lead_created(lead)
-        created.append({"businessID": raw, "negotiationID": lead.lead_id})
+    # The answer is the document's: ``request`` and ``contactErrors`` only (which lead each
+    # business got is for /_sandbox/leads to tell).
     if first is None:
-        return {"request": None, "contactErrors": contact_errors, "negotiations": []}
+        return {"request": None, "contactErrors": contact_errors}
     location = {
         "address1": first.address1,
         "address2": first.address2,
@@ -524,8 +526,6 @@ async def create_request(request: Request, box: Sandbox = Depends(sandbox)) -> d
             "travelPreferences": [first.travel_preferences],
             "details": [{"question": q, "answer": a} for q, a in first.details],
             "attachments": first.attachments,
-            "searchID": body.get("searchID"),
         },
         "contactErrors": contact_errors,
-        "negotiations": created,
     }

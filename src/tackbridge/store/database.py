@@ -1,12 +1,15 @@
 """Engines for the store: one for writes, one for reads.
 
-On SQLite (the embedded default) the file runs in WAL mode so readers never block the writer,
-and every write transaction starts with ``BEGIN IMMEDIATE``: a deferred transaction that later
-upgrades to a write fails at once with SQLITE_BUSY under concurrency, busy timeout or not.
+On SQLite (the embedded default) the file is the owner's alone (0600, its -wal and -shm too);
+it runs in WAL mode so readers never block the writer, and every write transaction starts with
+``BEGIN IMMEDIATE``: a deferred transaction that later upgrades to a write fails at once with
+SQLITE_BUSY under concurrency, busy timeout or not.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,14 +41,37 @@ def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
         engine = create_engine(url, pool_pre_ping=True, future=True)
         return Database(url=url, writer=engine, reader=engine)
 
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if (
+        parsed.database
+        and parsed.database != ":memory:"
+        and not parsed.database.startswith("file:")
+    ):
+        private_file(Path(parsed.database))
     synchronous = sqlite_synchronous.upper()
     if synchronous not in _SYNCHRONOUS:
         raise ValueError(f"sqlite_synchronous must be one of {sorted(_SYNCHRONOUS)}")
     writer = _sqlite_engine(url, synchronous=synchronous, begin="BEGIN IMMEDIATE")
     reader = _sqlite_engine(url, synchronous=synchronous, begin="BEGIN")
     return Database(url=url, writer=writer, reader=reader)
+
+
+def private_file(path: Path) -> None:
+    """Make the SQLite file (and its folder) the owner's alone before SQLite opens it: created
+    0600 if new, narrowed to 0600 if it was wider. SQLite creates ``-wal`` and ``-shm`` with the
+    database file's permissions; those already there are narrowed too."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if stat.S_IMODE(file.stat().st_mode) & 0o077:
+                file.chmod(0o600)
+        except FileNotFoundError:
+            continue
 
 
 def _sqlite_engine(url: str, *, synchronous: str, begin: str) -> Engine:

@@ -15,11 +15,14 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
+
+from tackbridge.core.metrics import STORE_WRITE_SECONDS, STORE_WRITE_UNITS
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +115,23 @@ class Writer:
     def _commit(self, batch: list[_Pending[Any]]) -> None:
         self.batches += 1
         self.units += len(batch)
+        began = time.perf_counter()
         try:
             with self._engine.begin() as conn:
                 results = [item.unit(conn) for item in batch]
         except Exception as exc:
+            STORE_WRITE_SECONDS.observe(time.perf_counter() - began)
             if len(batch) == 1:
                 log.exception("store write failed")
+                STORE_WRITE_UNITS.labels("failed").inc()
                 self._fail(batch[0], exc)
                 return
             # Isolate the unit that failed: each unit again, in its own transaction.
             for item in batch:
                 self._commit_one(item)
             return
+        STORE_WRITE_SECONDS.observe(time.perf_counter() - began)
+        STORE_WRITE_UNITS.labels("ok").inc(len(batch))
         _resolve_all(batch, results)
 
     def _commit_one(self, item: _Pending[Any]) -> None:
@@ -132,8 +140,10 @@ class Writer:
                 result = item.unit(conn)
         except Exception as exc:
             log.exception("store write failed")
+            STORE_WRITE_UNITS.labels("failed").inc()
             self._fail(item, exc)
             return
+        STORE_WRITE_UNITS.labels("ok").inc()
         _resolve(item, result)
 
     @staticmethod

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import inspect
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -16,6 +15,8 @@ from urllib.parse import quote
 
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
+
+from tackbridge.core.redact import redact_url
 
 from .errors import (
     ChallengeError,
@@ -109,17 +110,6 @@ async def resolve_token(source: TokenSource | None) -> str:
     if not value:
         raise ThumbtackConfigError("the access token is empty")
     return value
-
-
-_SECRET_QUERY = re.compile(
-    r"((?:^|[?&])(?:code|refresh_token|access_token|client_secret|token|code_verifier)=)[^&#]*",
-    re.IGNORECASE,
-)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the values of secret-bearing query parameters replaced."""
-    return _SECRET_QUERY.sub(r"\1[REDACTED]", url)
 
 
 class _RedactQueryFilter(logging.Filter):

@@ -5,18 +5,19 @@ secrets managers pipe it in), and asked for twice, hidden, when it is."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from tackbridge.core.clock import now
 from tackbridge.settings import Settings
 from tackbridge.store import migrate
 from tackbridge.store.database import open_database
+from tackbridge.store.schema import businesses, connections
 from tackbridge.users import service
 from tackbridge.users.passwords import PasswordError, check_strength
 
@@ -66,10 +67,26 @@ def read_password() -> str:
         errors.print("[red]the passwords differ; try again[/red]")
 
 
+def unknown_businesses(conn: Connection, business_ids: Sequence[str]) -> list[str]:
+    """The IDs the store knows no business of (a typo, or a business not connected yet)."""
+    if not business_ids:
+        return []
+    known = set(
+        conn.execute(
+            select(businesses.c.business_id).where(businesses.c.business_id.in_(business_ids))
+        ).scalars()
+    ) | set(
+        conn.execute(
+            select(connections.c.business_id).where(connections.c.business_id.in_(business_ids))
+        ).scalars()
+    )
+    return [b for b in business_ids if b not in known]
+
+
 @users_app.command("add")
 def add_command(
     email: Annotated[str, typer.Argument(help="The e-mail address they sign in with.")],
-    role: Annotated[str, typer.Option(help="owner, admin or member.")] = "member",
+    role: Annotated[str, typer.Option(help="owner, admin or member.")],
     business: Annotated[
         list[str] | None,
         typer.Option(help="A business a member may see (repeat for several)."),
@@ -88,6 +105,12 @@ def add_command(
         )
     )
     console.print(f"added {user.email} ({user.role})")
+    unknown = _write(lambda conn: unknown_businesses(conn, user.businesses))
+    if unknown:
+        errors.print(
+            f"[yellow]no lead or connection names {', '.join(unknown)} yet: check the ID "
+            "(`tackbridge connections list`)[/yellow]"
+        )
 
 
 @users_app.command("list")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 import httpx2
 from pydantic import BaseModel, Field, SecretStr
 
+from tackbridge.core.redact import redact_url
 from tackbridge.crm.coperniq_client import (
     DEFAULT_BASE_URL,
     ContactCreate,
@@ -417,6 +418,14 @@ def _build(
     )
 
 
+def _show(options: CoperniqChoice, active: bool) -> dict[str, CoperniqOptions]:
+    # The base URL is shown without userinfo or query secrets (tackbridge.core.redact).
+    chosen = options.coperniq
+    if chosen.baseUrl:
+        chosen = chosen.model_copy(update={"baseUrl": redact_url(chosen.baseUrl)})
+    return {"coperniq": chosen}
+
+
 COPERNIQ: DestinationType[CoperniqChoice] = DestinationType(
     kind="coperniq",
     options=CoperniqChoice,
@@ -424,4 +433,5 @@ COPERNIQ: DestinationType[CoperniqChoice] = DestinationType(
     build=_build,
     secret_field="coperniqApiKey",  # noqa: S106 - a field name, not a secret
     answer=CoperniqAnswer,
+    show=_show,
 )

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import httpx2
 from pydantic import BaseModel, Field, SecretStr
 
+from tackbridge.core.redact import redact_url
 from tackbridge.crm.destination import DestinationType, Preset
 from tackbridge.crm.errors import (
     CrmNetworkError,
@@ -240,8 +241,10 @@ def _build(
 
 
 def _show(options: WebhookOptions, active: bool) -> dict[str, str | None]:
-    # Another kind's answer never names a URL, even one the request carried.
-    return {"webhookUrl": options.webhookUrl if active else None}
+    # Another kind's answer never names a URL, even one the request carried; the URL is shown
+    # without its userinfo and query secrets (a receiver's token often rides there).
+    url = options.webhookUrl
+    return {"webhookUrl": redact_url(url) if active and url else None}
 
 
 WEBHOOK: DestinationType[WebhookOptions] = DestinationType(

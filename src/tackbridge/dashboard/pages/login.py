@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -10,6 +9,8 @@ from sqlalchemy import Connection
 from starlette.responses import Response
 
 from tackbridge.core.clock import now
+from tackbridge.core.metrics import REFUSALS
+from tackbridge.core.throttle import retry_after
 from tackbridge.dashboard.auth import (
     SESSION_COOKIE,
     SignedIn,
@@ -18,7 +19,6 @@ from tackbridge.dashboard.auth import (
     open_session,
     set_session_cookie,
     signed_in,
-    throttle,
 )
 from tackbridge.dashboard.csrf import (
     CSRF_FIELD,
@@ -28,12 +28,13 @@ from tackbridge.dashboard.csrf import (
     new_login_token,
 )
 from tackbridge.dashboard.templating import redirect, render
-from tackbridge.services import services
+from tackbridge.services import client_address, services
 from tackbridge.users.service import authenticate, rehash_if_needed
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+THROTTLE = "dashboard"  # the surface of Services.throttle: failed sign-ins
 
 
 def _next(value: str | None) -> str:
@@ -88,23 +89,25 @@ async def login(
 ) -> Response:
     svc = services(request)
     account = email.strip().lower()
-    client = request.client.host if request.client else "unknown"
-    limiter = throttle(request)
-    wait = limiter.wait_for(account, client)
+    client = client_address(request)
+    limiter = svc.throttle(THROTTLE)
+    wait = limiter.check(client, account)
     if wait > 0:
-        seconds = math.ceil(wait)
+        REFUSALS.labels(THROTTLE, "too-many-failures").inc()
+        seconds = retry_after(wait)
         return _form(
             request,
             next_url=_next(next),
             email=email,
             error=f"Too many failed sign-ins. Try again in {seconds} seconds.",
             status_code=429,
-            headers={"Retry-After": str(seconds)},
+            headers={"Retry-After": seconds},
         )
     with svc.db.reader.connect() as conn:
         user = authenticate(conn, account, password)
     if user is None:
-        limiter.failed(account, client)
+        limiter.failure(client, account)
+        REFUSALS.labels(THROTTLE, "wrong-password").inc()
         return _form(
             request,
             next_url=_next(next),
@@ -112,7 +115,7 @@ async def login(
             error="Wrong e-mail address or password.",
             status_code=401,
         )
-    limiter.succeeded(account)
+    limiter.success(client, account)
     at = now()
 
     def start(conn: Connection) -> str:

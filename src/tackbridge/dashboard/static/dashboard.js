@@ -11,12 +11,18 @@
 
   function swap(html) {
     var doc = new DOMParser().parseFromString(html, "text/html");
+    var changed = 0;
     doc.querySelectorAll("[data-live][id]").forEach(function (fresh) {
       var old = document.getElementById(fresh.id);
       if (old && old.innerHTML !== fresh.innerHTML) {
         old.replaceWith(document.importNode(fresh, true));
+        changed += 1;
       }
     });
+    var status = document.getElementById("live-status");
+    if (changed && status) {
+      status.textContent = "Updated at " + new Date().toLocaleTimeString();
+    }
     var stamp = doc.body && doc.body.dataset.stamp;
     if (stamp) { body.dataset.stamp = stamp; }
   }
