@@ -43,18 +43,23 @@ def test_redacted_masks_secret_fields_at_any_depth_and_keeps_the_rest() -> None:
         {
             "leadID": "L1",
             "password": "hunter2",
-            "auth": {"accessToken": "tok", "refresh_token": "r", "apiKey": "k", "note": "keep"},
+            "login": {"accessToken": "tok", "refresh_token": "r", "apiKey": "k", "note": "keep"},
+            "auth": {"whatever": "hidden-whole"},
             "items": [{"client_secret": "s"}, {"compass": "north"}],
             "token": None,
+            "callback": "https://hooks.example/x?token=tok2&page=2",
+            "accessCode": "RR-77",
         }
     )
-    shown = redacted(body)
+    shown = redacted(body, extra=("accessCode",))
     assert shown is not None
-    for secret in ("hunter2", '"tok"', '"r"', '"k"', '"s"'):
+    for secret in ("hunter2", '"tok"', '"r"', '"k"', '"s"', "tok2", "RR-77"):
         assert secret not in shown
     parsed = json.loads(shown)
-    assert parsed["auth"]["note"] == "keep"
+    assert parsed["login"]["note"] == "keep"
+    assert parsed["auth"] == "[redacted]"
     assert parsed["items"][1] == {"compass": "north"}
     assert parsed["token"] is None
+    assert parsed["callback"] == "https://hooks.example/x?token=[redacted]&page=2"
     assert redacted("{not json") == "{not json"
     assert redacted(None) is None

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
 from tackbridge.core.clock import utc
+from tackbridge.core.redact import REDACTED, is_secret_name, redact_urls_in
 from tackbridge.services import require_operator, services
 from tackbridge.store.schema import inbound_log
 
@@ -119,32 +119,34 @@ def get_entry(conn: Connection, entry_id: int) -> InboundDetail | None:
     return InboundDetail(**_entry(row), headers=row.headers, body=body_text, bodyBase64=body_b64)
 
 
-# Field names whose values are credentials wherever they appear in a delivery.
-_SECRET_KEY = re.compile(r"passw(or)?d|secret|token|api[_-]?key|authori[sz]ation|credential", re.I)
-_MASK = "[redacted]"
-
-
-def _mask(value: Any) -> Any:
+def _mask(value: Any, extra: frozenset[str]) -> Any:
     if isinstance(value, dict):
         return {
-            k: _MASK if _SECRET_KEY.search(str(k)) and v not in (None, "") else _mask(v)
+            k: REDACTED
+            if is_secret_name(str(k), extra) and v not in (None, "")
+            else _mask(v, extra)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_mask(v) for v in value]
+        return [_mask(v, extra) for v in value]
+    if isinstance(value, str) and "://" in value:
+        return redact_urls_in(value, extra)
     return value
 
 
-def redacted(body: str | None) -> str | None:
-    """A body for display: a JSON body pretty-printed with the values of secret-looking fields
-    (``password``, ``token``, ``apiKey``...) masked; any other text as it came."""
+def redacted(body: str | None, extra: Iterable[str] = ()) -> str | None:
+    """A body for display: a JSON body pretty-printed with the values of fields named like
+    secrets masked (``core.redact``'s rule, the one of headers: ``password``, ``apiKey``,
+    ``token``...; ``extra``: the operator's ``TACKBRIDGE_REDACT_NAMES``) and URLs shown without
+    their secrets; any other text as it came."""
     if body is None:
         return None
     try:
         parsed = json.loads(body)
     except ValueError:
         return body
-    return json.dumps(_mask(parsed), indent=2, ensure_ascii=False)
+    names = frozenset(e.lower() for e in extra)
+    return json.dumps(_mask(parsed, names), indent=2, ensure_ascii=False)
 
 
 @router.get("", response_model=InboundPage, summary="Deliveries received, newest first")

@@ -61,10 +61,11 @@ class FailedJob:
 @dataclass(frozen=True)
 class Refused:
     entry: InboundDetail
+    extra: frozenset[str] = frozenset()  # TACKBRIDGE_REDACT_NAMES
 
     @property
     def body(self) -> str | None:
-        shown = redacted(self.entry.body)
+        shown = redacted(self.entry.body, self.extra)
         if shown is None:
             return None
         return shown if len(shown) <= BODY_CHARS else shown[:BODY_CHARS] + "\n[…cut]"
@@ -92,7 +93,7 @@ def deliveries_page(
         jobs = list_jobs(conn, state=state, failing=True, limit=PAGE_SIZE)
         refused_page = list_entries(conn, outcomes=REFUSED, limit=PAGE_SIZE)
         refused = [
-            Refused(found)
+            Refused(found, svc.settings.redacted_names)
             for entry in refused_page.items
             if (found := get_entry(conn, entry.id)) is not None
         ]
