@@ -55,6 +55,7 @@ FEATURE_EDGES = {
     ("autoreply", "conversations"),  # the automatic reply is queued as a reply
     ("conversations", "inbound"),  # a backfill records leads as their webhooks would
     ("crm", "jobstatus"),  # a destination may be told a job status a CRM event meant
+    ("insights", "autoreply"),  # a business's hours (Price Assurance) live in its reply rules
 }
 #: Modules that may import lazily (start-up time of the command line).
 LAZY_OK = {"cli", "sandbox.cli", "devstack"}

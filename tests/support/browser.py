@@ -19,8 +19,8 @@ import concurrent.futures
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from tackbridge.app import create_app
 from tackbridge.core.clock import now
 from tackbridge.devstack import Ports, connect_demo_business, product_settings, sandbox_config
 from tackbridge.sandbox import create_app as create_sandbox
+from tackbridge.sandbox.config import BusinessSeed
 from tackbridge.settings import Settings
 from tackbridge.store.database import open_database
 from tackbridge.users.service import add_user
@@ -50,6 +51,7 @@ __all__ = [
     "axe_violations",
     "browser",
     "dashboard",
+    "dashboard_stack",
     "page",
     "screenshots",
     "sign_in",
@@ -173,15 +175,24 @@ class Dashboard:
         wait_until(lambda: bool(predicate()), timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    data = tmp_path_factory.mktemp("dashboard")
+@contextmanager
+def dashboard_stack(
+    data: Path,
+    *,
+    settings: dict[str, Any] | None = None,
+    businesses: tuple[BusinessSeed, ...] | None = None,
+) -> Iterator[Dashboard]:
+    """``dashboard``'s stack with other ``settings`` (e.g. ``worker_max_attempts``) or sandbox
+    ``businesses`` (e.g. two of one account)."""
     with ExitStack() as stack:
         ports = Ports(tackbridge=free_port(), sandbox=free_port())
-        settings = product_settings(ports, base=make_settings(data, run_worker=True))
-        config = sandbox_config(ports, settings, lead_rate=0, seed=11)
+        base = make_settings(data, run_worker=True, **(settings or {}))
+        product = product_settings(ports, base=base)
+        config = sandbox_config(ports, product, lead_rate=0, seed=11)
+        if businesses is not None:
+            config = replace(config, businesses=businesses).validated()
         stack.enter_context(serve(create_sandbox(config), port=ports.sandbox))
-        stack.enter_context(serve(create_app(settings), port=ports.tackbridge))
+        stack.enter_context(serve(create_app(product), port=ports.tackbridge))
         operator = stack.enter_context(
             httpx2.Client(
                 base_url=ports.tackbridge_url,
@@ -190,8 +201,14 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             )
         )
         sandbox = stack.enter_context(httpx2.Client(base_url=ports.sandbox_url, timeout=10))
-        found = Dashboard(ports, settings, operator, sandbox)
+        found = Dashboard(ports, product, operator, sandbox)
         found.add_user(*OWNER, role="owner")
+        yield found
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    with dashboard_stack(tmp_path_factory.mktemp("dashboard")) as found:
         yield found
 
 

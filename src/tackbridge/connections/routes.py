@@ -186,7 +186,7 @@ async def callback(
         "</head><body><h1>Connected</h1>"
         f"<p><b>{'</b>, <b>'.join(names)}</b> "
         f"{'is' if len(names) == 1 else 'are'} now connected to tackbridge. "
-        "You can close this page.</p>"
+        "You can close this page, or <a href='/connections'>open the connections</a>.</p>"
         f"{missing}</body></html>"
     )
     return HTMLResponse(body)

@@ -4,7 +4,6 @@ brings its fields."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -12,18 +11,11 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from tackbridge.core.bounds import ID_PATTERN
-from tackbridge.core.netguard import RefusedAddressError
 from tackbridge.core.problems import problem
 from tackbridge.crm import store
-from tackbridge.crm.destinations import (
-    DESTINATION_TYPES,
-    Choice,
-    DestinationRegistry,
-    destination_types,
-)
-from tackbridge.services import destination_policy, require_operator, services
-from tackbridge.settings import Settings
-from tackbridge.store.secrets import MissingSecretKeyError
+from tackbridge.crm.choice import DestinationRefusedError, choose_destination
+from tackbridge.crm.destinations import DESTINATION_TYPES, destination_types
+from tackbridge.services import require_operator, services
 
 __all__ = ["DestinationIn", "DestinationOut", "operator"]
 
@@ -63,57 +55,7 @@ async def put_destination(
     choice: DestinationIn,  # type: ignore[valid-type]
 ) -> BaseModel | Response:
     svc = services(request)
-    types = destination_types(svc)
-    chosen = types.choice(choice)
-    for name in types.missing(chosen, svc.settings):
-        return problem(
-            422,
-            f"{name} is required for the {chosen.kind} destination",
-            slug="invalid-destination",
-            errors=[{"field": name}],
-        )
-    refused = await _unsafe_url(types, chosen, svc.settings)
-    if refused is not None:
-        return refused
-    needed = types.needs_own_secret(chosen, svc.settings)
-    if needed is not None and chosen.secret is None:
-        with svc.db.reader.connect() as conn:
-            kept = store.own_secret_kind(conn, business_id) == chosen.kind
-        if not kept:
-            return problem(
-                422,
-                f"{needed} is required: the account's key goes only to the account's base URL",
-                slug="invalid-destination",
-                errors=[{"field": needed}],
-            )
     try:
-        box = svc.box() if chosen.carries_secret else None
-    except MissingSecretKeyError as exc:
-        return problem(503, str(exc), slug="not-configured")
-    now = datetime.now(UTC)
-    await svc.writer.run(lambda conn: store.save_destination(conn, business_id, chosen, box, now))
-    with svc.db.reader.connect() as conn:
-        return store.describe_destination(conn, business_id, svc.settings, svc.box, types)
-
-
-async def _unsafe_url(
-    types: DestinationRegistry, chosen: Choice, settings: Settings
-) -> Response | None:
-    """A 422 for a URL the business may not send to (``core.netguard``); never echoes it (a
-    webhook URL often carries a token), only its field and host."""
-    policy = destination_policy(settings)
-    for name, url in types.urls(chosen):
-        reason = policy.check_url(url)
-        if reason is None:
-            try:
-                await policy.check_resolved(url)
-            except RefusedAddressError as exc:
-                reason = f"resolves to an address that is not public ({exc})"
-        if reason is not None:
-            return problem(
-                422,
-                f"{name} {reason}",
-                slug="unsafe-destination",
-                errors=[{"field": name, "detail": reason}],
-            )
-    return None
+        return await choose_destination(svc, business_id, choice)
+    except DestinationRefusedError as exc:
+        return problem(exc.status, exc.detail, slug=exc.slug, errors=exc.errors)

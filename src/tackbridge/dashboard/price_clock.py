@@ -1,7 +1,8 @@
 """Which business hours Price Assurance's clock runs on for a lead: the hours of the auto-reply
 rule the lead falls under (``autoreply``: the business's own rule set, or the default), the one
 place tackbridge keeps a business's hours and time zone. None when no rule names hours (then
-every hour counts; ``insights.price_assurance``)."""
+every hour counts; ``insights.price_assurance``). The look-up is ``insights.hours``' (the
+insights count the share answered in time with the same hours)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from tackbridge.autoreply.rules import BusinessHours, RuleSet
-from tackbridge.autoreply.store import rules_for
+from tackbridge.autoreply.rules import BusinessHours
+from tackbridge.insights.hours import HoursLookup
 from tackbridge.insights.price_assurance import TimeLeft, time_left
-from tackbridge.leads.models import LeadInput
 from tackbridge.settings import Settings
 
 __all__ = ["PriceClock"]
@@ -25,28 +25,14 @@ class PriceClock:
 
     conn: Connection
     settings: Settings
-    _rules: dict[str | None, RuleSet | None] = field(default_factory=dict)
-
-    def _rule_set(self, business_id: str | None) -> RuleSet | None:
-        if business_id not in self._rules:
-            try:
-                self._rules[business_id] = rules_for(self.conn, business_id, self.settings)
-            except ValueError:  # a stored rule set that no longer validates: no hours known
-                self._rules[business_id] = None
-        return self._rules[business_id]
+    _lookup: HoursLookup | None = field(default=None, repr=False)
 
     def hours(
         self, business_id: str | None, category: str | None, category_id: str | None = None
     ) -> BusinessHours | None:
-        rules = self._rule_set(business_id)
-        if rules is None:
-            return None
-        chosen = rules.rule_for(LeadInput(lead_id="", category=category, category_id=category_id))
-        if chosen is not None and chosen[1].business_hours is not None:
-            return chosen[1].business_hours
-        if rules.default is not None:
-            return rules.default.business_hours
-        return None
+        if self._lookup is None:
+            self._lookup = HoursLookup(self.conn, self.settings)
+        return self._lookup.of(business_id, category, category_id)
 
     def left(
         self,

@@ -52,13 +52,14 @@ class NavItem:
     label: str
     href: str
     owners_only: bool = False
+    staff_only: bool = False  # owners and admins (every business and all settings)
 
 
 #: The navigation of every page; pages name theirs by ``key`` (``active``).
 NAV: tuple[NavItem, ...] = (
     NavItem("inbox", "Inbox", "/"),
-    NavItem("deliveries", "Deliveries", "/deliveries"),
-    NavItem("connections", "Connections", "/connections"),
+    NavItem("deliveries", "Deliveries", "/deliveries", staff_only=True),
+    NavItem("connections", "Connections", "/connections", staff_only=True),
     NavItem("insights", "Insights", "/insights"),
     NavItem("users", "Users", "/users", owners_only=True),
 )

@@ -42,10 +42,13 @@ def jobs_index(
     kind: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="From nextCursor")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    failing: Annotated[
+        bool, Query(description="Only jobs whose last attempt failed (retrying or dead)")
+    ] = False,
 ) -> JobPage:
     svc = services(request)
     with svc.db.reader.connect() as conn:
-        return list_jobs(conn, state=state, kind=kind, before=before, limit=limit)
+        return list_jobs(conn, state=state, kind=kind, before=before, limit=limit, failing=failing)
 
 
 @router.get("/{job_id}", response_model=JobDetail, summary="A job with every attempt")

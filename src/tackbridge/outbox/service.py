@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, String, cast, select, update
 
 from tackbridge.core.clock import utc
 from tackbridge.outbox.kinds import Bound
@@ -80,8 +80,18 @@ def list_jobs(
     kind: str | None = None,
     before: int | None = None,
     limit: int = 50,
+    failing: bool = False,
 ) -> JobPage:
+    """Jobs newest first; ``failing``: only those whose last attempt failed (a pending job
+    waiting for its retry, or a dead one)."""
     query = select(outbox).order_by(outbox.c.id.desc()).limit(limit + 1)
+    if failing:
+        # A retried job's last_error is JSON null (the column keeps None as JSON): not failing.
+        query = query.where(
+            outbox.c.state != "done",
+            outbox.c.last_error.is_not(None),
+            cast(outbox.c.last_error, String) != "null",
+        )
     if state:
         query = query.where(outbox.c.state == state)
     if kind:

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tackbridge.dashboard.pages import inbox, lead, login
+from tackbridge.dashboard.pages import (
+    connections,
+    deliveries,
+    inbox,
+    insights,
+    lead,
+    login,
+    users,
+)
 
 __all__ = ["PUBLIC", "ROUTERS"]
 
@@ -15,6 +23,10 @@ ROUTERS: list[APIRouter] = [
     login.router,
     inbox.router,
     lead.router,
+    insights.router,
+    deliveries.router,
+    connections.router,
+    users.router,
 ]
 
 #: (method, path) of the routes a signed-out visitor may use.
