@@ -18,7 +18,9 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 
 
 # Folders whose tests never open tackbridge's store (the sandbox keeps its own state in memory).
-_STORELESS = ("architecture", "sandbox", "thumbtack")
+# browser: the pages are checked once, on SQLite; what they read and write is checked on both
+# stores by tests/dashboard, tests/users and the features' own tests.
+_STORELESS = ("architecture", "browser", "sandbox", "thumbtack")
 
 
 def pytest_configure(config: pytest.Config) -> None:

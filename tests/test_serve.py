@@ -57,6 +57,7 @@ def serve(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
+@pytest.mark.sqlite_only  # the lock is SQLite's write lock, held by a second connection
 def test_serve_closes_late_headers_and_fails_fast_on_a_locked_store(
     serve: str, tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ from tests.support.tackbridge import RunningServer, make_settings, running
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def srv(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[RunningServer]:
     settings = make_settings(tmp_path_factory.mktemp("bounds"), coperniq_webhook_secret="cw")
     with running(settings) as server:
         lead = server.partner.post("/v1/lead", json={"leadID": "100", "request": {"category": "X"}})

@@ -56,7 +56,7 @@ def listener() -> Iterator[Listener]:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def srv(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[RunningServer]:
     settings = make_settings(
         tmp_path_factory.mktemp("srv"), secret_key="k" * 40, coperniq_api_key="account-key"
     )

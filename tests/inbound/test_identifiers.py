@@ -110,7 +110,7 @@ def test_optional_identifiers_of_another_shape_are_still_tolerated() -> None:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def srv(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[RunningServer]:
     with running(make_settings(tmp_path_factory.mktemp("ids"))) as server:
         yield server
 

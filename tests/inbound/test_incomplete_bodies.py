@@ -20,7 +20,7 @@ START = b'{"leadID": "short-body", "request": {"description": "'
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def live(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[RunningServer]:
     settings = make_settings(
         tmp_path_factory.mktemp("incomplete"),
         body_timeout_seconds=0.5,

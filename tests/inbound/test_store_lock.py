@@ -16,6 +16,9 @@ from tests.fixtures import doc_payload
 from tests.support.store import count
 from tests.support.tackbridge import RunningServer, in_process, make_settings
 
+# SQLite's write lock, held by another connection: PostgreSQL takes no such lock at BEGIN.
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:

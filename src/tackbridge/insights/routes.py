@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import StringConstraints
 from sqlalchemy import select
 from starlette.responses import Response
 
@@ -62,9 +63,10 @@ def response_times(
     )
 
 
+BusinessId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Businesses = Annotated[
-    list[str] | None,
-    Query(alias="business", max_length=64, description="Only these businesses (repeatable)."),
+    list[BusinessId] | None,
+    Query(alias="business", description="Only these businesses (repeatable)."),
 ]
 Since = Annotated[datetime | None, Query(description="Leads received at or after.")]
 Until = Annotated[datetime | None, Query(description="Leads received before.")]
