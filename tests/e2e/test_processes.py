@@ -117,6 +117,13 @@ def test_two_serve_and_two_worker_processes_share_the_work(tmp_path: Path) -> No
                 select(leads.c.lead_id, func.count()).group_by(leads.c.lead_id)
             ).all()
             jobs = conn.execute(select(outbox.c.id, outbox.c.state, outbox.c.attempts)).all()
+            # A CRM note that found its lead not yet at the destination was put off (NotYet)
+            # and tried again: a second attempt by design, not a job run twice at once.
+            deferred = {
+                job
+                for job, error in conn.execute(select(outbox.c.id, outbox.c.last_error))
+                if error and "not at its destination yet" in str(error.get("detail", ""))
+            }
             attempts = conn.execute(
                 select(delivery_attempts.c.job_id, delivery_attempts.c.worker)
             ).all()
@@ -124,9 +131,11 @@ def test_two_serve_and_two_worker_processes_share_the_work(tmp_path: Path) -> No
         assert all(n == 1 for _, n in stored)
         assert jobs
         assert all(state == "done" for _, state, _ in jobs), jobs
-        # One claim and one recorded attempt per job: none ran twice.
-        assert all(n == 1 for _, _, n in jobs)
-        assert sorted(job for job, _ in attempts) == sorted(job for job, _, _ in jobs)
+        # One claim and one recorded attempt per job (but those put off): none ran twice.
+        assert all(n == 1 for job, _, n in jobs if job not in deferred), (jobs, deferred)
+        assert sorted(job for job, _ in attempts) == sorted(
+            job for job, _, n in jobs for _ in range(n)
+        )
         assert len({worker for _, worker in attempts}) == 2, "both workers took jobs"
         # The sandbox saw each lead's first reply once.
         assert replies() == dict.fromkeys(lead_ids, 1)
