@@ -22,14 +22,25 @@ _OPERATOR_ERRORS = {
     "401": "Missing or wrong operator token (`Authorization: Bearer`); `WWW-Authenticate` names it",
     "422": "A parameter or the body is invalid; `errors` names each field",
 }
+#: Every surface with credentials slows repeated failures (core/throttle): 429 with Retry-After.
+_THROTTLED = {
+    "description": "Too many wrong credentials from this client: retry after `Retry-After`",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
 _NOT_FOUND = "No such record"
+_UNREADABLE = "The body could not be parsed (not JSON, or not of its content type)"
 _UNEXPECTED = "An unexpected error: `traceID` finds it in the logs (nothing else of it is shown)"
 
 
 def _family(path: str) -> str:
     if path.startswith(("/v1/", "/v4/")):
         return "partner"
-    if path == "/api" or path.startswith("/api/") or path == "/connect/thumbtack":
+    if path == "/api" or path.startswith("/api/") or path in ("/connect/thumbtack", "/metrics"):
         return "operator"
     if path.startswith("/coperniq/webhooks/"):
         return "coperniq"
@@ -85,9 +96,13 @@ def _complete_operation(path: str, operation: dict[str, Any], schemes: dict[str,
     if family == "operator":
         for status, description in _OPERATOR_ERRORS.items():
             responses.setdefault(status, {"description": description})
+        if "requestBody" in operation:
+            responses.setdefault("400", {"description": _UNREADABLE})
         # A business's settings answer its defaults; every other record may be missing.
         if _has_path_parameter(operation) and not path.startswith("/api/businesses/"):
             responses.setdefault("404", {"description": _NOT_FOUND})
+    if family in ("operator", "partner"):
+        responses.setdefault("429", dict(_THROTTLED))
     if family == "coperniq":
         operation["description"] = (
             operation.get("description", "") + "\n\nCoperniq signs nothing: the `secret` in the "
