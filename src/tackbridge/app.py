@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
     )
     install_handlers(app)
-    app.include_router(inbound_routes.router(flows.REACTIONS))
+    app.include_router(inbound_routes.router(flows.reactions))
     app.include_router(coperniq_webhook.router)
     app.include_router(lead_routes.router)
     app.include_router(conversation_routes.router)

@@ -27,11 +27,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tackbridge.autoreply.service import PLAN_KIND, PlanJob
+from tackbridge.autoreply.store import replies_to_leads
 from tackbridge.connections.store import is_enabled
 from tackbridge.conversations.replies import REPLY_KIND, ReplyJob
 from tackbridge.core.clock import now as utc_now
 from tackbridge.core.clock import utc
 from tackbridge.crm import store as crm_store
+from tackbridge.crm.destinations import DestinationRegistry, destination_types
 from tackbridge.crm.handlers import (
     CRM_LEAD_KIND,
     CRM_LEAD_UPDATE_KIND,
@@ -66,6 +68,8 @@ from tackbridge.outbox.kinds import Job, JobKind, Registration, Settle
 from tackbridge.outbox.queue import enqueue
 from tackbridge.payloads.coperniq import CoperniqEventError, RecordType
 from tackbridge.services import Services
+from tackbridge.settings import Settings
+from tackbridge.store import business_settings
 from tackbridge.store.database import Database
 from tackbridge.store.writer import Writer
 
@@ -74,9 +78,11 @@ __all__ = [
     "REGISTRATIONS",
     "SETTLE_REACTIONS",
     "CoperniqEvents",
+    "FollowupPolicy",
     "Followups",
     "NewLeadReactions",
     "lead_followups",
+    "reactions",
     "reply_sent",
 ]
 
@@ -89,23 +95,61 @@ def _acted_on(conn: Connection, lead_id: str | None) -> bool:
     return business_id is None or is_enabled(conn, business_id)
 
 
-def lead_followups(conn: Connection, lead_id: str, now: datetime) -> None:
-    """Queue what a new lead starts (nothing for a disabled business's lead)."""
-    if not _acted_on(conn, lead_id):
+@dataclass(frozen=True)
+class FollowupPolicy:
+    """Which of a new lead's follow-ups its business's configuration gives anything to do: no
+    ``autoreply.plan`` job without auto-reply rules, no ``crm.lead`` job for the ``none``
+    destination. Decided when the lead is stored (a business configured later gets its later
+    leads followed up); a job that cannot do anything is never queued nor claimed."""
+
+    settings: Settings
+    types: DestinationRegistry
+
+    def wanted(self, conn: Connection, business_id: str | None) -> tuple[bool, bool]:
+        """(auto-reply, CRM) for a lead of ``business_id``."""
+        row = business_settings.get(conn, business_id) if business_id else None
+        return (
+            replies_to_leads(row, self.settings),
+            crm_store.has_destination(row, self.settings, self.types),
+        )
+
+
+def lead_followups(
+    conn: Connection, lead_id: str, now: datetime, policy: FollowupPolicy | None = None
+) -> None:
+    """Queue what a new lead starts (nothing for a disabled business's lead); with ``policy``,
+    only the follow-ups the business's configuration gives something to do."""
+    business_id = business_of(conn, lead_id)
+    if business_id is not None and not is_enabled(conn, business_id):
         return
+    reply, crm = policy.wanted(conn, business_id) if policy is not None else (True, True)
     # The reply first: it is what the customer is waiting for.
-    enqueue(conn, PLAN_KIND, PlanJob(leadID=lead_id), now=now)
-    enqueue(conn, CRM_LEAD_KIND, LeadRef(leadID=lead_id), now=now)
+    if reply:
+        enqueue(conn, PLAN_KIND, PlanJob(leadID=lead_id), now=now)
+    if crm:
+        enqueue(conn, CRM_LEAD_KIND, LeadRef(leadID=lead_id), now=now)
 
 
+@dataclass(frozen=True)
 class NewLeadReactions(QueueOwnJobs):
     """The front door's reactions: a new lead's follow-ups at once, the rest fanned out."""
 
+    policy: FollowupPolicy | None = None
+
     def lead_stored(self, conn: Connection, lead: LeadRef, now: datetime) -> None:
-        lead_followups(conn, lead.leadID, now)
+        lead_followups(conn, lead.leadID, now, self.policy)
 
 
 REACTIONS: Reactions = NewLeadReactions()
+"""Every follow-up of a new lead, whatever its business's configuration (tools, tests)."""
+
+
+def reactions(services: Services) -> Reactions:
+    """The process's front-door reactions: a new lead's follow-ups as its configuration asks."""
+    return services.shared(
+        "flows.reactions",
+        lambda: NewLeadReactions(FollowupPolicy(services.settings, destination_types(services))),
+    )
 
 
 @dataclass

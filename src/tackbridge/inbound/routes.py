@@ -41,6 +41,8 @@ from tackbridge.store.writer import WriterClosedError
 log = logging.getLogger("tackbridge.inbound")
 
 Parser = Callable[[Any], Delivery]
+#: The reactions of a process's front door (``tackbridge.flows.reactions``).
+ReactionsOf = Callable[[Services], Reactions]
 
 
 class _Refused(Exception):
@@ -65,8 +67,9 @@ _PARSERS: dict[str, Parser] = {
 }
 
 
-async def handle(request: Request, route: str, reactions: Reactions) -> Response:
+async def handle(request: Request, route: str, reactions_of: ReactionsOf) -> Response:
     svc = services(request)
+    reactions = reactions_of(svc)
     auth = svc.shared("inbound.partner_auth", lambda: PartnerAuth(svc.settings))
     received_at = datetime.now(UTC)
     headers = safe_headers(request, auth.header_name)
@@ -203,8 +206,9 @@ PARTNER_MODELS: tuple[type[Any], ...] = (
 )
 
 
-def router(reactions: Reactions) -> APIRouter:
-    """The partner endpoints; ``reactions`` say what a new record sets in motion."""
+def router(reactions: ReactionsOf) -> APIRouter:
+    """The partner endpoints; ``reactions`` say, for the process's services, what a new record
+    sets in motion."""
     api = APIRouter(tags=["partner endpoints"])
     routes = [
         ("/v1/lead", "POST", wire.LegacyLead, "Receive a lead (legacy v1/v2)"),
@@ -238,7 +242,7 @@ def router(reactions: Reactions) -> APIRouter:
     return api
 
 
-def _endpoint(path: str, reactions: Reactions) -> Callable[[Request], Any]:
+def _endpoint(path: str, reactions: ReactionsOf) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         return await handle(request, path, reactions)
 
