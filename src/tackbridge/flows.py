@@ -19,7 +19,7 @@ here; the runtime passes ``REACTIONS`` to the front door.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 
 from tackbridge.autoreply.service import PLAN_KIND, PlanJob
 from tackbridge.autoreply.store import replies_to_leads
-from tackbridge.connections.store import is_enabled
+from tackbridge.connections.store import disabled_among, is_enabled
 from tackbridge.conversations.replies import REPLY_KIND, ReplyJob
 from tackbridge.core.clock import now as utc_now
 from tackbridge.core.clock import utc
@@ -62,10 +62,10 @@ from tackbridge.jobstatus.from_crm import (
 from tackbridge.jobstatus.rules import InvalidJobStatusError, validate
 from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
 from tackbridge.leads.rows import message_row
-from tackbridge.leads.service import business_of
+from tackbridge.leads.service import business_of, businesses_of
 from tackbridge.outbox.errors import PermanentError
 from tackbridge.outbox.kinds import Job, JobKind, Registration, Settle
-from tackbridge.outbox.queue import enqueue
+from tackbridge.outbox.queue import enqueue, enqueue_many
 from tackbridge.payloads.coperniq import CoperniqEventError, RecordType
 from tackbridge.services import Services
 from tackbridge.settings import Settings
@@ -108,6 +108,10 @@ class FollowupPolicy:
     def wanted(self, conn: Connection, business_id: str | None) -> tuple[bool, bool]:
         """(auto-reply, CRM) for a lead of ``business_id``."""
         row = business_settings.get(conn, business_id) if business_id else None
+        return self.wanted_by_row(row)
+
+    def wanted_by_row(self, row: Any) -> tuple[bool, bool]:
+        """``wanted`` for a business whose settings row is ``row`` (None: it has none)."""
         return (
             replies_to_leads(row, self.settings),
             crm_store.has_destination(row, self.settings, self.types),
@@ -138,6 +142,28 @@ class NewLeadReactions(QueueOwnJobs):
 
     def lead_stored(self, conn: Connection, lead: LeadRef, now: datetime) -> None:
         lead_followups(conn, lead.leadID, now, self.policy)
+
+    def leads_stored(self, conn: Connection, stored: Sequence[tuple[LeadRef, datetime]]) -> None:
+        """``lead_followups`` for a batch of new leads: each look-up and the enqueue once."""
+        business = businesses_of(conn, [lead.leadID for lead, _ in stored])
+        ids = {b for b in business.values() if b is not None}
+        disabled = disabled_among(conn, ids)
+        rows = business_settings.get_many(conn, ids) if self.policy is not None else {}
+        jobs: list[tuple[JobKind[Any], Any, datetime]] = []
+        for lead, now in stored:
+            business_id = business.get(lead.leadID)
+            if business_id in disabled:
+                continue
+            reply, crm = (
+                self.policy.wanted_by_row(rows.get(business_id) if business_id else None)
+                if self.policy is not None
+                else (True, True)
+            )
+            if reply:
+                jobs.append((PLAN_KIND, PlanJob(leadID=lead.leadID), now))
+            if crm:
+                jobs.append((CRM_LEAD_KIND, LeadRef(leadID=lead.leadID), now))
+        enqueue_many(conn, jobs)
 
 
 REACTIONS: Reactions = NewLeadReactions()

@@ -31,7 +31,7 @@ from tackbridge.inbound.record import (
     UNAUTHORIZED,
     InboundRequest,
     log_request,
-    record_delivery,
+    record_deliveries,
 )
 from tackbridge.leads.models import Delivery, InvalidPayloadError
 from tackbridge.payloads import thumbtack as wire
@@ -124,8 +124,9 @@ async def handle(request: Request, route: str, reactions_of: ReactionsOf) -> Res
         )
 
     try:
-        outcome = await svc.writer.run(
-            lambda conn: record_delivery(conn, inbound(body, size), delivery, reactions)
+        # Batched with the other deliveries of its group commit (see record_deliveries).
+        outcome = await svc.writer.run_many(
+            record_deliveries, (inbound(body, size), delivery, reactions)
         )
     except WriterClosedError:
         return problem(503, "shutting down; deliver again", headers={"Retry-After": "1"})

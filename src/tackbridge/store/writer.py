@@ -7,6 +7,11 @@ commit, and throughput is bounded by batches per fsync rather than requests per 
 
 A unit that raises does not take its neighbours down: the batch is rolled back and each unit is
 re-run in its own transaction, so units must touch only the database.
+
+A hot unit can also come as an item of a *batched* unit (``run_many``): consecutive items of the
+same batched function in a batch are handed to it together, so that it can execute each of its
+statements once for all of them (``executemany``) instead of once per item; each item still
+gets its own result, and a failing batch is re-run item by item as above.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -24,7 +29,10 @@ from sqlalchemy import Connection, Engine
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
 Unit = Callable[[Connection], T]
+#: Many items in one call: one result per item, in their order.
+Batched = Callable[[Connection, Sequence[ItemT]], list[T]]
 
 
 class WriterClosedError(RuntimeError):
@@ -33,9 +41,11 @@ class WriterClosedError(RuntimeError):
 
 @dataclass
 class _Pending(Generic[T]):
-    unit: Unit[T]
+    unit: Unit[T] | None
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
+    batched: Batched[Any, T] | None = None
+    item: Any = None
 
 
 _STOP = object()
@@ -75,6 +85,16 @@ class Writer:
         self._queue.put(_Pending(unit, loop, future))
         return await future
 
+    async def run_many(self, batched: Batched[ItemT, T], item: ItemT) -> T:
+        """Run ``item`` in the next batch, together with the neighbouring items of the same
+        ``batched`` function; return its result once that batch is committed."""
+        if self._closed or self._thread is None:
+            raise WriterClosedError("the store writer is not running")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Pending(None, loop, future, batched, item))
+        return await future
+
     def _run(self) -> None:
         while True:
             first = self._queue.get()
@@ -100,7 +120,7 @@ class Writer:
         self.units += len(batch)
         try:
             with self._engine.begin() as conn:
-                results = [item.unit(conn) for item in batch]
+                results = _execute(conn, batch)
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("store write failed")
@@ -115,7 +135,7 @@ class Writer:
     def _commit_one(self, item: _Pending[Any]) -> None:
         try:
             with self._engine.begin() as conn:
-                result = item.unit(conn)
+                [result] = _execute(conn, [item])
         except Exception as exc:
             log.exception("store write failed")
             self._fail(item, exc)
@@ -125,6 +145,29 @@ class Writer:
     @staticmethod
     def _fail(item: _Pending[Any], exc: BaseException) -> None:
         item.loop.call_soon_threadsafe(_set_exception, item.future, exc)
+
+
+def _execute(conn: Connection, batch: list[_Pending[Any]]) -> list[Any]:
+    """Each unit's result, in order; consecutive items of one batched function in one call."""
+    results: list[Any] = []
+    i = 0
+    while i < len(batch):
+        first = batch[i]
+        if first.batched is None:
+            assert first.unit is not None
+            results.append(first.unit(conn))
+            i += 1
+            continue
+        j = i + 1
+        while j < len(batch) and batch[j].batched == first.batched:
+            j += 1
+        items = [p.item for p in batch[i:j]]
+        found = first.batched(conn, items)
+        if len(found) != len(items):
+            raise RuntimeError(f"{first.batched!r} answered {len(found)} of {len(items)} items")
+        results.extend(found)
+        i = j
+    return results
 
 
 def _resolve(item: _Pending[Any], result: Any) -> None:
