@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -10,12 +11,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from tackbridge import __version__, flows, health
 from tackbridge.autoreply import routes as autoreply_routes
 from tackbridge.connections import routes as connection_routes
 from tackbridge.conversations import routes as conversation_routes
-from tackbridge.core.problems import install_handlers
+from tackbridge.core.problems import install_handlers, problem
 from tackbridge.crm import routes as crm_routes
 from tackbridge.inbound import coperniq as coperniq_webhook
 from tackbridge.inbound import log_api
@@ -26,6 +28,37 @@ from tackbridge.leads import routes as lead_routes
 from tackbridge.outbox import routes as outbox_routes
 from tackbridge.runtime import Runtime
 from tackbridge.settings import Settings
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger("tackbridge.app")
+
+
+class TackbridgeApp(FastAPI):
+    """FastAPI with a lean path: the partner endpoints, Thumbtack's hot path, are served ahead
+    of the framework's middleware stack and routing, which cost more per request than the
+    endpoint's own work once the writer batches (see bench/RESULTS.md). Every other request,
+    and a partner path under another method or behind a ``root_path``, takes the usual way."""
+
+    partner: dict[tuple[str, str], Endpoint]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            endpoint = self.partner.get((scope["method"], scope["path"]))
+            if endpoint is not None:
+                scope["app"] = self  # as Starlette sets it: services(request) reads the state
+                await _serve(endpoint, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+async def _serve(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    try:
+        response = await endpoint(Request(scope, receive))
+    except Exception:
+        # What the framework's ServerErrorMiddleware would do, as a problem.
+        log.exception("%s %s failed", scope["method"], scope["path"])
+        response = problem(500, "internal error")
+    await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -50,7 +83,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 await rt.aclose()
                 rt.close()
 
-    app = FastAPI(
+    app = TackbridgeApp(
         title="tackbridge",
         version=__version__,
         description=(
@@ -60,6 +93,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.partner = inbound_routes.endpoints(flows.reactions)
     app.include_router(inbound_routes.router(flows.reactions))
     app.include_router(coperniq_webhook.router)
     app.include_router(lead_routes.router)

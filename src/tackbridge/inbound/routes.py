@@ -207,17 +207,26 @@ PARTNER_MODELS: tuple[type[Any], ...] = (
 )
 
 
+_ROUTES = [
+    ("/v1/lead", "POST", wire.LegacyLead, "Receive a lead (legacy v1/v2)"),
+    ("/v1/message", "POST", wire.LegacyMessage, "Receive a customer message (legacy)"),
+    ("/v1/lead/update", "PUT", wire.LegacyLeadUpdate, "Receive a lead price update (legacy)"),
+    ("/v1/review", "POST", wire.LegacyReview, "Receive a review (legacy)"),
+    ("/v4/webhooks", "POST", wire.V4Webhook, "Receive a v4 webhook event"),
+]
+
+
+def endpoints(reactions: ReactionsOf) -> dict[tuple[str, str], Callable[[Request], Any]]:
+    """The partner endpoints by (method, path), for serving them ahead of the framework (the
+    app's lean path); the same handlers as ``router``'s."""
+    return {(method, path): _endpoint(path, reactions) for path, method, _, _ in _ROUTES}
+
+
 def router(reactions: ReactionsOf) -> APIRouter:
     """The partner endpoints; ``reactions`` say, for the process's services, what a new record
     sets in motion."""
     api = APIRouter(tags=["partner endpoints"])
-    routes = [
-        ("/v1/lead", "POST", wire.LegacyLead, "Receive a lead (legacy v1/v2)"),
-        ("/v1/message", "POST", wire.LegacyMessage, "Receive a customer message (legacy)"),
-        ("/v1/lead/update", "PUT", wire.LegacyLeadUpdate, "Receive a lead price update (legacy)"),
-        ("/v1/review", "POST", wire.LegacyReview, "Receive a review (legacy)"),
-        ("/v4/webhooks", "POST", wire.V4Webhook, "Receive a v4 webhook event"),
-    ]
+    routes = _ROUTES
     # Plain Starlette routes serve the partner endpoints: they take nothing but the request, and
     # FastAPI's per-request handling (dependencies, validation) costs ~50 us on the hot path.
     # They match first; the API routes after them only document the endpoints in OpenAPI.
