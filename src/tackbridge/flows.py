@@ -37,9 +37,9 @@ from tackbridge.crm.destinations import DestinationRegistry, destination_types
 from tackbridge.crm.handlers import (
     CRM_LEAD_KIND,
     CRM_LEAD_UPDATE_KIND,
-    CRM_MESSAGE_KIND,
     CRM_REVIEW_KIND,
     crm_jobs,
+    queue_message,
 )
 from tackbridge.inbound.kinds import (
     COPERNIQ_EVENT,
@@ -206,7 +206,7 @@ class Followups:
                 stamp_first_reply(conn, row.lead_id, utc(row.sent_at) or now, "person")
             lead_id = row.lead_id if row is not None else ref.leadID
             crm = MessageRef(messageID=ref.messageID, leadID=lead_id)
-            enqueue(conn, CRM_MESSAGE_KIND, crm, now=now)
+            queue_message(conn, crm, now)
 
         await self._run(unit)
 
@@ -241,7 +241,7 @@ def reply_sent(conn: Connection, job: Job[ReplyJob], outcome: str, at: datetime)
     ref = MessageRef(messageID=job.payload.messageID, leadID=job.payload.leadID)
     row = message_row(conn, ref)
     stamp_first_reply(conn, job.payload.leadID, at, (row.author if row else None) or "person")
-    enqueue(conn, CRM_MESSAGE_KIND, ref, now=at)
+    queue_message(conn, ref, at)
 
 
 @dataclass
