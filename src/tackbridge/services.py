@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 import httpx2
 from fastapi import HTTPException, Request
 
-from tackbridge.core.http import ShardedTransport
+from tackbridge.core.http import AiohttpTransport
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
 from tackbridge.store.secrets import SecretBox, load_box
@@ -84,9 +84,9 @@ def v1_credentials(settings: Settings) -> ClientCredentials | None:
 
 def open_thumbtack(settings: Settings, **client: Any) -> ThumbtackClient:
     """The process's one Thumbtack client (``client`` goes to ThumbtackClient, e.g. a
-    transport in tests); its calls share small connection pools (``ShardedTransport``)."""
+    transport in tests); its calls go over aiohttp's pool (``AiohttpTransport``)."""
     if "http_client" not in client and "transport" not in client:
-        client["transport"] = ShardedTransport()
+        client["transport"] = AiohttpTransport()
     return ThumbtackClient(
         thumbtack_environment(settings),
         credentials=client_credentials(settings),
@@ -96,9 +96,9 @@ def open_thumbtack(settings: Settings, **client: Any) -> ThumbtackClient:
 
 
 def open_http() -> httpx2.AsyncClient:
-    """The HTTP client of the CRM calls. Small connection pools too (``ShardedTransport``):
-    with hundreds of jobs in flight one pool would scan and probe ~100 sockets per request."""
-    return httpx2.AsyncClient(timeout=30.0, transport=ShardedTransport())
+    """The HTTP client of the CRM calls, over aiohttp's pool too (``AiohttpTransport``: half
+    the CPU per call of httpcore's, which also scans and probes its pool per request)."""
+    return httpx2.AsyncClient(timeout=30.0, transport=AiohttpTransport())
 
 
 def _no_wake() -> None:
