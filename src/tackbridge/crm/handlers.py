@@ -305,24 +305,21 @@ CRM_LEAD_UPDATE = Registration(
 CRM_REVIEW = Registration(CRM_REVIEW_KIND, lambda services: crm_jobs(services).review)
 
 
+# Built once: every message's CRM job asks it.
+_CUSTOMER_OF_LEAD = (
+    select(
+        customers.c.name, customers.c.display_name, customers.c.first_name, customers.c.last_name
+    )
+    .select_from(leads.join(customers, leads.c.customer_id == customers.c.customer_id))
+    .where(leads.c.lead_id == bindparam("lead_id"))
+)
+
+
 def _known(conn: Connection, lead_id: str) -> tuple[store.Link | None, str | None, bool]:
     """The record a lead became at its destination, its customer's name, and whether the
     lead's own delivery job is still to run."""
-    c = conn.execute(
-        select(
-            customers.c.name,
-            customers.c.display_name,
-            customers.c.first_name,
-            customers.c.last_name,
-        )
-        .select_from(leads.join(customers, leads.c.customer_id == customers.c.customer_id))
-        .where(leads.c.lead_id == lead_id)
-    ).first()
+    c = conn.execute(_CUSTOMER_OF_LEAD, {"lead_id": lead_id}).first()
     name = customer_name_of(c.name, c.display_name, c.first_name, c.last_name) if c else None
-    waiting = conn.execute(
-        select(outbox.c.id).where(
-            outbox.c.idempotency_key == CRM_LEAD_KIND.key_of(LeadRef(leadID=lead_id)),
-            outbox.c.state.in_(("pending", "running")),
-        )
-    ).first()
+    key = CRM_LEAD_KIND.key_of(LeadRef(leadID=lead_id))
+    waiting = conn.execute(_LEAD_JOB_WAITING, {"key": key}).first()
     return store.link_of_lead(conn, lead_id), name, waiting is not None

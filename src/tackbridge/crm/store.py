@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from tackbridge.crm.destination import DestinationConfig
 from tackbridge.crm.destinations import Choice, DestinationRegistry
@@ -144,8 +144,11 @@ def save_link(conn: Connection, link: Link, now: datetime) -> None:
         )
 
 
+_LINK_OF_LEAD = select(crm_links).where(crm_links.c.lead_id == bindparam("lead_id"))
+
+
 def link_of_lead(conn: Connection, lead_id: str) -> Link | None:
-    row = conn.execute(select(crm_links).where(crm_links.c.lead_id == lead_id)).first()
+    row = conn.execute(_LINK_OF_LEAD, {"lead_id": lead_id}).first()
     return None if row is None else Link(row.lead_id, row.destination, row.external_id, row.outcome)
 
 
