@@ -173,7 +173,7 @@ def test_a_batch_of_new_and_known_leads_stores_what_one_by_one_stores(
     db: Database, tmp_path: Path
 ) -> None:
     """The same deliveries through both paths, into two stores: the same rows everywhere."""
-    other = open_database(f"sqlite:///{tmp_path / 'other.db'}")
+    other = open_database(stores.url(tmp_path / "other.db"))  # the same kind of store
     migrate.upgrade(other.writer)
     first = [_lead("K1"), Delivery(parse_legacy_lead_update({"leadID": "W1", "status": "Won"}))]
     batch = [_lead("N1"), _lead("K1"), _lead("W1", status="Lead"), _lead("N1"), _lead("N2")]
@@ -192,7 +192,9 @@ def test_a_batch_of_new_and_known_leads_stores_what_one_by_one_stores(
     tables = (leads, lead_details, attachments, lead_status_history, outbox, inbound_log)
     for table in tables:
         columns = [c for c in table.c if c.name not in ("id", "job_id")]
-        stmt = select(*columns).order_by(*columns[:3])
+        stmt = select(*columns)  # in Python's order: PostgreSQL cannot order by a JSON column
         with db.reader.connect() as a, other.reader.connect() as b:
-            assert a.execute(stmt).all() == b.execute(stmt).all(), table.name
+            assert sorted(a.execute(stmt).all(), key=repr) == sorted(
+                b.execute(stmt).all(), key=repr
+            ), table.name
     other.dispose()

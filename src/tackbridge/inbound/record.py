@@ -37,7 +37,7 @@ from tackbridge.store.schema import (
     messages,
     reviews,
 )
-from tackbridge.store.upsert import insert_ignore, insert_ignore_statement, upsert_statement
+from tackbridge.store.upsert import insert_ignore, insert_ignore_many_statement, upsert_statement
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
@@ -129,9 +129,7 @@ def _customer_upsert(conn: Connection) -> Executable:
 
 @cache
 def _leads_insert_for(dialect: str) -> Executable:
-    stmt = insert_ignore_statement(dialect, leads, ("lead_id",))
-    returning: Executable = stmt.returning(leads.c.lead_id)  # type: ignore[attr-defined]
-    return returning
+    return insert_ignore_many_statement(dialect, leads, ("lead_id",), "lead_id")
 
 
 def _leads_insert(conn: Connection) -> Executable:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from tackbridge.outbox.kinds import JobKind
 from tackbridge.store.schema import outbox
-from tackbridge.store.upsert import insert_ignore, insert_ignore_statement
+from tackbridge.store.upsert import insert_ignore, insert_ignore_many_statement
 from tackbridge.store.wakeups import notify_outbox
 
 __all__ = ["enqueue", "enqueue_many"]
@@ -34,7 +34,7 @@ def enqueue_many(conn: Connection, jobs: Sequence[tuple[JobKind[Any], Any, datet
     """``enqueue`` each (kind, payload, now), due now, in one statement (``executemany``)."""
     if not jobs:
         return
-    stmt = insert_ignore_statement(conn.dialect.name, outbox, ("idempotency_key",))
+    stmt = insert_ignore_many_statement(conn.dialect.name, outbox, ("idempotency_key",))
     conn.execute(stmt, [_row(kind, payload, now, None) for kind, payload, now in jobs])
     # executemany's row count is not reliable on every driver: wake the workers regardless
     # (one notification per transaction at most).
