@@ -429,7 +429,9 @@ def lead_bodies(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
 
 # What lands in the store's JSON columns keeps its NULs (JSON escapes them); the text fields
 # read through ``normalize.text`` lose them.
-_JSON_KEPT = frozenset({"proposedTimes", "extra"})
+_JSON_KEPT = frozenset(
+    {"proposedTimes", "travelPreferences", "extra"}
+)  # JSON columns, kept as sent
 
 
 # Coded fields are cut to their column's width (``normalize.code``).
