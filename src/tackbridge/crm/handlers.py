@@ -89,8 +89,14 @@ _UPDATE_FIELDS = {
 # settle makes it due at once (``release_messages``); the hold only covers a settle that never
 # comes (the message job then waits on the lead with NotReadyError, as before).
 _HOLD = timedelta(hours=1)
-_LEAD_JOB_WAITING = select(outbox.c.id).where(
-    outbox.c.idempotency_key == bindparam("key"), outbox.c.state.in_(("pending", "running"))
+# FOR UPDATE (PostgreSQL; SQLite's one writer needs none): a settle of the lead's job in
+# flight in another process is waited for and its outcome read, and a settle that begins after
+# waits for this transaction, so its release sees this message; otherwise the message could be
+# held behind a job that settled meanwhile, with no release to come.
+_LEAD_JOB_WAITING = (
+    select(outbox.c.id)
+    .where(outbox.c.idempotency_key == bindparam("key"), outbox.c.state.in_(("pending", "running")))
+    .with_for_update()
 )
 # The lead's message jobs: their keys are ``crm.message:{lead}:{message}``, a range of the
 # unique index on idempotency_key.
