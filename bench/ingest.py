@@ -51,8 +51,11 @@ LEAD_PATH = "/v1/lead"
 BARE_PATH = "/_bench/ok"
 USERNAME = "thumbtack"
 PLACEHOLDER = "@@ID@@"
-TARGET_LEADS_PER_S = 5000.0
+TARGET_RATIO = 0.2  # durable leads/s against the bare Starlette endpoint's 2xx/s, same run
 TARGET_P99_MS = 10.0
+# The rows of every table: the bare Starlette app (its own process), tackbridge's own bare
+# endpoint, and the leads.
+LABELS = {"starlette": "starlette", "bare": BARE_PATH, "lead": LEAD_PATH}
 QUIET_PCT = 25.0  # other processes using more CPU than this (% of one core) skew the figures
 
 
@@ -333,6 +336,34 @@ class Server:
         self._log.close()
 
 
+class BareServer(Server):
+    """The baseline: a bare Starlette endpoint under uvicorn (``bench/bare_app.py``) in its own
+    process, posted the same leads by the same clients."""
+
+    def __init__(self, scratch: Path, python: str) -> None:
+        self.port = free_port()
+        self.data_dir = scratch
+        self.log_path = scratch / "bare.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        command = [python, str(BENCH_DIR / "bare_app.py"), str(self.port)]
+        self.process = subprocess.Popen(
+            command, cwd=scratch, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        self.pid = self.process.pid
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                fail(f"the bare app exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        fail(f"the bare app did not listen within {timeout:.0f}s:\n{self.log_tail()}")
+
+
 def cpu_usage(before: CpuSample, after: CpuSample) -> dict[str, float]:
     """CPU used between two samples, in % of one core: the server's, and the whole machine's."""
     wall = after.at - before.at
@@ -549,11 +580,11 @@ def render(report: dict[str, Any]) -> str:
         f"  {'endpoint':<12} {'2xx/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
         f"{'non-2xx':>8} {'errors':>7} {cpu_head}",
     ]
-    for key in ("bare", "lead"):
+    for key in LABELS:
         r = tput[key]
         errors = sum(r["errors"][k] for k in ("connect", "read", "write", "timeout"))
         lines.append(
-            f"  {r['path']:<12} {r['ok_per_s']:>9.0f} {r['latency_ms']['p50']:>8.2f} "
+            f"  {LABELS[key]:<12} {r['ok_per_s']:>9.0f} {r['latency_ms']['p50']:>8.2f} "
             f"{r['latency_ms']['p99']:>8.2f} {r['latency_ms']['max']:>8.1f} {r['non_2xx']:>8} "
             f"{errors:>7} {_cpu_cols(r, r['wrk_cpu_pct'])}"
         )
@@ -571,23 +602,23 @@ def render(report: dict[str, Any]) -> str:
         f"{'p99.9':>8} {'max ms':>8} {'non-2xx':>7} {'unans.':>6} {cpu_head} "
         f"{'gen late p99/max ms':>19}",
     ]
-    for key in ("bare", "lead"):
+    for key in LABELS:
         r = lat[key]
         m = r["latency_ms"]
         late = r["dispatch_lateness_ms"]
         bound = ">=" if r["latency_is_lower_bound"] else ""
         lines.append(
-            f"  {r['path']:<12} {r['achieved_rate']:>7.0f} {bound + format(m['p50'], '.2f'):>8} "
+            f"  {LABELS[key]:<12} {r['achieved_rate']:>7.0f} {bound + format(m['p50'], '.2f'):>8} "
             f"{bound + format(m['p90'], '.2f'):>8} {bound + format(m['p99'], '.2f'):>8} "
             f"{bound + format(m['p99.9'], '.2f'):>8} {bound + format(m['max'], '.1f'):>8} "
             f"{r['non_2xx'] + r['errors']:>7} {r['unanswered']:>6} "
             f"{_cpu_cols(r, r['generator_cpu_pct'])} {late['p99']:>9.2f}/{late['max']:<9.2f}"
         )
-    for key in ("bare", "lead"):
+    for key in LABELS:
         r = lat[key]
         if not r["sustained"]:
             lines.append(
-                f"  {r['path']}: the rate was NOT sustained; {r['unanswered']} requests were "
+                f"  {LABELS[key]}: the rate was NOT sustained; {r['unanswered']} requests were "
                 "still unanswered after the grace period (their wait so far is counted, so the "
                 "percentiles are lower bounds)"
             )
@@ -603,20 +634,21 @@ def render(report: dict[str, Any]) -> str:
         "Summary",
         f"  {'endpoint':<12} {'durable 2xx/s':>14} {'p50 ms @rate':>13} {'p99 ms @rate':>13}",
     ]
-    for key in ("bare", "lead"):
+    for key in LABELS:
         lines.append(
-            f"  {tput[key]['path']:<12} {tput[key]['ok_per_s']:>14.0f} "
+            f"  {LABELS[key]:<12} {tput[key]['ok_per_s']:>14.0f} "
             f"{lat[key]['latency_ms']['p50']:>13.2f} {lat[key]['latency_ms']['p99']:>13.2f}"
         )
     r = report["ratios"]
     lines.append(
-        f"  {'lead/bare':<12} {r['throughput']:>14.3f} {r['p50']:>13.2f} {r['p99']:>13.2f}"
+        f"  {'lead/starlette':<14} {r['throughput']:>12.3f} {r['p50']:>13.2f} {r['p99']:>13.2f}"
     )
+    lines.append(f"  {'lead/' + BARE_PATH:<14} {r['throughput_own_bare']:>12.3f}")
     t = report["targets"]
     busy = [
-        f"{phase} {r['path']} {r['others_cpu_pct']:.0f}%"
+        f"{phase} {LABELS[key]} {r['others_cpu_pct']:.0f}%"
         for phase, runs in (("wrk", tput), ("open-loop", lat))
-        for r in runs.values()
+        for key, r in runs.items()
         if r["others_cpu_pct"] > QUIET_PCT
     ]
     if busy:
@@ -629,10 +661,11 @@ def render(report: dict[str, Any]) -> str:
         ]
     lines += [
         "",
-        f"Targets (2 cores): >= {TARGET_LEADS_PER_S:,.0f} durable leads/s: "
-        f"{tput['lead']['ok_per_s']:,.0f} -> {'met' if t['throughput_met'] else 'NOT met'}; "
+        f"Targets: durable leads/s >= {TARGET_RATIO:g}x the bare Starlette endpoint's 2xx/s: "
+        f"{r['throughput']:.3f} -> {'met' if t['throughput_met'] else 'NOT met'}; "
         f"p99 <= {TARGET_P99_MS:g} ms at {cfg['rate']:g} leads/s offered: "
-        f"{lat['lead']['latency_ms']['p99']:.2f} ms -> {'met' if t['latency_met'] else 'NOT met'}",
+        f"{lat['lead']['latency_ms']['p99']:.2f} ms -> {'met' if t['latency_met'] else 'NOT met'}; "
+        f"non-2xx or errors on /v1/lead: {t['non_2xx']}",
     ]
     return "\n".join(lines)
 
@@ -700,14 +733,39 @@ def cpu_model() -> str:
     return platform.processor() or "?"
 
 
-def measure(args: argparse.Namespace, server: Server, load: Load, scratch: Path) -> dict[str, Any]:
-    """Warm up, then the four runs and the durability checks, against a ready server."""
+def measure(
+    args: argparse.Namespace,
+    server: Server,
+    load: Load,
+    scratch: Path,
+    starlette: BareServer,
+    starlette_load: Load,
+) -> dict[str, Any]:
+    """Warm up, then the six runs and the durability checks, against ready servers."""
     run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     wrk_opts: dict[str, Any] = {"connections": args.connections, "threads": args.threads}
     if args.warmup > 0:
         log(f"warm-up: wrk {args.warmup:g}s on each endpoint")
+        run_wrk(
+            starlette_load,
+            starlette,
+            path=LEAD_PATH,
+            run_id=f"warm-{run}",
+            duration=args.warmup,
+            **wrk_opts,
+        )
         for path in (BARE_PATH, LEAD_PATH):
             run_wrk(load, server, path=path, run_id=f"warm-{run}", duration=args.warmup, **wrk_opts)
+
+    log(f"throughput: wrk {args.duration:g}s on the bare Starlette app")
+    starlette_t = run_wrk(
+        starlette_load,
+        starlette,
+        path=LEAD_PATH,
+        run_id=f"star-{run}",
+        duration=args.duration,
+        **wrk_opts,
+    )
 
     log(f"throughput: wrk {args.duration:g}s on {BARE_PATH}")
     bare_t = run_wrk(
@@ -740,6 +798,15 @@ def measure(args: argparse.Namespace, server: Server, load: Load, scratch: Path)
         "connections": args.latency_connections,
         "grace": args.grace,
     }
+    log(f"latency: {args.rate:g}/s for {args.latency_duration:g}s on the bare Starlette app")
+    starlette_l = run_openloop(
+        starlette_load,
+        starlette,
+        path=LEAD_PATH,
+        run_id=f"lstar-{run}",
+        ack_file=scratch / "acked-starlette.txt",
+        **lat_opts,
+    )
     log(f"latency: {args.rate:g}/s for {args.latency_duration:g}s on {BARE_PATH}")
     bare_l = run_openloop(
         load,
@@ -764,17 +831,19 @@ def measure(args: argparse.Namespace, server: Server, load: Load, scratch: Path)
         in_flight=lead_l["unanswered"] + args.latency_connections if lead_l["unanswered"] else 0,
     )
     return {
-        "throughput": {"bare": bare_t, "lead": lead_t},
-        "latency": {"bare": bare_l, "lead": lead_l},
+        "throughput": {"starlette": starlette_t, "bare": bare_t, "lead": lead_t},
+        "latency": {"starlette": starlette_l, "bare": bare_l, "lead": lead_l},
         "durability": {"throughput": durable_t, "latency": durable_l},
         "ratios": {
-            "throughput": ratio(lead_t["ok_per_s"], bare_t["ok_per_s"]),
-            "p50": ratio(lead_l["latency_ms"]["p50"], bare_l["latency_ms"]["p50"]),
-            "p99": ratio(lead_l["latency_ms"]["p99"], bare_l["latency_ms"]["p99"]),
+            "throughput": ratio(lead_t["ok_per_s"], starlette_t["ok_per_s"]),
+            "throughput_own_bare": ratio(lead_t["ok_per_s"], bare_t["ok_per_s"]),
+            "p50": ratio(lead_l["latency_ms"]["p50"], starlette_l["latency_ms"]["p50"]),
+            "p99": ratio(lead_l["latency_ms"]["p99"], starlette_l["latency_ms"]["p99"]),
         },
         "targets": {
-            "throughput_met": lead_t["ok_per_s"] >= TARGET_LEADS_PER_S,
+            "throughput_met": ratio(lead_t["ok_per_s"], starlette_t["ok_per_s"]) >= TARGET_RATIO,
             "latency_met": lead_l["sustained"] and lead_l["latency_ms"]["p99"] <= TARGET_P99_MS,
+            "non_2xx": lead_t["non_2xx"] + lead_l["non_2xx"] + lead_l["errors"],
         },
     }
 
@@ -809,13 +878,21 @@ def main(argv: list[str] | None = None) -> int:
         }
         log(f"starting tackbridge serve (synchronous={args.synchronous}) in {scratch}")
         server = Server(data_dir, synchronous=args.synchronous, password=password)
+        starlette = BareServer(scratch, python)
         try:
             server.wait_ready()
+            starlette.wait_ready()
             results = measure(
-                args, server, Load(server.url, authorization, template_file, wrk), scratch
+                args,
+                server,
+                Load(server.url, authorization, template_file, wrk),
+                scratch,
+                starlette,
+                Load(starlette.url, authorization, template_file, wrk),
             )
         finally:
             server.stop()
+            starlette.stop()
 
     report: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -24,7 +24,7 @@ from ingest import PLACEHOLDER, lead_template
 from tackbridge.flows import REACTIONS
 from tackbridge.inbound.http import decode_json
 from tackbridge.inbound.parse import parse_legacy_lead
-from tackbridge.inbound.record import InboundRequest, record_delivery
+from tackbridge.inbound.record import InboundRequest, record_deliveries, record_delivery
 from tackbridge.leads.models import Delivery
 from tackbridge.store import migrate
 from tackbridge.store.database import open_database
@@ -43,6 +43,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--synchronous", default="NORMAL")
     parser.add_argument("--profile", action="store_true", help="cProfile the write phase")
+    parser.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="record_delivery per lead (the unbatched path) instead of record_deliveries",
+    )
     args = parser.parse_args()
 
     template = lead_template()
@@ -62,8 +67,12 @@ def main() -> None:
         def write(items: list[tuple[InboundRequest, Delivery]]) -> None:
             for start in range(0, len(items), args.batch):
                 with db.writer.begin() as conn:
-                    for request, delivery in items[start : start + args.batch]:
-                        record_delivery(conn, request, delivery, REACTIONS)
+                    batch = items[start : start + args.batch]
+                    if args.one_by_one:
+                        for request, delivery in batch:
+                            record_delivery(conn, request, delivery, REACTIONS)
+                    else:
+                        record_deliveries(conn, [(r, d, REACTIONS) for r, d in batch])
 
         write([parse(b) for b in bodies[:200]])  # warm the statement caches
         bodies = bodies[200:]
@@ -90,7 +99,8 @@ def main() -> None:
 
     n = len(bodies)
     print(
-        f"{n} leads, batches of {args.batch}, synchronous={args.synchronous}\n"
+        f"{n} leads, batches of {args.batch}, synchronous={args.synchronous}, "
+        f"{'one by one' if args.one_by_one else 'batched'}\n"
         f"parse: {parse_cpu / n * 1e3:.3f} ms CPU/lead ({parse_wall / n * 1e3:.3f} ms wall)\n"
         f"write: {write_cpu / n * 1e3:.3f} ms CPU/lead ({write_wall / n * 1e3:.3f} ms wall)"
     )

@@ -493,6 +493,9 @@ async def measure(
                 _machine_busy_seconds(),
             )
             used = [100 * (b - a) / wall for a, b in zip(cpu_before, cpu_after, strict=True)]
+            leads = max(1, measured["leads"])
+            # CPU time, not a share of the wall clock: the figure a busy machine moves least.
+            per_lead = [1e3 * (b - a) / leads for a, b in zip(cpu_before, cpu_after, strict=True)]
             runs.append(
                 {
                     "rate": rate,
@@ -506,6 +509,7 @@ async def measure(
                         "machine": used[2],
                         "others": used[2] - used[0] - used[1],
                     },
+                    "cpu_ms_per_lead": {"sandbox": per_lead[0], "tackbridge": per_lead[1]},
                 }
             )
             log(json.dumps(runs[-1]["tackbridge"]))
@@ -554,15 +558,17 @@ def render(report: dict[str, Any]) -> str:
     lines += [
         "",
         "| leads/s | Coperniq requests per lead | CPU % of a core: tackbridge / sandbox / others "
-        "| driver lateness p99 ms |",
+        "| CPU ms per lead: tackbridge / sandbox | driver lateness p99 ms |",
         "|--------:|---------------------------:|-----------------------------------------------"
-        "|-----------------------:|",
+        "|--------------------------------------:|-----------------------:|",
     ]
     for run in report["runs"]:
         cpu = run["cpu_pct"]
+        per_lead = run["cpu_ms_per_lead"]
         lines.append(
             f"| {run['rate']:g} | {run['tackbridge']['coperniq_requests_per_lead']:.2f} "
             f"| {cpu['tackbridge']:.0f} / {cpu['sandbox']:.0f} / {max(0.0, cpu['others']):.0f} "
+            f"| {per_lead['tackbridge']:.2f} / {per_lead['sandbox']:.2f} "
             f"| {_ms(run['tackbridge']['driver_lateness_ms']['p99'])} |"
         )
     verdicts = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tackbridge import __version__, flows, health
 from tackbridge import openapi as openapi_document
@@ -36,6 +37,63 @@ from tackbridge.runtime import Runtime
 from tackbridge.settings import Settings
 from tackbridge.store.locks import is_busy
 from tackbridge.store.writer import StoreBusyError
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class TackbridgeApp(FastAPI):
+    """FastAPI with a lean path for the partner endpoints (``partner``, see ``LeanPath``)."""
+
+    partner: dict[tuple[str, str], Endpoint]
+
+
+class LeanPath:
+    """The partner endpoints, Thumbtack's hot path, served ahead of FastAPI's exception
+    middleware and routing, which cost more per request than the endpoint's own work once the
+    writer batches (see bench/RESULTS.md). It is the innermost of the app's middleware: the
+    refusal gate, the body limit and deadline, the trace ID and the catch-all 500 problem
+    apply to these requests as to any other. Every other request, and a partner path under
+    another method or behind a ``root_path``, takes the framework's way."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            owner = scope.get("app")  # set by Starlette before its middleware stack
+            partner = getattr(owner, "partner", None) or {}
+            endpoint = partner.get((scope["method"], scope["path"]))
+            if endpoint is not None:
+                await _serve(owner, endpoint, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _serve(
+    owner: Any, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send
+) -> None:
+    request = Request(scope, receive)
+    try:
+        response = await endpoint(request)
+    except Exception as exc:
+        # What the framework's exception middleware would do: the app's handler for it
+        # (StoreBusyError: 503 with Retry-After...); anything else goes on to CatchAll (500).
+        handler = _handler_for(owner, exc)
+        if handler is None:
+            raise
+        response = await handler(request, exc)
+    await response(scope, receive, send)
+
+
+def _handler_for(owner: Any, exc: Exception) -> Callable[[Request, Exception], Any] | None:
+    handlers: dict[Any, Any] = getattr(owner, "exception_handlers", {})
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None  # the catch-all's: CatchAll answers it outside
+        handler = handlers.get(cls)
+        if handler is not None:
+            return handler  # type: ignore[no-any-return]
+    return None
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -65,7 +123,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 await rt.aclose()
                 rt.close()
 
-    app = FastAPI(
+    app = TackbridgeApp(
         title="tackbridge",
         version=__version__,
         description=(
@@ -74,6 +132,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         ),
         lifespan=lifespan,
     )
+    # Innermost of ours (added first): the partner endpoints behind all the middleware below.
+    app.add_middleware(LeanPath)
     install_handlers(app)
     app.add_middleware(TraceMiddleware)
     app.add_middleware(
@@ -85,7 +145,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(refusals.RefusalGate, paths=inbound_routes.PARTNER_PATHS)
     app.add_exception_handler(StoreBusyError, _store_busy)
     app.add_exception_handler(OperationalError, _store_locked)
-    app.include_router(inbound_routes.router(flows.REACTIONS))
+    app.partner = inbound_routes.endpoints(flows.reactions)
+    app.include_router(inbound_routes.router(flows.reactions))
     app.include_router(coperniq_webhook.router)
     app.include_router(lead_routes.router)
     app.include_router(conversation_routes.router)

@@ -109,7 +109,7 @@ async def open_session() -> AsyncIterator[RuntimeSession]:
     runtime = Runtime.open(settings)
     runtime.start()
     try:
-        yield RuntimeSession(runtime, flows.REACTIONS)
+        yield RuntimeSession(runtime, flows.reactions(runtime.services))
     finally:
         await runtime.aclose()
         runtime.close()

@@ -19,7 +19,7 @@ here; the runtime passes ``REACTIONS`` to the front door.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,17 +27,19 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from tackbridge.autoreply.service import PLAN_KIND, PlanJob
-from tackbridge.connections.store import is_enabled
+from tackbridge.autoreply.store import replies_to_leads
+from tackbridge.connections.store import disabled_among, is_enabled
 from tackbridge.conversations.replies import REPLY_KIND, ReplyJob
 from tackbridge.core.clock import now as utc_now
 from tackbridge.core.clock import utc
 from tackbridge.crm import store as crm_store
+from tackbridge.crm.destinations import DestinationRegistry, destination_types
 from tackbridge.crm.handlers import (
     CRM_LEAD_KIND,
     CRM_LEAD_UPDATE_KIND,
-    CRM_MESSAGE_KIND,
     CRM_REVIEW_KIND,
     crm_jobs,
+    queue_message,
 )
 from tackbridge.inbound.kinds import (
     COPERNIQ_EVENT,
@@ -60,12 +62,14 @@ from tackbridge.jobstatus.from_crm import (
 from tackbridge.jobstatus.rules import InvalidJobStatusError, validate
 from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
 from tackbridge.leads.rows import message_row
-from tackbridge.leads.service import business_of
+from tackbridge.leads.service import business_of, businesses_of
 from tackbridge.outbox.errors import PermanentError
 from tackbridge.outbox.kinds import Job, JobKind, Registration, Settle
-from tackbridge.outbox.queue import enqueue
+from tackbridge.outbox.queue import enqueue, enqueue_many
 from tackbridge.payloads.coperniq import CoperniqEventError, RecordType
 from tackbridge.services import Services
+from tackbridge.settings import Settings
+from tackbridge.store import business_settings
 from tackbridge.store.database import Database
 from tackbridge.store.schema import leads
 from tackbridge.store.writer import Writer
@@ -75,10 +79,12 @@ __all__ = [
     "REGISTRATIONS",
     "SETTLE_REACTIONS",
     "CoperniqEvents",
+    "FollowupPolicy",
     "Followups",
     "NewLeadReactions",
     "into_crm",
     "lead_followups",
+    "reactions",
     "reply_sent",
 ]
 
@@ -91,13 +97,43 @@ def _acted_on(conn: Connection, lead_id: str | None) -> bool:
     return business_id is None or is_enabled(conn, business_id)
 
 
-def lead_followups(conn: Connection, lead_id: str, now: datetime) -> None:
-    """Queue what a new lead starts (nothing for a disabled business's lead)."""
-    if not _acted_on(conn, lead_id):
+@dataclass(frozen=True)
+class FollowupPolicy:
+    """Which of a new lead's follow-ups its business's configuration gives anything to do: no
+    ``autoreply.plan`` job without auto-reply rules, no ``crm.lead`` job for the ``none``
+    destination. Decided when the lead is stored (a business configured later gets its later
+    leads followed up); a job that cannot do anything is never queued nor claimed."""
+
+    settings: Settings
+    types: DestinationRegistry
+
+    def wanted(self, conn: Connection, business_id: str | None) -> tuple[bool, bool]:
+        """(auto-reply, CRM) for a lead of ``business_id``."""
+        row = business_settings.get(conn, business_id) if business_id else None
+        return self.wanted_by_row(row)
+
+    def wanted_by_row(self, row: Any) -> tuple[bool, bool]:
+        """``wanted`` for a business whose settings row is ``row`` (None: it has none)."""
+        return (
+            replies_to_leads(row, self.settings),
+            crm_store.has_destination(row, self.settings, self.types),
+        )
+
+
+def lead_followups(
+    conn: Connection, lead_id: str, now: datetime, policy: FollowupPolicy | None = None
+) -> None:
+    """Queue what a new lead starts (nothing for a disabled business's lead); with ``policy``,
+    only the follow-ups the business's configuration gives something to do."""
+    business_id = business_of(conn, lead_id)
+    if business_id is not None and not is_enabled(conn, business_id):
         return
+    reply, crm = policy.wanted(conn, business_id) if policy is not None else (True, True)
     # The reply first: it is what the customer is waiting for.
-    enqueue(conn, PLAN_KIND, PlanJob(leadID=lead_id), now=now)
-    enqueue(conn, CRM_LEAD_KIND, LeadRef(leadID=lead_id), now=now)
+    if reply:
+        enqueue(conn, PLAN_KIND, PlanJob(leadID=lead_id), now=now)
+    if crm:
+        enqueue(conn, CRM_LEAD_KIND, LeadRef(leadID=lead_id), now=now)
 
 
 def into_crm(conn: Connection, lead_id: str | None, now: datetime) -> None:
@@ -113,14 +149,48 @@ def into_crm(conn: Connection, lead_id: str | None, now: datetime) -> None:
 _STORED = select(leads.c.id).where(leads.c.lead_id == bindparam("lead_id"))
 
 
+@dataclass(frozen=True)
 class NewLeadReactions(QueueOwnJobs):
     """The front door's reactions: a new lead's follow-ups at once, the rest fanned out."""
 
+    policy: FollowupPolicy | None = None
+
     def lead_stored(self, conn: Connection, lead: LeadRef, now: datetime) -> None:
-        lead_followups(conn, lead.leadID, now)
+        lead_followups(conn, lead.leadID, now, self.policy)
+
+    def leads_stored(self, conn: Connection, stored: Sequence[tuple[LeadRef, datetime]]) -> None:
+        """``lead_followups`` for a batch of new leads: each look-up and the enqueue once."""
+        business = businesses_of(conn, [lead.leadID for lead, _ in stored])
+        ids = {b for b in business.values() if b is not None}
+        disabled = disabled_among(conn, ids)
+        rows = business_settings.get_many(conn, ids) if self.policy is not None else {}
+        jobs: list[tuple[JobKind[Any], Any, datetime]] = []
+        for lead, now in stored:
+            business_id = business.get(lead.leadID)
+            if business_id in disabled:
+                continue
+            reply, crm = (
+                self.policy.wanted_by_row(rows.get(business_id) if business_id else None)
+                if self.policy is not None
+                else (True, True)
+            )
+            if reply:
+                jobs.append((PLAN_KIND, PlanJob(leadID=lead.leadID), now))
+            if crm:
+                jobs.append((CRM_LEAD_KIND, LeadRef(leadID=lead.leadID), now))
+        enqueue_many(conn, jobs)
 
 
 REACTIONS: Reactions = NewLeadReactions()
+"""Every follow-up of a new lead, whatever its business's configuration (tools, tests)."""
+
+
+def reactions(services: Services) -> Reactions:
+    """The process's front-door reactions: a new lead's follow-ups as its configuration asks."""
+    return services.shared(
+        "flows.reactions",
+        lambda: NewLeadReactions(FollowupPolicy(services.settings, destination_types(services))),
+    )
 
 
 @dataclass
@@ -152,7 +222,7 @@ class Followups:
             lead_id = row.lead_id if row is not None else ref.leadID
             into_crm(conn, lead_id, now)
             crm = MessageRef(messageID=ref.messageID, leadID=lead_id)
-            enqueue(conn, CRM_MESSAGE_KIND, crm, now=now)
+            queue_message(conn, crm, now)
 
         await self._run(unit)
 
@@ -189,7 +259,7 @@ def reply_sent(conn: Connection, job: Job[ReplyJob], outcome: str, at: datetime)
     ref = MessageRef(messageID=job.payload.messageID, leadID=job.payload.leadID)
     row = message_row(conn, ref)
     stamp_first_reply(conn, job.payload.leadID, at, (row.author if row else None) or "person")
-    enqueue(conn, CRM_MESSAGE_KIND, ref, now=at)
+    queue_message(conn, ref, at)
 
 
 @dataclass

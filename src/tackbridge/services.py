@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 import httpx2
 from fastapi import HTTPException, Request
 
-from tackbridge.core.http import ShardedTransport
+from tackbridge.core.http import AiohttpTransport, ShardedTransport
 from tackbridge.core.metrics import REFUSALS
 from tackbridge.core.netguard import AddressPolicy, GuardedBackend, GuardedTransport
 from tackbridge.core.throttle import FailureThrottle, retry_after
@@ -93,9 +93,9 @@ def v1_credentials(settings: Settings) -> ClientCredentials | None:
 
 def open_thumbtack(settings: Settings, **client: Any) -> ThumbtackClient:
     """The process's one Thumbtack client (``client`` goes to ThumbtackClient, e.g. a
-    transport in tests); its calls share small connection pools (``ShardedTransport``)."""
+    transport in tests); its calls go over aiohttp's pool (``AiohttpTransport``)."""
     if "http_client" not in client and "transport" not in client:
-        client["transport"] = ShardedTransport()
+        client["transport"] = AiohttpTransport()
     return ThumbtackClient(
         thumbtack_environment(settings),
         credentials=client_credentials(settings),

@@ -3,11 +3,22 @@ token, refused deliveries with their body (secret fields masked), owners and adm
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from sqlalchemy import create_engine, select, update
 
 from tackbridge.store.schema import outbox
 from tests.support.dashboard_users import signed_in_as
-from tests.support.tackbridge import RunningServer
+from tests.support.tackbridge import WITH_FOLLOWUPS, RunningServer, in_process, make_settings
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A tackbridge whose new leads queue their auto-reply jobs (rules configured)."""
+    with in_process(make_settings(tmp_path, **WITH_FOLLOWUPS)) as srv:
+        yield srv
 
 
 def _dead_job(server: RunningServer) -> int:

@@ -15,7 +15,7 @@ from tackbridge.store.schema import leads, messages
 from tests.fixtures import doc_payload
 from tests.support.servers import free_port
 from tests.support.store import count, outbox_keys
-from tests.support.tackbridge import WEBHOOK_AUTH, make_settings
+from tests.support.tackbridge import WEBHOOK_AUTH, WITH_FOLLOWUPS, make_settings
 
 
 def test_acknowledged_deliveries_survive_sigkill(tmp_path: Path) -> None:
@@ -30,6 +30,11 @@ def test_acknowledged_deliveries_survive_sigkill(tmp_path: Path) -> None:
         "TACKBRIDGE_API_TOKEN": "t",
         # Only what ingest itself commits is checked here: no worker fanning jobs out.
         "TACKBRIDGE_RUN_WORKER": "false",
+        # Something for a new lead to follow up (without, it queues no job): rules and a
+        # destination, never called.
+        "TACKBRIDGE_AUTOREPLY_RULES": WITH_FOLLOWUPS["autoreply_rules"],
+        "TACKBRIDGE_WEBHOOK_DESTINATION_URL": WITH_FOLLOWUPS["webhook_destination_url"],
+        "TACKBRIDGE_WEBHOOK_DESTINATION_SECRET": WITH_FOLLOWUPS["webhook_destination_secret"],
     }
     command = [sys.executable, "-m", "tackbridge", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,17 @@ import pytest
 from tackbridge.store.schema import businesses, customers, inbound_log, leads, messages, reviews
 from tests.fixtures import doc_payload
 from tests.support.store import count, outbox_keys
-from tests.support.tackbridge import RunningServer, in_process, make_settings
+from tests.support.tackbridge import WITH_FOLLOWUPS, RunningServer, in_process, make_settings
 
 LEAD_ID = "299614694480093245"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A tackbridge whose new leads have follow-ups (rules and a destination), so that the jobs
+    a lead queues are there to count."""
+    with in_process(make_settings(tmp_path, **WITH_FOLLOWUPS)) as srv:
+        yield srv
 
 
 def v4(event_type: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ statements built once and reused for every delivery."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,12 @@ from tackbridge.inbound.parse import (
     parse_legacy_lead_update,
     parse_legacy_message,
 )
-from tackbridge.inbound.record import InboundRequest, Outcome, record_delivery
+from tackbridge.inbound.record import (
+    InboundRequest,
+    Outcome,
+    record_deliveries,
+    record_delivery,
+)
 from tackbridge.leads.models import Delivery
 from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
@@ -54,7 +60,10 @@ def _lead(lead_id: str, **fields: Any) -> Delivery:
     return Delivery(parse_legacy_lead(body))
 
 
-def _record(db: Database, *deliveries: Delivery) -> list[Outcome]:
+Recorder = Callable[..., list[Outcome]]
+
+
+def _one_by_one(db: Database, *deliveries: Delivery) -> list[Outcome]:
     with db.writer.begin() as conn:
         return [
             record_delivery(
@@ -64,13 +73,27 @@ def _record(db: Database, *deliveries: Delivery) -> list[Outcome]:
         ]
 
 
+def _batched(db: Database, *deliveries: Delivery) -> list[Outcome]:
+    """As the front door records them: a batched unit of the writer (``record_deliveries``)."""
+    request = InboundRequest("/v1/lead", "POST", {}, b"{}", 2, NOW)
+    with db.writer.begin() as conn:
+        return record_deliveries(conn, [(request, d, REACTIONS) for d in deliveries])
+
+
+@pytest.fixture(params=[_one_by_one, _batched], ids=["one-by-one", "batched"])
+def record(request: pytest.FixtureRequest) -> Recorder:
+    """Both paths must store the same rows and answer the same outcomes."""
+    found: Recorder = request.param
+    return found
+
+
 def _scalars(db: Database, stmt: Any) -> list[Any]:
     with db.reader.connect() as conn:
         return list(conn.execute(stmt).scalars())
 
 
-def test_each_delivery_in_a_batch_gets_its_own_values(db: Database) -> None:
-    outcomes = _record(db, *(_lead(f"L{i}", status="Lead", chargeState=f"s{i}") for i in range(4)))
+def test_each_delivery_in_a_batch_gets_its_own_values(db: Database, record: Recorder) -> None:
+    outcomes = record(db, *(_lead(f"L{i}", status="Lead", chargeState=f"s{i}") for i in range(4)))
     assert [o.outcome for o in outcomes] == ["accepted"] * 4
     assert [o.record_id for o in outcomes] == [f"L{i}" for i in range(4)]
     assert len({o.inbound_id for o in outcomes}) == 4
@@ -86,8 +109,8 @@ def test_each_delivery_in_a_batch_gets_its_own_values(db: Database) -> None:
     )
 
 
-def test_the_same_lead_twice_in_one_batch_is_stored_once(db: Database) -> None:
-    first, second = _record(db, _lead("L1"), _lead("L1"))
+def test_the_same_lead_twice_in_one_batch_is_stored_once(db: Database, record: Recorder) -> None:
+    first, second = record(db, _lead("L1"), _lead("L1"))
     assert (first.outcome, first.status_code) == ("accepted", 200)
     assert (second.outcome, second.status_code) == ("duplicate", 200)
     assert _scalars(db, select(func.count()).select_from(leads)) == [1]
@@ -99,13 +122,15 @@ def test_the_same_lead_twice_in_one_batch_is_stored_once(db: Database) -> None:
     ]
 
 
-def test_updates_and_a_message_before_the_lead_apply_when_it_arrives(db: Database) -> None:
+def test_updates_and_a_message_before_the_lead_apply_when_it_arrives(
+    db: Database, record: Recorder
+) -> None:
     early = [
         Delivery(parse_legacy_lead_update({"leadID": "L1", "leadPrice": "$10.00"})),
         Delivery(parse_legacy_lead_update({"leadID": "L1", "status": "Won"})),
         Delivery(parse_legacy_message({"leadID": "L1", "message": {"messageID": "M1"}})),
     ]
-    outcomes = _record(db, *early, _lead("L1", status="Lead", leadPrice="$5.00"))
+    outcomes = record(db, *early, _lead("L1", status="Lead", leadPrice="$5.00"))
     assert [o.outcome for o in outcomes] == ["pending", "pending", "pending", "accepted"]
     assert [o.status_code for o in outcomes] == [202, 202, 202, 200]
     with db.reader.connect() as conn:
@@ -124,15 +149,15 @@ def test_updates_and_a_message_before_the_lead_apply_when_it_arrives(db: Databas
         "message.received:L1:M1",  # message IDs are unique within their lead
     ]
     # Once the lead is known, a message for it is accepted straight away.
-    (late,) = _record(
+    (late,) = record(
         db, Delivery(parse_legacy_message({"leadID": "L1", "message": {"messageID": "M2"}}))
     )
     assert (late.outcome, late.status_code) == ("accepted", 200)
 
 
-def test_a_lead_without_waiting_updates_keeps_its_own_state(db: Database) -> None:
-    _record(db, _lead("L2", status="Lead", leadPrice="$5.00"))
-    (update,) = _record(db, Delivery(parse_legacy_lead_update({"leadID": "L2", "status": "Hired"})))
+def test_a_lead_without_waiting_updates_keeps_its_own_state(db: Database, record: Recorder) -> None:
+    record(db, _lead("L2", status="Lead", leadPrice="$5.00"))
+    (update,) = record(db, Delivery(parse_legacy_lead_update({"leadID": "L2", "status": "Hired"})))
     assert update.outcome == "accepted"
     with db.reader.connect() as conn:
         lead = conn.execute(select(leads).where(leads.c.lead_id == "L2")).one()
@@ -142,3 +167,34 @@ def test_a_lead_without_waiting_updates_keeps_its_own_state(db: Database) -> Non
         "crm.lead",
         "lead.updated",
     ]
+
+
+def test_a_batch_of_new_and_known_leads_stores_what_one_by_one_stores(
+    db: Database, tmp_path: Path
+) -> None:
+    """The same deliveries through both paths, into two stores: the same rows everywhere."""
+    other = open_database(stores.url(tmp_path / "other.db"))  # the same kind of store
+    migrate.upgrade(other.writer)
+    first = [_lead("K1"), Delivery(parse_legacy_lead_update({"leadID": "W1", "status": "Won"}))]
+    batch = [_lead("N1"), _lead("K1"), _lead("W1", status="Lead"), _lead("N1"), _lead("N2")]
+    answers = []
+    for store, recorder in ((db, _one_by_one), (other, _batched)):
+        recorder(store, *first)
+        answers.append([(o.outcome, o.status_code, o.record_id) for o in recorder(store, *batch)])
+    assert answers[0] == answers[1]
+    assert [a[0] for a in answers[0]] == [
+        "accepted",
+        "duplicate",
+        "accepted",
+        "duplicate",
+        "accepted",
+    ]
+    tables = (leads, lead_details, attachments, lead_status_history, outbox, inbound_log)
+    for table in tables:
+        columns = [c for c in table.c if c.name not in ("id", "job_id")]
+        stmt = select(*columns)  # in Python's order: PostgreSQL cannot order by a JSON column
+        with db.reader.connect() as a, other.reader.connect() as b:
+            assert sorted(a.execute(stmt).all(), key=repr) == sorted(
+                b.execute(stmt).all(), key=repr
+            ), table.name
+    other.dispose()

@@ -3,10 +3,21 @@ retried one leaves the list."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from sqlalchemy import create_engine, update
 
 from tackbridge.store.schema import outbox
-from tests.support.tackbridge import RunningServer
+from tests.support.tackbridge import WITH_FOLLOWUPS, RunningServer, in_process, make_settings
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A tackbridge whose new leads queue their auto-reply jobs (rules configured)."""
+    with in_process(make_settings(tmp_path, **WITH_FOLLOWUPS)) as srv:
+        yield srv
 
 
 def _set(server: RunningServer, job_id: int, **values: object) -> None:

@@ -3,7 +3,19 @@ name) answers the same and is marked deprecated."""
 
 from __future__ import annotations
 
-from tests.support.tackbridge import RunningServer
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.tackbridge import WITH_FOLLOWUPS, RunningServer, in_process, make_settings
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    """Its new leads queue an ``autoreply.plan`` job (a default rule set)."""
+    with in_process(make_settings(tmp_path, **WITH_FOLLOWUPS)) as srv:
+        yield srv
 
 
 def _job_id(server: RunningServer) -> int:

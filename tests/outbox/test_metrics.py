@@ -13,7 +13,7 @@ from tackbridge.outbox.metrics import OutboxCollector
 from tackbridge.store.database import open_database
 from tackbridge.store.schema import outbox
 from tests.fixtures import doc_payload
-from tests.support.tackbridge import in_process, make_settings
+from tests.support.tackbridge import WITH_FOLLOWUPS, in_process, make_settings
 
 
 def gauges(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -26,7 +26,7 @@ def gauges(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_queue_depth_and_dead_jobs_come_from_the_store(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, **WITH_FOLLOWUPS)
     with in_process(settings) as srv:
         assert srv.partner.post("/v1/lead", json=doc_payload("v2_lead")).status_code == 200
         first = gauges(srv.operator.get("/metrics").text)
@@ -45,7 +45,7 @@ def test_queue_depth_and_dead_jobs_come_from_the_store(tmp_path: Path) -> None:
 
 
 def test_the_oldest_due_job_s_wait(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, **WITH_FOLLOWUPS)
     with in_process(settings) as srv:
         srv.partner.post("/v1/lead", json=doc_payload("v2_lead"))
     db = open_database(settings.resolved_database_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,6 +91,33 @@ async def test_a_longer_wait_outlasts_the_lock_while_short_ones_give_up(
         holder.close()
     assert await patient == "worker"
     assert _stored(db) == {"worker"}
+
+
+def _insert_many(conn: Connection, ids: Sequence[str]) -> list[str]:
+    now = datetime.now(UTC)
+    conn.execute(
+        businesses.insert(), [{"business_id": i, "created_at": now, "updated_at": now} for i in ids]
+    )
+    return list(ids)
+
+
+async def test_batched_items_keep_their_caller_s_wait(db: Database, writer: Writer) -> None:
+    """``run_many`` items wait as ``run``'s units do: the short waits give up unwritten, the
+    patient item of the same batched function is written once the lock is gone."""
+    holder = _lock(db)
+    try:
+        with waiting_at_most(20):
+            patient = asyncio.create_task(writer.run_many(_insert_many, "worker"))
+        async with asyncio.timeout(10):
+            with pytest.raises(StoreBusyError):
+                await writer.run_many(_insert_many, "request")
+        assert not patient.done()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert await patient == "worker"
+    assert await writer.run_many(_insert_many, "after") == "after"
+    assert _stored(db) == {"worker", "after"}
 
 
 async def test_an_explicit_wait_wins_and_the_busy_timeout_is_restored(

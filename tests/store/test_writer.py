@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -134,3 +134,55 @@ async def test_listeners_hear_every_batch_and_one_failing_harms_nothing(db: Data
         writer.stop()
     assert heard == [1, 2]
     assert _count(db) == 2
+
+
+def _insert_many(conn: Connection, ids: Sequence[str]) -> list[str]:
+    """A batched unit: one statement for all its items; a name starting with ``bad`` fails."""
+    if any(i.startswith("bad") for i in ids):
+        raise ValueError("refused")
+    now = datetime.now(UTC)
+    conn.execute(
+        businesses.insert(), [{"business_id": i, "created_at": now, "updated_at": now} for i in ids]
+    )
+    _calls.append(len(ids))
+    return [f"stored {i}" for i in ids]
+
+
+_calls: list[int] = []
+
+
+async def test_batched_items_share_one_call_and_keep_their_own_results(db: Database) -> None:
+    _calls.clear()
+    writer = Writer(db.writer, batch_size=64)
+    writer.start()
+    try:
+        results = await asyncio.gather(
+            *(writer.run_many(_insert_many, f"b{i}") for i in range(100)),
+            writer.run(_insert("plain")),
+        )
+    finally:
+        writer.stop()
+    assert results == [f"stored b{i}" for i in range(100)] + ["plain"]
+    assert _count(db) == 101
+    assert sum(_calls) == 100
+    assert len(_calls) < 100  # items of one batch went in one call
+
+
+async def test_a_failing_batched_item_fails_alone(db: Database) -> None:
+    _calls.clear()
+    writer = Writer(db.writer, batch_size=64)
+    writer.start()
+    try:
+        results = await asyncio.gather(
+            *(writer.run_many(_insert_many, f"b{i}") for i in range(5)),
+            writer.run_many(_insert_many, "bad"),
+            *(writer.run_many(_insert_many, f"c{i}") for i in range(5)),
+            return_exceptions=True,
+        )
+    finally:
+        writer.stop()
+    assert [str(r) for r in results] == (
+        [f"stored b{i}" for i in range(5)] + ["refused"] + [f"stored c{i}" for i in range(5)]
+    )
+    assert isinstance(results[5], ValueError)
+    assert _count(db) == 10

@@ -24,6 +24,16 @@ WEBHOOK_AUTH = ("thumbtack", "test-webhook-password")
 API_TOKEN = "test-api-token"
 
 
+#: Settings under which a new lead has both follow-ups to queue: a default auto-reply rule set
+#: and a signed-webhook destination (a new lead of a business with neither queues no job).
+#: The URL is never called by tests that run no worker.
+WITH_FOLLOWUPS: dict[str, Any] = {
+    "autoreply_rules": '{"default": {"template": "Thanks, {{ customer_first_name }}!"}}',
+    "webhook_destination_url": "http://127.0.0.1:9/crm",
+    "webhook_destination_secret": "s" * 32,
+}
+
+
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "mode": "production",

@@ -42,6 +42,14 @@ def default_rules(settings: Settings) -> RuleSet | None:
     return None
 
 
+def replies_to_leads(row: Any, settings: Settings) -> bool:
+    """Whether a business whose settings row is ``row`` (None: it has none) has auto-reply
+    rules at all: its own, or the settings' default. Without any, a new lead queues no
+    ``autoreply.plan`` job (it would have nothing to do)."""
+    own = row.autoreply_rules if row is not None else None
+    return own is not None or bool(settings.autoreply_rules) or settings.is_dev
+
+
 def own_rules(conn: Connection, business_id: str) -> dict[str, Any] | None:
     row = business_settings.get(conn, business_id)
     rules: dict[str, Any] | None = row.autoreply_rules if row is not None else None

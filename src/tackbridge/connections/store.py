@@ -8,11 +8,12 @@ for refreshes, on ``refresh_owner``: that is what makes refresh single-flight ac
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from tackbridge.core.clock import utc
@@ -26,6 +27,7 @@ __all__ = [
     "State",
     "claim_refresh",
     "consume_state",
+    "disabled_among",
     "is_enabled",
     "load",
     "load_all",
@@ -118,13 +120,28 @@ def members_of(conn: Connection, holder: str) -> list[ConnectionRow]:
     return [ConnectionRow.from_row(row) for row in rows]
 
 
+# Built once: asked for every new lead.
+_ENABLED = select(connections.c.enabled).where(
+    connections.c.business_id == bindparam("business_id")
+)
+_DISABLED_AMONG = select(connections.c.business_id).where(
+    connections.c.business_id.in_(bindparam("ids", expanding=True)),
+    connections.c.enabled.is_(False),
+)
+
+
 def is_enabled(conn: Connection, business_id: str) -> bool:
     """False only for a business an operator disabled: one without a connection (v1 Basic, a
     test delivery) is acted on as before."""
-    enabled = conn.execute(
-        select(connections.c.enabled).where(connections.c.business_id == business_id)
-    ).scalar_one_or_none()
+    enabled = conn.execute(_ENABLED, {"business_id": business_id}).scalar_one_or_none()
     return enabled is None or bool(enabled)
+
+
+def disabled_among(conn: Connection, business_ids: Collection[str]) -> set[str]:
+    """Those of ``business_ids`` an operator disabled (``is_enabled`` for many at once)."""
+    if not business_ids:
+        return set()
+    return set(conn.execute(_DISABLED_AMONG, {"ids": list(business_ids)}).scalars())
 
 
 def set_enabled(conn: Connection, business_id: str, enabled: bool, now: datetime) -> bool:

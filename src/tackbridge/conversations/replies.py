@@ -75,6 +75,18 @@ _SETTLE = update(messages).where(
 )
 
 
+# Built once too: every automatic reply is queued through these.
+_LEAD = select(leads.c.lead_id, leads.c.business_id, leads.c.customer_id, leads.c.source).where(
+    leads.c.lead_id == bindparam("lead_id")
+)
+_REPLY_EXISTS = select(messages.c.id).where(
+    messages.c.message_id == bindparam("message_id"),
+    messages.c.lead_id == bindparam("lead_id"),
+    messages.c.source == "reply",
+)
+_REPLY_INSERT = messages.insert()
+
+
 class LeadNotFoundError(LookupError):
     pass
 
@@ -99,11 +111,7 @@ def queue_reply(
 
     ``message_id`` makes a retried request (same ID) a no-op instead of a second reply.
     """
-    lead = conn.execute(
-        select(leads.c.lead_id, leads.c.business_id, leads.c.customer_id, leads.c.source).where(
-            leads.c.lead_id == lead_id
-        )
-    ).first()
+    lead = conn.execute(_LEAD, {"lead_id": lead_id}).first()
     if lead is None:
         raise LeadNotFoundError(lead_id)
     message_id = message_id or f"reply-{uuid.uuid4().hex}"
@@ -116,28 +124,25 @@ def queue_reply(
     )
     key = REPLY_KIND.key_of(job)
     exists = conn.execute(
-        select(messages.c.id).where(
-            messages.c.message_id == message_id,
-            messages.c.lead_id == lead.lead_id,
-            messages.c.source == "reply",
-        )
+        _REPLY_EXISTS, {"message_id": message_id, "lead_id": lead.lead_id}
     ).first()
     if exists is not None:
         return QueuedReply(message_id, key, created=False)
     conn.execute(
-        messages.insert().values(
-            message_id=message_id,
-            lead_id=lead.lead_id,
-            business_id=lead.business_id,
-            customer_id=lead.customer_id,
-            sender="Business",
-            text=text,
-            source="reply",
-            delivery_state="queued",
-            author=author,
-            sent_at=None,
-            received_at=now,
-        )
+        _REPLY_INSERT,
+        {
+            "message_id": message_id,
+            "lead_id": lead.lead_id,
+            "business_id": lead.business_id,
+            "customer_id": lead.customer_id,
+            "sender": "Business",
+            "text": text,
+            "source": "reply",
+            "delivery_state": "queued",
+            "author": author,
+            "sent_at": None,
+            "received_at": now,
+        },
     )
     enqueue(conn, REPLY_KIND, job, now=now)
     return QueuedReply(message_id, key, created=True)

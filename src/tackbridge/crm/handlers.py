@@ -14,11 +14,11 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx2
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select, update
 
 from tackbridge.core.clock import now as utc_now
 from tackbridge.crm import store
@@ -42,11 +42,13 @@ from tackbridge.leads.rows import read_lead_input, read_message, read_review
 from tackbridge.leads.service import business_of
 from tackbridge.outbox.errors import PermanentError
 from tackbridge.outbox.kinds import Job, JobKind, Registration
+from tackbridge.outbox.queue import enqueue
 from tackbridge.services import Services
 from tackbridge.settings import Settings
 from tackbridge.store.database import Database
 from tackbridge.store.schema import customers, leads, outbox
 from tackbridge.store.secrets import SecretBox
+from tackbridge.store.wakeups import notify_outbox
 from tackbridge.store.writer import Writer
 
 log = logging.getLogger("tackbridge.crm")
@@ -63,6 +65,8 @@ __all__ = [
     "CrmJobs",
     "Destinations",
     "crm_jobs",
+    "queue_message",
+    "release_messages",
 ]
 
 CRM_LEAD_KIND = JobKind.of("crm.lead", LeadRef, lambda p: f"crm.lead:{p.leadID}")
@@ -79,6 +83,54 @@ _UPDATE_FIELDS = {
     "charge_state": "chargeState",
     "status": "status",
 }
+
+
+# A message for a lead whose own CRM job has yet to run is held this long at most: that job's
+# settle makes it due at once (``release_messages``); the hold only covers a settle that never
+# comes (the message job then waits on the lead with NotReadyError, as before).
+_HOLD = timedelta(hours=1)
+# FOR UPDATE (PostgreSQL; SQLite's one writer needs none): a settle of the lead's job in
+# flight in another process is waited for and its outcome read, and a settle that begins after
+# waits for this transaction, so its release sees this message; otherwise the message could be
+# held behind a job that settled meanwhile, with no release to come.
+_LEAD_JOB_WAITING = (
+    select(outbox.c.id)
+    .where(outbox.c.idempotency_key == bindparam("key"), outbox.c.state.in_(("pending", "running")))
+    .with_for_update()
+)
+# The lead's message jobs: their keys are ``crm.message:{lead}:{message}``, a range of the
+# unique index on idempotency_key.
+_RELEASE = (
+    update(outbox)
+    .where(
+        outbox.c.kind == CRM_MESSAGE_KIND.name,
+        outbox.c.state == "pending",
+        outbox.c.idempotency_key >= bindparam("low"),
+        outbox.c.idempotency_key < bindparam("high"),
+        outbox.c.next_attempt_at > bindparam("at"),
+    )
+    .values(next_attempt_at=bindparam("at"), updated_at=bindparam("at"))
+)
+
+
+def queue_message(conn: Connection, ref: MessageRef, now: datetime) -> None:
+    """Queue the message's CRM delivery: due now, or, while its lead's own CRM job is still to
+    run (a first reply is often faster than the lead's delivery), held until that job settles,
+    so that it does not run only to find the lead not there yet."""
+    due = None
+    if ref.leadID is not None:
+        key = CRM_LEAD_KIND.key_of(LeadRef(leadID=ref.leadID))
+        if conn.execute(_LEAD_JOB_WAITING, {"key": key}).first() is not None:
+            due = now + _HOLD
+    enqueue(conn, CRM_MESSAGE_KIND, ref, now=now, due=due)
+
+
+def release_messages(conn: Connection, job: Job[LeadRef], outcome: str, at: datetime) -> None:
+    """The lead's CRM job settled (done or dead): its held message jobs are due now."""
+    prefix = f"{CRM_MESSAGE_KIND.name}:{job.payload.leadID}:"
+    released = conn.execute(_RELEASE, {"low": prefix, "high": prefix[:-1] + ";", "at": at})
+    if released.rowcount:
+        notify_outbox(conn)  # due now: wake the workers of other processes (PostgreSQL)
 
 
 @dataclass
@@ -276,7 +328,9 @@ def crm_jobs(services: Services) -> CrmJobs:
     )
 
 
-CRM_LEAD = Registration(CRM_LEAD_KIND, lambda services: crm_jobs(services).lead)
+CRM_LEAD = Registration(
+    CRM_LEAD_KIND, lambda services: crm_jobs(services).lead, settle=release_messages
+)
 CRM_MESSAGE = Registration(CRM_MESSAGE_KIND, lambda services: crm_jobs(services).message)
 CRM_LEAD_UPDATE = Registration(
     CRM_LEAD_UPDATE_KIND, lambda services: crm_jobs(services).lead_update
@@ -284,24 +338,21 @@ CRM_LEAD_UPDATE = Registration(
 CRM_REVIEW = Registration(CRM_REVIEW_KIND, lambda services: crm_jobs(services).review)
 
 
+# Built once: every message's CRM job asks it.
+_CUSTOMER_OF_LEAD = (
+    select(
+        customers.c.name, customers.c.display_name, customers.c.first_name, customers.c.last_name
+    )
+    .select_from(leads.join(customers, leads.c.customer_id == customers.c.customer_id))
+    .where(leads.c.lead_id == bindparam("lead_id"))
+)
+
+
 def _known(conn: Connection, lead_id: str) -> tuple[store.Link | None, str | None, bool]:
     """The record a lead became at its destination, its customer's name, and whether the
     lead's own delivery job is still to run."""
-    c = conn.execute(
-        select(
-            customers.c.name,
-            customers.c.display_name,
-            customers.c.first_name,
-            customers.c.last_name,
-        )
-        .select_from(leads.join(customers, leads.c.customer_id == customers.c.customer_id))
-        .where(leads.c.lead_id == lead_id)
-    ).first()
+    c = conn.execute(_CUSTOMER_OF_LEAD, {"lead_id": lead_id}).first()
     name = customer_name_of(c.name, c.display_name, c.first_name, c.last_name) if c else None
-    waiting = conn.execute(
-        select(outbox.c.id).where(
-            outbox.c.idempotency_key == CRM_LEAD_KIND.key_of(LeadRef(leadID=lead_id)),
-            outbox.c.state.in_(("pending", "running")),
-        )
-    ).first()
+    key = CRM_LEAD_KIND.key_of(LeadRef(leadID=lead_id))
+    waiting = conn.execute(_LEAD_JOB_WAITING, {"key": key}).first()
     return store.link_of_lead(conn, lead_id), name, waiting is not None

@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from tackbridge.crm.destination import DestinationConfig
 from tackbridge.crm.destinations import Choice, DestinationRegistry
 from tackbridge.crm.destinations.coperniq import link_destination
+from tackbridge.crm.destinations.none import NONE
 from tackbridge.payloads.coperniq import RecordType
 from tackbridge.settings import Settings
 from tackbridge.store import business_settings
@@ -32,6 +33,7 @@ __all__ = [
     "describe_destination",
     "destination_for",
     "get_event",
+    "has_destination",
     "lead_of_record",
     "link_of_lead",
     "own_secret_kind",
@@ -62,6 +64,14 @@ def destination_for(
     if row is None or row.destination is None:
         return types.default(settings)
     return _own_config(row, settings, box, types)
+
+
+def has_destination(row: Any, settings: Settings, types: DestinationRegistry) -> bool:
+    """Whether a business whose settings row is ``row`` (None: it has none) sends its records
+    anywhere: False for the ``none`` destination, whose deliveries would all be skipped, so
+    that a new lead queues no CRM job for it."""
+    kind = row.destination if row is not None and row.destination else None
+    return (kind or types.default_kind(settings)) != NONE.kind
 
 
 def describe_destination(
@@ -143,8 +153,11 @@ def save_link(conn: Connection, link: Link, now: datetime) -> None:
         )
 
 
+_LINK_OF_LEAD = select(crm_links).where(crm_links.c.lead_id == bindparam("lead_id"))
+
+
 def link_of_lead(conn: Connection, lead_id: str) -> Link | None:
-    row = conn.execute(select(crm_links).where(crm_links.c.lead_id == lead_id)).first()
+    row = conn.execute(_LINK_OF_LEAD, {"lead_id": lead_id}).first()
     return None if row is None else Link(row.lead_id, row.destination, row.external_id, row.outcome)
 
 

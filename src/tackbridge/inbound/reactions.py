@@ -8,6 +8,7 @@ know which features react.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -22,6 +23,10 @@ __all__ = ["QUEUE_ONLY", "QueueOwnJobs", "Reactions"]
 
 class Reactions(Protocol):
     def lead_stored(self, conn: Connection, lead: LeadRef, now: datetime) -> None: ...
+    def leads_stored(self, conn: Connection, stored: Sequence[tuple[LeadRef, datetime]]) -> None:
+        """``lead_stored`` for each (lead, now) of a batch, in as few statements as it can."""
+        ...
+
     def message_stored(self, conn: Connection, message: MessageRef, now: datetime) -> None: ...
     def lead_updated(self, conn: Connection, update: LeadUpdateRef, now: datetime) -> None: ...
     def review_stored(self, conn: Connection, review: ReviewRef, now: datetime) -> None: ...
@@ -32,6 +37,10 @@ class QueueOwnJobs:
 
     def lead_stored(self, conn: Connection, lead: LeadRef, now: datetime) -> None:
         enqueue(conn, LEAD_RECEIVED, lead, now=now)
+
+    def leads_stored(self, conn: Connection, stored: Sequence[tuple[LeadRef, datetime]]) -> None:
+        for lead, now in stored:
+            self.lead_stored(conn, lead, now)
 
     def message_stored(self, conn: Connection, message: MessageRef, now: datetime) -> None:
         enqueue(conn, MESSAGE_RECEIVED, message, now=now)

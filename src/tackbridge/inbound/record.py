@@ -7,11 +7,13 @@ both the legacy and the v4 route, creates nothing new and enqueues nothing twice
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, exists, select, update
+from sqlalchemy import Connection, Executable, bindparam, exists, select, update
 
 from tackbridge.inbound.reactions import QUEUE_ONLY, Reactions
 from tackbridge.leads.models import (
@@ -35,7 +37,7 @@ from tackbridge.store.schema import (
     messages,
     reviews,
 )
-from tackbridge.store.upsert import insert_ignore, upsert
+from tackbridge.store.upsert import insert_ignore, insert_ignore_many_statement, upsert_statement
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
@@ -61,6 +63,18 @@ _LEADLESS_MESSAGE = (
     .limit(1)
 )
 _LEAD_EXISTS = select(leads.c.id).where(leads.c.lead_id == bindparam("lead_id")).limit(1)
+# A batch of new leads: which are stored already, which have updates waiting for them.
+_KNOWN_AMONG = select(leads.c.lead_id).where(leads.c.lead_id.in_(bindparam("ids", expanding=True)))
+_WAITING_AMONG = (
+    select(lead_status_history.c.lead_id)
+    .where(
+        lead_status_history.c.lead_id.in_(bindparam("ids", expanding=True)),
+        lead_status_history.c.applied.is_(False),
+    )
+    .distinct()
+)
+# The batch's inbound log rows, their IDs in the order of the rows.
+_LOG_INSERT_MANY = inbound_log.insert().returning(inbound_log.c.id, sort_by_parameter_order=True)
 # One round trip for a new lead: is it a duplicate, and has an update for it arrived first?
 _LEAD_STATE = select(
     exists().where(leads.c.lead_id == bindparam("lead_id")),
@@ -103,6 +117,24 @@ _FILL_BUSINESS = (
 )
 _BUSINESS_UPDATE = ("name", "access_code", "updated_at")
 _CUSTOMER_UPDATE = ("name", "first_name", "last_name", "display_name", "phone", "updated_at")
+
+
+def _business_upsert(conn: Connection) -> Executable:
+    return upsert_statement(conn.dialect.name, businesses, ("business_id",), _BUSINESS_UPDATE)
+
+
+def _customer_upsert(conn: Connection) -> Executable:
+    return upsert_statement(conn.dialect.name, customers, ("customer_id",), _CUSTOMER_UPDATE)
+
+
+@cache
+def _leads_insert_for(dialect: str) -> Executable:
+    return insert_ignore_many_statement(dialect, leads, ("lead_id",), "lead_id")
+
+
+def _leads_insert(conn: Connection) -> Executable:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING lead_id: the leads it inserted."""
+    return _leads_insert_for(conn.dialect.name)
 
 
 # UPDATE without values takes its SET columns from the parameters; a bind named like a column
@@ -193,6 +225,34 @@ def _owner_of(record: object) -> tuple[str | None, str | None]:
     return None, None
 
 
+#: One item of ``record_deliveries``: what arrived, what it is, and what it sets in motion.
+DeliveryItem = tuple[InboundRequest, Delivery, Reactions]
+
+
+def record_deliveries(conn: Connection, items: Sequence[DeliveryItem]) -> list[Outcome]:
+    """``record_delivery`` for each item, in order, as one batched unit of the group-commit
+    writer (``Writer.run_many``): each run of consecutive new leads executes each of its
+    statements once for the whole run; other records go one by one."""
+    outcomes: list[Outcome] = []
+    i = 0
+    while i < len(items):
+        request, delivery, reactions = items[i]
+        j = i
+        while (
+            j < len(items)
+            and isinstance(items[j][1].record, LeadReceived)
+            and items[j][2] is reactions
+        ):
+            j += 1
+        if j - i > 1:
+            outcomes.extend(_leads(conn, items[i:j], reactions))
+            i = j
+        else:
+            outcomes.append(record_delivery(conn, request, delivery, reactions))
+            i += 1
+    return outcomes
+
+
 def log_request(
     conn: Connection,
     request: InboundRequest,
@@ -208,27 +268,52 @@ def log_request(
 ) -> int:
     result = conn.execute(
         _LOG_INSERT,
-        {
-            "received_at": request.received_at,
-            "route": request.route,
-            "method": request.method,
-            "headers": request.headers,
-            "body": request.body,
-            "body_size": request.body_size,
-            "body_truncated": request.body_truncated,
-            "status_code": status_code,
-            "outcome": outcome,
-            "event_type": event_type,
-            "record_kind": record_kind,
-            "record_id": record_id,
-            "lead_id": lead_id,
-            "business_id": business_id,
-            "problem": problem,
-        },
+        _log_row(
+            request,
+            status_code=status_code,
+            outcome=outcome,
+            event_type=event_type,
+            record_kind=record_kind,
+            record_id=record_id,
+            lead_id=lead_id,
+            business_id=business_id,
+            problem=problem,
+        ),
     )
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def _log_row(
+    request: InboundRequest,
+    *,
+    status_code: int,
+    outcome: str,
+    event_type: str | None,
+    record_kind: str | None,
+    record_id: str | None,
+    lead_id: str | None = None,
+    business_id: str | None = None,
+    problem: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "received_at": request.received_at,
+        "route": request.route,
+        "method": request.method,
+        "headers": request.headers,
+        "body": request.body,
+        "body_size": request.body_size,
+        "body_truncated": request.body_truncated,
+        "status_code": status_code,
+        "outcome": outcome,
+        "event_type": event_type,
+        "record_kind": record_kind,
+        "record_id": record_id,
+        "lead_id": lead_id,
+        "business_id": business_id,
+        "problem": problem,
+    }
 
 
 def _lead_exists(conn: Connection, lead_id: str) -> bool:
@@ -239,38 +324,10 @@ def _lead(conn: Connection, lead: LeadReceived, now: datetime, reactions: Reacti
     known, updates_waiting = conn.execute(_LEAD_STATE, {"lead_id": lead.lead_id}).one()
     if known:
         return DUPLICATE
-    business, customer = lead.business, lead.customer
-    if business is not None:
-        upsert(
-            conn,
-            businesses,
-            {
-                "business_id": business.business_id,
-                "name": business.name,
-                "access_code": business.access_code,
-                "created_at": now,
-                "updated_at": now,
-            },
-            ("business_id",),
-            _BUSINESS_UPDATE,
-        )
-    if customer is not None:
-        upsert(
-            conn,
-            customers,
-            {
-                "customer_id": customer.customer_id,
-                "name": customer.name,
-                "first_name": customer.first_name,
-                "last_name": customer.last_name,
-                "display_name": customer.display_name,
-                "phone": customer.phone,
-                "created_at": now,
-                "updated_at": now,
-            },
-            ("customer_id",),
-            _CUSTOMER_UPDATE,
-        )
+    if lead.business is not None:
+        conn.execute(_business_upsert(conn), _business_row(lead, now))
+    if lead.customer is not None:
+        conn.execute(_customer_upsert(conn), _customer_row(lead, now))
     if not insert_ignore(conn, leads, _lead_row(lead, now), ("lead_id",)):
         return DUPLICATE  # a concurrent writer (another process) stored it first
     if lead.details:
@@ -282,24 +339,53 @@ def _lead(conn: Connection, lead: LeadReceived, now: datetime, reactions: Reacti
             ],
         )
     _attachments(conn, "lead", lead.lead_id, lead.attachments)
-    conn.execute(
-        _HISTORY_INSERT,
-        {
-            "lead_id": lead.lead_id,
-            "source": "received",
-            "status": lead.status,
-            "charge_state": lead.charge_state,
-            "lead_price": lead.lead_price,
-            "lead_price_cents": lead.lead_price_cents,
-            "applied": True,
-            "occurred_at": lead.created_at,
-            "recorded_at": now,
-        },
-    )
+    conn.execute(_HISTORY_INSERT, _received_row(lead, now))
     if updates_waiting:
         _apply_pending_updates(conn, lead.lead_id, now)
     reactions.lead_stored(conn, LeadRef(leadID=lead.lead_id), now)
     return ACCEPTED
+
+
+def _business_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
+    business = lead.business
+    assert business is not None
+    return {
+        "business_id": business.business_id,
+        "name": business.name,
+        "access_code": business.access_code,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _customer_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
+    customer = lead.customer
+    assert customer is not None
+    return {
+        "customer_id": customer.customer_id,
+        "name": customer.name,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "display_name": customer.display_name,
+        "phone": customer.phone,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _received_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
+    """The lead's first line in its status history: as it was received."""
+    return {
+        "lead_id": lead.lead_id,
+        "source": "received",
+        "status": lead.status,
+        "charge_state": lead.charge_state,
+        "lead_price": lead.lead_price,
+        "lead_price_cents": lead.lead_price_cents,
+        "applied": True,
+        "occurred_at": lead.created_at,
+        "recorded_at": now,
+    }
 
 
 def _lead_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
@@ -339,6 +425,82 @@ def _lead_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
     }
 
 
+def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions) -> list[Outcome]:
+    """``_lead`` and ``log_request`` for many new leads at once: what ``_lead`` executes per
+    lead, executed once per statement for all of them (the same rows, the same outcomes)."""
+    received = [cast(LeadReceived, delivery.record) for _, delivery, _ in items]
+    ids = [lead.lead_id for lead in received]
+    params = {"ids": ids}
+    known = set(conn.execute(_KNOWN_AMONG, params).scalars())
+    waiting = set(conn.execute(_WAITING_AMONG, params).scalars())
+    new: dict[str, tuple[LeadReceived, datetime]] = {}
+    for (request, _, _), lead in zip(items, received, strict=True):
+        if lead.lead_id not in known and lead.lead_id not in new:
+            new[lead.lead_id] = (lead, request.received_at)
+    inserted: set[str] = set()
+    if new:
+        stored = [*new.values()]
+        bodies = [_business_row(lead, now) for lead, now in stored if lead.business is not None]
+        if bodies:
+            conn.execute(_business_upsert(conn), bodies)
+        people = [_customer_row(lead, now) for lead, now in stored if lead.customer is not None]
+        if people:
+            conn.execute(_customer_upsert(conn), people)
+        rows = [_lead_row(lead, now) for lead, now in stored]
+        # A concurrent writer (another process) may have stored one first: RETURNING names
+        # the leads this statement inserted.
+        inserted = set(conn.execute(_leads_insert(conn), rows).scalars())
+        stored = [(lead, now) for lead, now in stored if lead.lead_id in inserted]
+        details = [
+            {"lead_id": lead.lead_id, "position": i, "question": q, "answer": a}
+            for lead, _ in stored
+            for i, (q, a) in enumerate(lead.details)
+        ]
+        if details:
+            conn.execute(_DETAILS_INSERT, details)
+        files = [
+            _attachment_row("lead", lead.lead_id, "", i, item)
+            for lead, _ in stored
+            for i, item in enumerate(lead.attachments)
+        ]
+        if files:
+            conn.execute(_ATTACHMENTS_INSERT, files)
+        if stored:
+            conn.execute(_HISTORY_INSERT, [_received_row(lead, now) for lead, now in stored])
+        for lead, now in stored:
+            if lead.lead_id in waiting:
+                _apply_pending_updates(conn, lead.lead_id, now)
+        if stored:
+            reactions.leads_stored(
+                conn, [(LeadRef(leadID=lead.lead_id), now) for lead, now in stored]
+            )
+    outcomes: list[str] = []
+    seen: set[str] = set()
+    for lead in received:
+        first = lead.lead_id in inserted and lead.lead_id not in seen
+        seen.add(lead.lead_id)
+        outcomes.append(ACCEPTED if first else DUPLICATE)
+    logged = [
+        _log_row(
+            request,
+            status_code=_STATUS[outcome],
+            outcome=outcome,
+            event_type=delivery.event_type,
+            record_kind="lead",
+            record_id=lead.lead_id,
+            lead_id=lead.lead_id,
+            business_id=lead.business.business_id if lead.business else None,
+            problem=None,
+        )
+        for (request, delivery, _), lead, outcome in zip(items, received, outcomes, strict=True)
+    ]
+    log_ids = conn.execute(_LOG_INSERT_MANY, logged).scalars().all()
+    return [
+        Outcome(outcome, _STATUS[outcome], "lead", lead.lead_id, int(inbound_id))
+        for lead, outcome, inbound_id in zip(received, outcomes, log_ids, strict=True)
+    ]
+
+
 def _apply_pending_updates(conn: Connection, lead_id: str, now: datetime) -> None:
     pending = conn.execute(_PENDING_UPDATES, {"lead_id": lead_id}).all()
     for row in pending:
@@ -367,20 +529,26 @@ def _attachments(
     conn.execute(
         _ATTACHMENTS_INSERT,
         [
-            {
-                "owner_kind": owner_kind,
-                "owner_id": owner_id,
-                "owner_lead": owner_lead,
-                "position": i,
-                "file_name": item.file_name,
-                "file_size": item.file_size,
-                "mime_type": item.mime_type,
-                "url": item.url,
-                "description": item.description,
-            }
+            _attachment_row(owner_kind, owner_id, owner_lead, i, item)
             for i, item in enumerate(items)
         ],
     )
+
+
+def _attachment_row(
+    owner_kind: str, owner_id: str, owner_lead: str, position: int, item: AttachmentInfo
+) -> dict[str, Any]:
+    return {
+        "owner_kind": owner_kind,
+        "owner_id": owner_id,
+        "owner_lead": owner_lead,
+        "position": position,
+        "file_name": item.file_name,
+        "file_size": item.file_size,
+        "mime_type": item.mime_type,
+        "url": item.url,
+        "description": item.description,
+    }
 
 
 def _message(

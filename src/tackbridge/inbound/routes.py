@@ -39,7 +39,7 @@ from tackbridge.inbound.record import (
     UNAUTHORIZED,
     InboundRequest,
     log_request,
-    record_delivery,
+    record_deliveries,
 )
 from tackbridge.inbound.refusals import ADMITTED, client_key, limited, partner_auth, refusals
 from tackbridge.leads.models import Delivery, InvalidPayloadError
@@ -50,6 +50,8 @@ from tackbridge.store.writer import StoreBusyError, WriterClosedError
 log = logging.getLogger("tackbridge.inbound")
 
 Parser = Callable[[Any], Delivery]
+#: The reactions of a process's front door (``tackbridge.flows.reactions``).
+ReactionsOf = Callable[[Services], Reactions]
 
 
 class _Refused(Exception):
@@ -74,8 +76,9 @@ _PARSERS: dict[str, Parser] = {
 }
 
 
-async def handle(request: Request, route: str, reactions: Reactions) -> Response:
+async def handle(request: Request, route: str, reactions_of: ReactionsOf) -> Response:
     svc = services(request)
+    reactions = reactions_of(svc)
     auth = partner_auth(svc)
     received_at = datetime.now(UTC)
 
@@ -162,9 +165,8 @@ async def handle(request: Request, route: str, reactions: Reactions) -> Response
 
     entry = inbound(body, size)
     try:
-        outcome = await svc.writer.run(
-            lambda conn: record_delivery(conn, entry, delivery, reactions)
-        )
+        # Batched with the other deliveries of its group commit (see record_deliveries).
+        outcome = await svc.writer.run_many(record_deliveries, (entry, delivery, reactions))
     except WriterClosedError:
         _count(route, FAILED, "shutting-down")
         return problem(503, "shutting down; deliver again", headers={"Retry-After": "1"})
@@ -267,16 +269,26 @@ PARTNER_MODELS: tuple[type[Any], ...] = (
 )
 
 
-def router(reactions: Reactions) -> APIRouter:
-    """The partner endpoints; ``reactions`` say what a new record sets in motion."""
+_ROUTES = [
+    ("/v1/lead", "POST", wire.LegacyLead, "Receive a lead (legacy v1/v2)"),
+    ("/v1/message", "POST", wire.LegacyMessage, "Receive a customer message (legacy)"),
+    ("/v1/lead/update", "PUT", wire.LegacyLeadUpdate, "Receive a lead price update (legacy)"),
+    ("/v1/review", "POST", wire.LegacyReview, "Receive a review (legacy)"),
+    ("/v4/webhooks", "POST", wire.V4Webhook, "Receive a v4 webhook event"),
+]
+
+
+def endpoints(reactions: ReactionsOf) -> dict[tuple[str, str], Callable[[Request], Any]]:
+    """The partner endpoints by (method, path), for serving them ahead of the framework (the
+    app's lean path); the same handlers as ``router``'s."""
+    return {(method, path): _endpoint(path, reactions) for path, method, _, _ in _ROUTES}
+
+
+def router(reactions: ReactionsOf) -> APIRouter:
+    """The partner endpoints; ``reactions`` say, for the process's services, what a new record
+    sets in motion."""
     api = APIRouter(tags=["partner endpoints"])
-    routes = [
-        ("/v1/lead", "POST", wire.LegacyLead, "Receive a lead (legacy v1/v2)"),
-        ("/v1/message", "POST", wire.LegacyMessage, "Receive a customer message (legacy)"),
-        ("/v1/lead/update", "PUT", wire.LegacyLeadUpdate, "Receive a lead price update (legacy)"),
-        ("/v1/review", "POST", wire.LegacyReview, "Receive a review (legacy)"),
-        ("/v4/webhooks", "POST", wire.V4Webhook, "Receive a v4 webhook event"),
-    ]
+    routes = _ROUTES
     # Plain Starlette routes serve the partner endpoints: they take nothing but the request, and
     # FastAPI's per-request handling (dependencies, validation) costs ~50 us on the hot path.
     # They match first; the API routes after them only document the endpoints in OpenAPI.
@@ -302,7 +314,7 @@ def router(reactions: Reactions) -> APIRouter:
     return api
 
 
-def _endpoint(path: str, reactions: Reactions) -> Callable[[Request], Any]:
+def _endpoint(path: str, reactions: ReactionsOf) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         return await handle(request, path, reactions)
 

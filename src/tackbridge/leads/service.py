@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, or_, select
+from sqlalchemy import Connection, Row, bindparam, func, or_, select
 
 from tackbridge.core.clock import utc
 from tackbridge.leads import rows
@@ -276,11 +276,16 @@ def _history(conn: Connection, lead_id: str) -> list[StatusChangeView]:
     return views
 
 
+# Built once: every new lead's follow-ups and several jobs ask it.
+_BUSINESS_OF = select(leads.c.business_id).where(leads.c.lead_id == bindparam("lead_id"))
+_BUSINESSES_OF = select(leads.c.lead_id, leads.c.business_id).where(
+    leads.c.lead_id.in_(bindparam("ids", expanding=True))
+)
+
+
 def business_of(conn: Connection, lead_id: str) -> str | None:
     """The ID of the business a lead was sent to, if the lead is stored and names one."""
-    found: str | None = conn.execute(
-        select(leads.c.business_id).where(leads.c.lead_id == lead_id)
-    ).scalar()
+    found: str | None = conn.execute(_BUSINESS_OF, {"lead_id": lead_id}).scalar()
     return found
 
 
@@ -327,3 +332,11 @@ def lead_facets(conn: Connection, *, businesses_in: Collection[str] | None = Non
         categories=sorted(categories, key=str.lower),
         statuses=sorted(statuses),
     )
+
+
+def businesses_of(conn: Connection, lead_ids: Sequence[str]) -> dict[str, str | None]:
+    """``business_of`` for each stored one of ``lead_ids``."""
+    if not lead_ids:
+        return {}
+    rows = conn.execute(_BUSINESSES_OF, {"ids": list(lead_ids)})
+    return {row.lead_id: row.business_id for row in rows}

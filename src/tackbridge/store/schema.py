@@ -142,6 +142,7 @@ leads = Table(
     _ts("updated_at", nullable=False),
     Index(None, "business_id", "id"),
     Index(None, "status", "id"),
+    Index(None, "business_id", "status", "id"),  # the inbox by business and status
     Index(None, "received_at"),
 )
 

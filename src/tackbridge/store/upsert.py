@@ -40,6 +40,19 @@ def insert_ignore_statement(dialect: str, table: Table, conflict: tuple[str, ...
 
 
 @cache
+def insert_ignore_many_statement(
+    dialect: str, table: Table, conflict: tuple[str, ...], returning: str | None = None
+) -> Executable:
+    """``INSERT ... ON CONFLICT (conflict) DO NOTHING`` for many rows at once (``executemany``),
+    ``RETURNING`` the ``returning`` column of the rows that went in (none: no RETURNING)."""
+    stmt = _insert(dialect, table).on_conflict_do_nothing(index_elements=conflict)
+    if returning is not None:
+        stmt = stmt.returning(table.c[returning])  # which rows, in no promised order
+    built: Executable = stmt
+    return built
+
+
+@cache
 def upsert_statement(
     dialect: str, table: Table, conflict: tuple[str, ...], update: tuple[str, ...]
 ) -> Executable:

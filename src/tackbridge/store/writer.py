@@ -16,6 +16,11 @@ is always waited for, so an answer never disagrees with what was committed (``st
 On PostgreSQL two processes' batches may deadlock on the same rows, or a transaction may be
 refused as a serialization failure: the server rolls one back, and the writer runs that batch
 again (a few times) rather than failing the units in it.
+
+A hot unit can also come as an item of a *batched* unit (``run_many``): consecutive items of the
+same batched function in a batch are handed to it together, so that it can execute each of its
+statements once for all of them (``executemany``) instead of once per item; each item still
+gets its own result, and a failing batch is re-run item by item as above.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -45,7 +50,10 @@ T = TypeVar("T")
 # PostgreSQL's "try again" answers: serialization_failure, deadlock_detected.
 _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 _RETRIES = 3
+ItemT = TypeVar("ItemT")
 Unit = Callable[[Connection], T]
+#: Many items in one call: one result per item, in their order.
+Batched = Callable[[Connection, Sequence[ItemT]], list[T]]
 
 
 class WriterClosedError(RuntimeError):
@@ -84,9 +92,11 @@ _QUEUED, _STARTED, _ABANDONED = 0, 1, 2
 
 @dataclass(eq=False)
 class _Pending(Generic[T]):
-    unit: Unit[T]
+    unit: Unit[T] | None
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
+    batched: Batched[Any, T] | None = None
+    item: Any = None
     deadline: float | None = None  # time.monotonic(); None: as long as the busy timeout
     wait: float = 0.0
     state: int = field(default=_QUEUED)
@@ -137,6 +147,23 @@ class Writer:
     async def run(self, unit: Unit[T], *, wait: float | None = None) -> T:
         """Run ``unit`` in the next batch; return once that batch is committed. ``wait``: how
         long to wait for the store at most (see the module's docstring)."""
+        return await self._enqueue(unit, None, None, wait)
+
+    async def run_many(
+        self, batched: Batched[ItemT, T], item: ItemT, *, wait: float | None = None
+    ) -> T:
+        """Run ``item`` in the next batch, together with the neighbouring items of the same
+        ``batched`` function; return its result once that batch is committed. ``wait`` as in
+        :meth:`run`."""
+        return await self._enqueue(None, batched, item, wait)
+
+    async def _enqueue(
+        self,
+        unit: Unit[T] | None,
+        batched: Batched[Any, T] | None,
+        item: Any,
+        wait: float | None,
+    ) -> T:
         if self._closed or self._thread is None:
             raise WriterClosedError("the store writer is not running")
         loop = asyncio.get_running_loop()
@@ -146,9 +173,9 @@ class Writer:
         if wait is None:
             wait = self.wait_seconds
         if wait is None:
-            self._queue.put(_Pending(unit, loop, future))
+            self._queue.put(_Pending(unit, loop, future, batched, item))
             return await future
-        pending = _Pending(unit, loop, future, time.monotonic() + wait, wait)
+        pending = _Pending(unit, loop, future, batched, item, time.monotonic() + wait, wait)
         timer = loop.call_later(wait, self._give_up, pending)
         self._queue.put(pending)
         try:
@@ -263,15 +290,38 @@ class Writer:
         with self._transaction(batch) as conn:
             if conn is None:
                 return None
-            return [item.unit(conn) if self._start(item) else _SKIPPED for item in batch]
+            return self._execute(conn, batch)
 
     def _write_one(self, item: _Pending[Any]) -> Any:
         with self._transaction([item]) as conn:
             if conn is None:
                 return _BUSY
-            if not self._start(item):
-                return _SKIPPED
-            return item.unit(conn)
+            return self._execute(conn, [item])[0]
+
+    def _execute(self, conn: Connection, batch: list[_Pending[Any]]) -> list[Any]:
+        """Each unit's result, in order (``_SKIPPED`` for one whose caller gave up before it
+        began); consecutive items of one batched function in one call."""
+        results: list[Any] = []
+        i = 0
+        while i < len(batch):
+            first = batch[i]
+            if first.batched is None:
+                assert first.unit is not None
+                results.append(first.unit(conn) if self._start(first) else _SKIPPED)
+                i += 1
+                continue
+            j = i + 1
+            while j < len(batch) and batch[j].batched == first.batched:
+                j += 1
+            began = [self._start(p) for p in batch[i:j]]
+            items = [p.item for p, b in zip(batch[i:j], began, strict=True) if b]
+            found = first.batched(conn, items) if items else []
+            if len(found) != len(items):
+                raise RuntimeError(f"{first.batched!r} answered {len(found)} of {len(items)} items")
+            answers = iter(found)
+            results.extend(next(answers) if b else _SKIPPED for b in began)
+            i = j
+        return results
 
     @staticmethod
     def _retrying(work: Callable[[], T]) -> T:
