@@ -465,42 +465,47 @@ def _claim(
     return sorted(jobs, key=lambda j: j.id)
 
 
+# Built once, run with parameters: a worker claims every few milliseconds under load, and
+# building the statement cost more than running it.
+_DUE = (
+    select(outbox.c.id)
+    .where(
+        outbox.c.kind.in_(bindparam("kinds", expanding=True)),
+        or_(
+            and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= bindparam("now")),
+            and_(outbox.c.state == "running", outbox.c.lease_expires_at < bindparam("now")),
+        ),
+    )
+    .order_by(outbox.c.next_attempt_at, outbox.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(outbox)
+    .where(outbox.c.id.in_(_DUE.scalar_subquery()))
+    .values(
+        state="running",
+        lease_owner=bindparam("worker"),
+        lease_expires_at=bindparam("until"),
+        attempts=outbox.c.attempts + 1,
+        updated_at=bindparam("now"),
+    )
+    .returning(
+        outbox.c.id,
+        outbox.c.kind,
+        outbox.c.idempotency_key,
+        outbox.c.payload,
+        outbox.c.attempts,
+        outbox.c.created_at,
+    )
+)
+
+
 def _claim_rows(
     conn: Connection, worker: str, kinds: list[str], limit: int, now: datetime, until: datetime
 ) -> list[Any]:
-    due = (
-        select(outbox.c.id)
-        .where(
-            outbox.c.kind.in_(kinds),
-            or_(
-                and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= now),
-                and_(outbox.c.state == "running", outbox.c.lease_expires_at < now),
-            ),
-        )
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = conn.execute(
-        update(outbox)
-        .where(outbox.c.id.in_(due.scalar_subquery()))
-        .values(
-            state="running",
-            lease_owner=worker,
-            lease_expires_at=until,
-            attempts=outbox.c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            outbox.c.id,
-            outbox.c.kind,
-            outbox.c.idempotency_key,
-            outbox.c.payload,
-            outbox.c.attempts,
-            outbox.c.created_at,
-        )
-    ).all()
-    return list(rows)
+    params = {"kinds": kinds, "now": now, "limit": limit, "worker": worker, "until": until}
+    return list(conn.execute(_CLAIM, params).all())
 
 
 def _tried_before(conn: Connection, attempts: dict[int, int]) -> set[int]:
