@@ -72,8 +72,10 @@ from ingest import (  # noqa: E402
 )
 from tests.support.postgres import Cluster  # noqa: E402
 
+from tackbridge.core.http import AiohttpTransport  # noqa: E402
+
 TARGET_P95_MS = 1000.0
-TARGET_RATE = 100.0
+TARGET_RATES = (20.0, 100.0, 200.0)
 COPERNIQ_KEY = "bench-coperniq-key"
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-client-secret"
 API_USERNAME, API_PASSWORD = "bench-api", "bench-api-password"
@@ -268,41 +270,60 @@ def start_workers(args: argparse.Namespace, scratch: Path, product: Process) -> 
 
 
 class Driver:
+    """The driver's clients, over aiohttp's pool (``AiohttpTransport``, as tackbridge's
+    Thumbtack client): about 10 % less of the driver's CPU than httpcore's pool at 200 leads/s
+    (1.46 against 1.62 ms per lead in the baseline's 600 calls a second). Idle connections are
+    dropped after 1 s, well before uvicorn's 5 s keep-alive ends, so a request seldom races
+    the server closing its connection; the few that do (the ``ReadError`` that ended runs at
+    200 leads/s on a starved machine) are sent again once and counted (``retried``, in the
+    report) instead of ending the run."""
+
     def __init__(self, sandbox: Process, product: Process, token: str) -> None:
-        # Idle connections are dropped well before uvicorn's 5 s keep-alive ends, so a request
-        # never races the server closing its connection.
-        limits = httpx2.Limits(max_connections=256, keepalive_expiry=1.0)
-        self.sandbox = httpx2.AsyncClient(base_url=sandbox.url, timeout=60.0, limits=limits)
-        self.product = httpx2.AsyncClient(
-            base_url=product.url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=60.0,
-            limits=limits,
-        )
-        self.coperniq = httpx2.AsyncClient(
-            base_url=f"{sandbox.url}/coperniq/v1",
-            headers={"x-api-key": COPERNIQ_KEY},
-            timeout=60.0,
-            limits=limits,
-        )
+        self.retried = 0
+        self._transports: list[AiohttpTransport] = []
+
+        def client(base_url: str, **headers: str) -> httpx2.AsyncClient:
+            transport = AiohttpTransport(connections=256, keepalive_seconds=1.0)
+            self._transports.append(transport)
+            return httpx2.AsyncClient(
+                base_url=base_url, timeout=60.0, transport=transport, headers=headers
+            )
+
+        self.sandbox = client(sandbox.url)
+        self.product = client(product.url, Authorization=f"Bearer {token}")
+        self.coperniq = client(f"{sandbox.url}/coperniq/v1", **{"x-api-key": COPERNIQ_KEY})
+
+    async def send(
+        self, client: httpx2.AsyncClient, method: str, url: str, **kwargs: Any
+    ) -> httpx2.Response:
+        """``client.request`` sent once more after a dropped connection (counted)."""
+        try:
+            return await client.request(method, url, **kwargs)
+        except (httpx2.ReadError, httpx2.RemoteProtocolError, httpx2.WriteError):
+            self.retried += 1
+            return await client.request(method, url, **kwargs)
 
     async def aclose(self) -> None:
         for client in (self.sandbox, self.product, self.coperniq):
             await client.aclose()
+        for transport in self._transports:
+            await transport.aclose()
 
     async def summary(self) -> dict[str, Any]:
-        response = await self.sandbox.get("/_sandbox/summary")
+        response = await self.send(self.sandbox, "GET", "/_sandbox/summary")
         response.raise_for_status()
         found: dict[str, Any] = response.json()
         return found
 
     async def inspect(self, what: str, **params: str) -> Any:
-        response = await self.sandbox.get(f"/_sandbox/{what}", params=params)
+        response = await self.send(self.sandbox, "GET", f"/_sandbox/{what}", params=params)
         response.raise_for_status()
         return response.json()
 
     async def new_lead(self, business_id: str) -> str:
-        response = await self.sandbox.post("/_sandbox/leads", json={"businessID": business_id})
+        response = await self.send(
+            self.sandbox, "POST", "/_sandbox/leads", json={"businessID": business_id}
+        )
         response.raise_for_status()
         return str(response.json()["leadID"])
 
@@ -401,11 +422,16 @@ async def baseline_run(
 
     async def opportunity(i: int, due: float) -> float:
         key = f"baseline-{run}-{i}"
-        found = await driver.coperniq.get(
-            "/opportunities/search", params={"prop1": LEAD_KEY, "op1": "eq", "value1": key}
+        found = await driver.send(
+            driver.coperniq,
+            "GET",
+            "/opportunities/search",
+            params={"prop1": LEAD_KEY, "op1": "eq", "value1": key},
         )
         found.raise_for_status()
-        created = await driver.coperniq.post(
+        created = await driver.send(
+            driver.coperniq,
+            "POST",
             "/opportunities",
             json={
                 "title": f"Baseline {key}",
@@ -420,7 +446,9 @@ async def baseline_run(
         return (time.perf_counter() - due) * 1000
 
     async def reply(i: int, due: float) -> float:
-        sent = await driver.sandbox.post(
+        sent = await driver.send(
+            driver.sandbox,
+            "POST",
             f"/v1/business/{business_id}/lead/{lead_id}/message",
             json={"text": f"baseline {run} {i}"},
             auth=auth,
@@ -476,7 +504,13 @@ async def measure(
         for rate in args.rates:
             busy = wait_until_quiet(args.wait_quiet) if args.wait_quiet > 0 else None
             log(f"{rate:g} leads/s for {args.duration:g} s: baseline")
+            retried, driver_cpu = driver.retried, time.process_time()
             baseline = await baseline_run(driver, business_id, spare_lead, rate, args.duration)
+            baseline["driver_cpu_ms_per_lead"] = (
+                1e3 * (time.process_time() - driver_cpu) / max(1, round(rate * args.duration))
+            )
+            baseline["retried"] = driver.retried - retried
+            retried, driver_cpu = driver.retried, time.process_time()
             log(f"{rate:g} leads/s for {args.duration:g} s: tackbridge")
             ours = [product, *workers]
             cpu_before = (
@@ -496,6 +530,7 @@ async def measure(
             leads = max(1, measured["leads"])
             # CPU time, not a share of the wall clock: the figure a busy machine moves least.
             per_lead = [1e3 * (b - a) / leads for a, b in zip(cpu_before, cpu_after, strict=True)]
+            measured["retried"] = driver.retried - retried
             runs.append(
                 {
                     "rate": rate,
@@ -509,7 +544,11 @@ async def measure(
                         "machine": used[2],
                         "others": used[2] - used[0] - used[1],
                     },
-                    "cpu_ms_per_lead": {"sandbox": per_lead[0], "tackbridge": per_lead[1]},
+                    "cpu_ms_per_lead": {
+                        "sandbox": per_lead[0],
+                        "tackbridge": per_lead[1],
+                        "driver": 1e3 * (time.process_time() - driver_cpu) / leads,
+                    },
                 }
             )
             log(json.dumps(runs[-1]["tackbridge"]))
@@ -558,9 +597,11 @@ def render(report: dict[str, Any]) -> str:
     lines += [
         "",
         "| leads/s | Coperniq requests per lead | CPU % of a core: tackbridge / sandbox / others "
-        "| CPU ms per lead: tackbridge / sandbox | driver lateness p99 ms |",
+        "| CPU ms per lead: tackbridge / sandbox / driver | driver lateness p99 ms "
+        "| driver requests sent again: baseline / tackbridge |",
         "|--------:|---------------------------:|-----------------------------------------------"
-        "|--------------------------------------:|-----------------------:|",
+        "|-----------------------------------------------:|-----------------------:"
+        "|---:|",
     ]
     for run in report["runs"]:
         cpu = run["cpu_pct"]
@@ -569,11 +610,13 @@ def render(report: dict[str, Any]) -> str:
             f"| {run['rate']:g} | {run['tackbridge']['coperniq_requests_per_lead']:.2f} "
             f"| {cpu['tackbridge']:.0f} / {cpu['sandbox']:.0f} / {max(0.0, cpu['others']):.0f} "
             f"| {per_lead['tackbridge']:.2f} / {per_lead['sandbox']:.2f} "
-            f"| {_ms(run['tackbridge']['driver_lateness_ms']['p99'])} |"
+            f"/ {per_lead['driver']:.2f} "
+            f"| {_ms(run['tackbridge']['driver_lateness_ms']['p99'])} "
+            f"| {run['baseline']['retried']} / {run['tackbridge']['retried']} |"
         )
     verdicts = []
     for run in report["runs"]:
-        if run["rate"] != TARGET_RATE:
+        if run["rate"] not in TARGET_RATES:
             continue
         for key, name in (
             ("lead_to_opportunity_ms", "opportunity"),
@@ -588,7 +631,7 @@ def render(report: dict[str, Any]) -> str:
                 ]
             )
             verdicts.append(
-                f"- p95 lead -> {name} at {TARGET_RATE:g} leads/s <= {TARGET_P95_MS:g} ms: "
+                f"- p95 lead -> {name} at {run['rate']:g} leads/s <= {TARGET_P95_MS:g} ms: "
                 f"{_ms(p95)} ms, {'met' if met else 'NOT met'}"
             )
     return "\n".join(lines + (["", *verdicts] if verdicts else []))

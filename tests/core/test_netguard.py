@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from tackbridge.core.http import ShardedTransport
+from tackbridge.core.http import AiohttpTransport, ShardedTransport
 from tackbridge.core.netguard import (
     AddressPolicy,
     GuardedBackend,
+    GuardedResolver,
     GuardedTransport,
     RefusedAddressError,
     is_public,
@@ -206,36 +207,67 @@ def listener() -> Iterator[tuple[str, list[str]]]:
         yield url, seen
 
 
-def _client(policy: AddressPolicy) -> httpx2.AsyncClient:
+def _httpcore_client(policy: AddressPolicy) -> httpx2.AsyncClient:
     transport = GuardedTransport(ShardedTransport(network_backend=GuardedBackend(policy)), policy)
     return httpx2.AsyncClient(transport=transport)
 
 
+def _aiohttp_client(policy: AddressPolicy) -> httpx2.AsyncClient:
+    """As ``services.open_http`` builds the CRM calls' client."""
+    inner = AiohttpTransport(resolver=lambda: GuardedResolver(policy))
+    return httpx2.AsyncClient(transport=GuardedTransport(inner, policy))
+
+
+CLIENTS = pytest.mark.parametrize(
+    "make_client", [_httpcore_client, _aiohttp_client], ids=["httpcore", "aiohttp"]
+)
+
+
+@CLIENTS
 async def test_a_guarded_client_reaches_loopback_only_when_allowed(
-    listener: tuple[str, list[str]],
+    listener: tuple[str, list[str]], make_client: Callable[[AddressPolicy], httpx2.AsyncClient]
 ) -> None:
     url, seen = listener
     seen.clear()
     port = url.rsplit(":", 1)[1]
     for target in (url, f"http://0x7f000001:{port}", f"http://[::ffff:127.0.0.1]:{port}"):
-        async with _client(AddressPolicy.of(allowed=[f"127.0.0.1:{port}"])) as client:
+        async with make_client(AddressPolicy.of(allowed=[f"127.0.0.1:{port}"])) as client:
             with pytest.raises(RefusedAddressError, match="http"):
                 await client.post(target + "/h", headers={"x-api-key": "account-key"})
-    async with _client(AddressPolicy.of(allowed=["0x7f000001"])) as client:
+    async with make_client(AddressPolicy.of(allowed=["0x7f000001"])) as client:
         # https is allowed by the scheme rule, but the address is still loopback.
         with pytest.raises(RefusedAddressError):
             await client.get(f"https://localhost:{port}/h")
     assert seen == []
-    async with _client(AddressPolicy.of(allowed=[f"http://127.0.0.1:{port}"])) as client:
+    async with make_client(AddressPolicy.of(allowed=[f"http://127.0.0.1:{port}"])) as client:
         answer = await client.post(url + "/h", headers={"x-api-key": "k"})
     assert answer.text == "reached"
-    async with _client(AddressPolicy.of(trusted_urls=[url + "/coperniq/v1"])) as client:
+    async with make_client(AddressPolicy.of(trusted_urls=[url + "/coperniq/v1"])) as client:
         assert (await client.get(url + "/x")).text == "reached"
     assert seen == ["k", ""]
 
 
+async def test_the_aiohttp_resolver_connects_to_the_address_it_checked() -> None:
+    """``GuardedResolver``: a name inside, an internal name, a name that does not resolve are
+    refused as ``GuardedBackend`` refuses them; a public one answers its checked addresses."""
+    resolve = _resolver({"hooks.example": ["93.184.216.34"], "inside.example": ["10.0.0.1"]})
+    resolver = GuardedResolver(replace(STRICT, resolve=resolve))
+    found = await resolver.resolve("hooks.example", 443)
+    assert [(r["hostname"], r["host"], r["port"]) for r in found] == [
+        ("hooks.example", "93.184.216.34", 443)
+    ]
+    with pytest.raises(RefusedAddressError, match=r"10\.0\.0\.1"):
+        await resolver.resolve("inside.example", 443)
+    with pytest.raises(RefusedAddressError, match="internal host"):
+        await resolver.resolve("metadata.google.internal", 80)
+    with pytest.raises(OSError, match="does not resolve"):
+        await resolver.resolve("nowhere.example", 443)
+    await resolver.close()
+
+
+@pytest.mark.parametrize("aiohttp_pool", [False, True], ids=["httpcore", "aiohttp"])
 def test_a_checked_connection_keeps_tls_verification_and_sni_for_the_name(
-    tmp_path: Path,
+    tmp_path: Path, aiohttp_pool: bool
 ) -> None:
     """Connecting to the checked address, not the name, still verifies the certificate for the
     name and sends it as SNI and Host (a certificate for another name is refused)."""
@@ -259,7 +291,11 @@ def test_a_checked_connection_keeps_tls_verification_and_sni_for_the_name(
         ca.configure_trust(context)
 
         async def call(host: str) -> httpx2.Response:
-            inner = ShardedTransport(network_backend=GuardedBackend(policy), verify=context)
+            inner: httpx2.AsyncBaseTransport = (
+                AiohttpTransport(resolver=lambda: GuardedResolver(policy), verify=context)
+                if aiohttp_pool
+                else ShardedTransport(network_backend=GuardedBackend(policy), verify=context)
+            )
             async with httpx2.AsyncClient(transport=GuardedTransport(inner, policy)) as client:
                 return await client.get(f"https://{host}:{port}/h")
 

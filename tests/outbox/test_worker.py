@@ -9,16 +9,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select, update
 
 from tackbridge.outbox.backoff import Backoff
 from tackbridge.outbox.errors import NotYetError, PermanentError, RetryableError
 from tackbridge.outbox.kinds import Handler, Job, JobKind
 from tackbridge.outbox.queue import enqueue
 from tackbridge.outbox.service import get_job, retry_job
-from tackbridge.outbox.worker import Worker
+from tackbridge.outbox.worker import Worker, _finish_many, _Settle
 from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
+from tackbridge.store.schema import outbox
 from tackbridge.store.writer import Writer
 from tests.outbox.store_faults import until
 from tests.support import stores
@@ -278,3 +279,47 @@ async def test_first_kinds_are_claimed_ahead_of_an_older_backlog(env: Env) -> No
     assert {j.kind for j in first} == {"crm.job", "reply.job"}
     rest = await worker.claim(10)
     assert [j.key for j in rest] == ["crm-1", "crm-2", "crm-3", "crm-4"]
+
+
+async def test_attempts_settling_together_settle_only_the_jobs_their_worker_holds(
+    env: Env,
+) -> None:
+    """The batched settle (``_finish_many``, what the worker's settles that finish together
+    run as): each attempt recorded, each held job in its own outcome, a job whose lease was
+    taken over meanwhile left to its new holder, reactions only for held ``done``/``dead``
+    jobs, in the attempts' order."""
+    for key in "abcd":
+        await env.enqueue(key)
+    worker = env.worker(handler_raising()[0], name="w1", lease_seconds=30)
+    claimed = {job.payload["key"]: job for job in await worker.claim(10)}
+
+    def take_over(conn: Connection) -> None:
+        conn.execute(update(outbox).where(outbox.c.id == claimed["d"].id).values(lease_owner="w2"))
+
+    await env.writer.run(take_over)
+    reacted: list[tuple[str, str]] = []
+
+    def reaction(conn: Connection, job: Job, outcome: str, at: datetime) -> None:
+        reacted.append((job.payload["key"], outcome))
+
+    later = T0 + timedelta(seconds=60)
+    error = {"detail": "no"}
+    items = [
+        _Settle(claimed["a"], "w1", "done", None, None, T0, T0, None, reaction, "done"),
+        _Settle(claimed["b"], "w1", "retry", 503, error, T0, T0, later, reaction, "retry"),
+        _Settle(claimed["c"], "w1", "dead", 400, error, T0, T0, None, reaction, "dead"),
+        _Settle(claimed["d"], "w1", "done", None, None, T0, T0, None, reaction, "done"),
+    ]
+    assert await env.writer.run(lambda conn: _finish_many(conn, items)) == [None] * 4
+    a, b, c, d = (env.job(claimed[k].id) for k in "abcd")
+    with env.db.reader.connect() as conn:
+        owners = {
+            r.id: r.lease_owner for r in conn.execute(select(outbox.c.id, outbox.c.lease_owner))
+        }
+    assert (a["state"], owners[claimed["a"].id]) == ("done", None)
+    assert (b["state"], b["nextAttemptAt"], b["lastError"]) == ("pending", later, error)
+    assert (c["state"], c["lastError"]) == ("dead", error)
+    assert (d["state"], owners[claimed["d"].id]) == ("running", "w2")
+    for job, outcome in ((a, "done"), (b, "retry"), (c, "dead"), (d, "done")):
+        assert [h["outcome"] for h in job["history"]] == [outcome]  # type: ignore[union-attr]
+    assert reacted == [("a", "done"), ("c", "dead")]

@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import aiohttp.abc
 import httpcore2
 import httpx2
 from yarl import URL
@@ -29,9 +31,20 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
     the request as httpx2 built it (headers, body), the response as it came (content-encoding
     left to httpx2), redirects left to httpx2, aiohttp's errors raised as httpx2's."""
 
-    def __init__(self, *, connections: int = 64, keepalive_seconds: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        connections: int = 64,
+        keepalive_seconds: float = 15.0,
+        resolver: Callable[[], aiohttp.abc.AbstractResolver] | None = None,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        """``resolver`` makes each session's resolver (one per event loop); ``verify``: a
+        context to verify TLS with (False: none, tests only)."""
         self._connections = connections
         self._keepalive = keepalive_seconds
+        self._resolver = resolver
+        self._verify = verify
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
     def _session(self) -> aiohttp.ClientSession:
@@ -39,7 +52,10 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         session = self._sessions.get(loop)
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(
-                limit=self._connections, keepalive_timeout=self._keepalive
+                limit=self._connections,
+                keepalive_timeout=self._keepalive,
+                resolver=self._resolver() if self._resolver is not None else None,
+                ssl=self._verify,
             )
             session = aiohttp.ClientSession(
                 connector=connector,

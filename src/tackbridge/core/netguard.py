@@ -16,8 +16,9 @@ A business sets URLs through the operator API (a webhook destination's ``webhook
 The operator's allow-list (``allowed``) and the trusted origins skip the address checks.
 
 It is checked twice: ``check_url``/``check_resolved`` when a URL is saved (a clear 422), and when
-it is sent to, by ``GuardedBackend`` (the connection pool's network backend): it resolves the
-name once, checks every address, and connects to a checked address, so a name that re-resolves
+it is sent to, by ``GuardedBackend`` (httpcore's connection pool's network backend) or
+``GuardedResolver`` (aiohttp's connector's resolver): each resolves the name once, checks every
+address, and has the pool connect to a checked address, so a name that re-resolves
 elsewhere after the check (DNS rebinding) cannot move the connection. TLS still verifies the
 certificate against, and sends SNI for, the name in the URL. ``GuardedTransport`` refuses a
 scheme the policy does not allow. A refusal raises ``RefusedAddressError`` (not an httpx error:
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp.abc
 import anyio
 import httpcore2
 import httpx2
@@ -41,6 +43,7 @@ import httpx2
 __all__ = [
     "AddressPolicy",
     "GuardedBackend",
+    "GuardedResolver",
     "GuardedTransport",
     "HostRule",
     "RefusedAddressError",
@@ -333,6 +336,42 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
+class GuardedResolver(aiohttp.abc.AbstractResolver):
+    """``GuardedBackend`` for aiohttp's connector: the name resolved once and every address
+    checked; the connector connects to the addresses returned, so a name re-resolving elsewhere
+    cannot move the connection. aiohttp does not ask a resolver about a literal IP address:
+    ``GuardedTransport`` checks those before the request is sent."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+        self._default = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        if self.policy.permits_host(host, port):
+            return await self._default.resolve(host, port, family)
+        try:
+            addresses = await self.policy.addresses(host, port)
+        except httpcore2.ConnectError as exc:
+            # An OSError is what aiohttp's connector reports as a failed look-up.
+            raise OSError(str(exc)) from None
+        return [
+            {
+                "hostname": host,
+                "host": str(address),
+                "port": port,
+                "family": socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        await self._default.close()
+
+
 class GuardedTransport(httpx2.AsyncBaseTransport):
     """Refuses, before anything is sent, a URL whose scheme ``policy`` does not allow; the
     addresses are ``GuardedBackend``'s, in ``inner``'s connection pools."""
@@ -344,8 +383,13 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
         scheme = url.scheme.lower()
-        if not self.policy.permits_scheme(scheme, url.host, _port(scheme, url.port)):
+        port = _port(scheme, url.port)
+        if not self.policy.permits_scheme(scheme, url.host, port):
             raise RefusedAddressError(f"{scheme}://{url.host}: plain {scheme} is not allowed")
+        address = literal_address(url.host)
+        if address is not None and not self.policy.permits_host(url.host, port):
+            # Checked here too: aiohttp's connector connects to a literal address unresolved.
+            self.policy.check_address(_normal_host(url.host), address, port)
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:

@@ -210,13 +210,24 @@ class CrmJobs:
 
     async def lead(self, job: Job[LeadRef]) -> None:
         lead_id = job.payload.leadID
-        lead: LeadInput | None = self._read(lambda conn: read_lead_input(conn, lead_id))
+
+        def read(conn: Connection) -> tuple[LeadInput | None, Any, store.Link | None]:
+            # One connection for all this job reads: the lead, its business's destination,
+            # and where it was delivered before (if it was).
+            found = read_lead_input(conn, lead_id)
+            if found is None:
+                return None, None, None
+            config = store.destination_for(
+                conn, found.business_id, self.settings, self.box, self.destinations.types
+            )
+            return found, config, store.link_of_lead(conn, lead_id)
+
+        lead, config, earlier = self._read(read)
         if lead is None:
             raise PermanentError(f"lead {lead_id} is not in the store")
-        config, destination = self._destination(lead.business_id)
         # A replay (an operator's retry) of a lead already delivered finds its record where
         # it was delivered, not a new one of the business's current record type.
-        destination = _as_linked(destination, self._link_of(lead_id))
+        destination = _as_linked(self.destinations.get(config), earlier)
         receipt = await destination.deliver_lead(
             lead, idempotency_key=job.key, first_try=job.first_try
         )

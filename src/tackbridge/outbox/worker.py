@@ -29,7 +29,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -350,9 +350,11 @@ class Worker:
             log.warning(
                 "job %s (%s) is dead after %s attempts: %s", job.id, job.kind, job.attempt, error
             )
-        await self.writer.run(
-            lambda conn: _finish(
-                conn,
+        counted = "deferred" if deferred and outcome == "retry" else outcome
+        # Batched: the attempts that finish together settle in one statement each.
+        await self.writer.run_many(
+            _finish_many,
+            _Settle(
                 job,
                 self.name,
                 outcome,
@@ -362,10 +364,9 @@ class Worker:
                 finished,
                 next_at,
                 bound.settle,
-                attempt_outcome="deferred" if deferred and outcome == "retry" else outcome,
-            )
+                counted,
+            ),
         )
-        counted = "deferred" if deferred and outcome == "retry" else outcome
         JOB_ATTEMPTS.labels(job.kind, counted).inc()
         JOB_ATTEMPT_SECONDS.labels(job.kind).observe(time.perf_counter() - began)
         if self._settle_failures:
@@ -464,42 +465,47 @@ def _claim(
     return sorted(jobs, key=lambda j: j.id)
 
 
+# Built once, run with parameters: a worker claims every few milliseconds under load, and
+# building the statement cost more than running it.
+_DUE = (
+    select(outbox.c.id)
+    .where(
+        outbox.c.kind.in_(bindparam("kinds", expanding=True)),
+        or_(
+            and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= bindparam("now")),
+            and_(outbox.c.state == "running", outbox.c.lease_expires_at < bindparam("now")),
+        ),
+    )
+    .order_by(outbox.c.next_attempt_at, outbox.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(outbox)
+    .where(outbox.c.id.in_(_DUE.scalar_subquery()))
+    .values(
+        state="running",
+        lease_owner=bindparam("worker"),
+        lease_expires_at=bindparam("until"),
+        attempts=outbox.c.attempts + 1,
+        updated_at=bindparam("now"),
+    )
+    .returning(
+        outbox.c.id,
+        outbox.c.kind,
+        outbox.c.idempotency_key,
+        outbox.c.payload,
+        outbox.c.attempts,
+        outbox.c.created_at,
+    )
+)
+
+
 def _claim_rows(
     conn: Connection, worker: str, kinds: list[str], limit: int, now: datetime, until: datetime
 ) -> list[Any]:
-    due = (
-        select(outbox.c.id)
-        .where(
-            outbox.c.kind.in_(kinds),
-            or_(
-                and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= now),
-                and_(outbox.c.state == "running", outbox.c.lease_expires_at < now),
-            ),
-        )
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = conn.execute(
-        update(outbox)
-        .where(outbox.c.id.in_(due.scalar_subquery()))
-        .values(
-            state="running",
-            lease_owner=worker,
-            lease_expires_at=until,
-            attempts=outbox.c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            outbox.c.id,
-            outbox.c.kind,
-            outbox.c.idempotency_key,
-            outbox.c.payload,
-            outbox.c.attempts,
-            outbox.c.created_at,
-        )
-    ).all()
-    return list(rows)
+    params = {"kinds": kinds, "now": now, "limit": limit, "worker": worker, "until": until}
+    return list(conn.execute(_CLAIM, params).all())
 
 
 def _tried_before(conn: Connection, attempts: dict[int, int]) -> set[int]:
@@ -523,6 +529,81 @@ def _tried_before(conn: Connection, attempts: dict[int, int]) -> set[int]:
     return tried
 
 
+@dataclass(frozen=True)
+class _Settle:
+    """One attempt to record (``_finish``'s arguments), an item of ``_finish_many``."""
+
+    job: Job[Any]
+    worker: str
+    outcome: str
+    status: int | None
+    error: dict[str, Any] | None
+    started: datetime
+    finished: datetime
+    next_at: datetime | None
+    settle: Callable[[Connection, Job[Any], str, datetime], None] | None
+    attempt_outcome: str
+
+
+# Which of the jobs being settled their workers still hold: read once for all of them, locked
+# (PostgreSQL) so that a lease taken over meanwhile waits for this transaction.
+_HELD = (
+    select(outbox.c.id, outbox.c.lease_owner)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)), outbox.c.state == "running")
+    .with_for_update()
+)
+
+
+def _finish_many(conn: Connection, items: Sequence[_Settle]) -> list[None]:
+    """``_finish`` for attempts that finished together: their attempts in one statement, the
+    jobs their workers still hold settled in one statement per shape of the values, then the
+    settle reactions in the order the attempts came. A reaction sees every job of the batch
+    settled, which is what it would see had those jobs settled just before it."""
+    conn.execute(_ATTEMPT_INSERT, [_attempt_row(item) for item in items])
+    ids = [item.job.id for item in items]
+    owners = {row.id: row.lease_owner for row in conn.execute(_HELD, {"ids": ids})}
+    held = [item for item in items if owners.get(item.job.id) == item.worker]
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for item in held:
+        values = _settle_values(item)
+        shapes.setdefault(tuple(values), []).append(values)
+    for rows in shapes.values():
+        conn.execute(_SETTLE, rows)
+    for item in held:
+        if item.settle is not None and item.outcome in ("done", "dead"):
+            item.settle(conn, item.job, item.outcome, item.finished)
+    return [None] * len(items)
+
+
+def _attempt_row(item: _Settle) -> dict[str, Any]:
+    return {
+        "job_id": item.job.id,
+        "attempt": item.job.attempt,
+        "worker": item.worker,
+        "started_at": item.started,
+        "finished_at": item.finished,
+        "outcome": item.attempt_outcome,
+        "status_code": item.status,
+        "error": item.error,
+    }
+
+
+def _settle_values(item: _Settle) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "state": "pending" if item.outcome == "retry" else item.outcome,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": item.finished,
+        "key_id": item.job.id,
+        "key_owner": item.worker,
+    }
+    if item.next_at is not None:
+        values["next_attempt_at"] = item.next_at
+    if item.error is not None:
+        values["last_error"] = item.error
+    return values
+
+
 def _finish(
     conn: Connection,
     job: Job[Any],
@@ -537,31 +618,20 @@ def _finish(
     *,
     attempt_outcome: str | None = None,
 ) -> None:
-    conn.execute(
-        _ATTEMPT_INSERT,
-        {
-            "job_id": job.id,
-            "attempt": job.attempt,
-            "worker": worker,
-            "started_at": started,
-            "finished_at": finished,
-            "outcome": attempt_outcome or outcome,
-            "status_code": status,
-            "error": error,
-        },
+    item = _Settle(
+        job,
+        worker,
+        outcome,
+        status,
+        error,
+        started,
+        finished,
+        next_at,
+        settle,
+        attempt_outcome or outcome,
     )
-    values: dict[str, Any] = {
-        "state": "pending" if outcome == "retry" else outcome,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "updated_at": finished,
-        "key_id": job.id,
-        "key_owner": worker,
-    }
-    if next_at is not None:
-        values["next_attempt_at"] = next_at
-    if error is not None:
-        values["last_error"] = error
+    conn.execute(_ATTEMPT_INSERT, _attempt_row(item))
+    values = _settle_values(item)
     # Only the lease holder may settle the job: a worker whose lease expired mid-attempt
     # must not overwrite the state a newer attempt has written.
     settled = conn.execute(_SETTLE, values).rowcount
