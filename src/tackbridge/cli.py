@@ -2,11 +2,11 @@
 run in.
 
 Each feature exports its own commands (``outbox.cli``, ``conversations.cli``, ``jobstatus.cli``,
-``targeting.cli``, ``demand.cli``, ``connections.cli``); this module registers them and, in the
-app's callback, puts in typer's context (``ctx.obj``) the opener of a session on this process's
-:class:`~tackbridge.runtime.Runtime` (:class:`RuntimeSession`), which the features' commands
-open without knowing the runtime. Its own commands: ``serve``, ``dev``, ``db``, ``leads`` and
-``inbound``.
+``targeting.cli``, ``demand.cli``, ``connections.cli``, ``users.cli``, and the sandbox's
+``sandbox.cli``); this module registers them and, in the app's callback, puts in typer's context
+(``ctx.obj``) the opener of a session on this process's :class:`~tackbridge.runtime.Runtime`
+(:class:`RuntimeSession`), which the features' commands open without knowing the runtime. Its
+own commands: ``serve``, ``dev`` (``devstack``), ``db``, ``leads`` and ``inbound``.
 """
 
 from __future__ import annotations

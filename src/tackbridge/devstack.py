@@ -34,6 +34,17 @@ from tackbridge.store.schema import users
 from tackbridge.users.passwords import verify
 from tackbridge.users.service import ensure_user
 
+__all__ = [
+    "DEV_OWNER_EMAIL",
+    "DEV_OWNER_PASSWORD",
+    "Ports",
+    "connect_demo_business",
+    "ensure_dev_owner",
+    "product_settings",
+    "run",
+    "sandbox_config",
+]
+
 SANDBOX_CLIENT_ID = "tackbridge-dev"
 SANDBOX_CLIENT_SECRET = "dev-client-secret"  # noqa: S105 - the sandbox's documented dev value
 SANDBOX_COPERNIQ_KEY = "dev-coperniq-key"

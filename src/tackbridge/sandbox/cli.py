@@ -22,6 +22,8 @@ from tackbridge.sandbox.config import (
     SandboxConfig,
 )
 
+__all__ = ["build_config", "sandbox_command"]
+
 DEFAULT_PORT = 8700
 ENV = "TACKBRIDGE_SANDBOX_"
 

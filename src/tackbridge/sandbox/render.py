@@ -1,6 +1,7 @@
 """Wire shapes of the sandbox's records, built with the shared models in
 ``tackbridge.payloads.thumbtack``: legacy partner-endpoint bodies (``/v1/lead``, ``/v1/message``,
-``/v1/lead/update``, ``/v1/review``) and v4 data objects (negotiations, messages, reviews).
+``/v1/lead/update``, ``/v1/review``), v4 data objects (negotiations, messages, reviews) and
+the businesses of the v4 API.
 
 Legacy shapes follow the v2 reference's field tables. v4 records come in two shapes
 (``SandboxConfig.delivery_shapes``): ``real``, the default, as real Thumbtack sends them (the
@@ -35,6 +36,19 @@ from tackbridge.payloads.thumbtack import Review as ReviewModel
 from tackbridge.sandbox import state as st
 from tackbridge.sandbox.config import DeliveryShapes
 from tackbridge.sandbox.httputil import iso
+
+__all__ = [
+    "TEST_BUSINESS_NAME",
+    "business",
+    "legacy_lead",
+    "legacy_lead_update",
+    "legacy_message",
+    "legacy_review",
+    "money",
+    "v4_lead",
+    "v4_message",
+    "v4_review",
+]
 
 TEST_BUSINESS_NAME = "Test Business for Webhooks"
 
