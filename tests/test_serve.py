@@ -8,7 +8,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from tackbridge.store.schema import leads
 from tests.fixtures import doc_payload
+from tests.support.processes import stderr_of, wait_serving
 from tests.support.raw import closed_by_peer, connect, read_answer
 from tests.support.servers import free_port
 from tests.support.store import count
@@ -41,16 +41,7 @@ def serve(tmp_path: Path) -> Iterator[str]:
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:  # polled: the process announces its start on no event we can wait on
-            try:
-                if httpx2.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            time.sleep(0.05)
+        wait_serving(url, process, lambda: stderr_of(process))
         yield url
     finally:
         process.terminate()

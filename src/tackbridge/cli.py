@@ -2,44 +2,50 @@
 run in.
 
 Each feature exports its own commands (``outbox.cli``, ``conversations.cli``, ``jobstatus.cli``,
-``targeting.cli``, ``demand.cli``, ``connections.cli``); this module registers them and, in the
-app's callback, puts in typer's context (``ctx.obj``) the opener of a session on this process's
-:class:`~tackbridge.runtime.Runtime` (:class:`RuntimeSession`), which the features' commands
-open without knowing the runtime. Its own commands: ``serve``, ``dev``, ``db``, ``leads`` and
-``inbound``.
+``targeting.cli``, ``demand.cli``, ``connections.cli``, ``users.cli``, and the sandbox's
+``sandbox.cli``); this module registers them and, in the app's callback, puts in typer's context
+(``ctx.obj``) the opener of a session on this process's :class:`~tackbridge.runtime.Runtime`
+(:class:`RuntimeSession`), which the features' commands open without knowing the runtime. Its
+own commands: ``serve``, ``dev`` (``devstack``), ``db``, ``leads`` and ``inbound``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Connection, select
 
+from tackbridge import flows
+from tackbridge.app import create_app, server_options
 from tackbridge.connections.cli import connect_command, connections_app, disconnect_command
 from tackbridge.conversations.cli import BackfillSession, backfill_command, send_message_command
 from tackbridge.core import logs
 from tackbridge.demand.cli import request_app
+from tackbridge.devstack import Ports, run
 from tackbridge.inbound.reactions import Reactions
 from tackbridge.jobstatus.cli import job_status_command
+from tackbridge.leads.service import list_leads
 from tackbridge.outbox.cli import deliveries_app, worker_command
 from tackbridge.outbox.kinds import Bound
 from tackbridge.outbox.worker import Worker
+from tackbridge.runtime import Runtime
 from tackbridge.sandbox.cli import sandbox_command
 from tackbridge.services import Services
 from tackbridge.settings import MissingSecretsError, Mode, Settings
+from tackbridge.store import migrate
+from tackbridge.store.database import open_database
+from tackbridge.store.schema import inbound_log
 from tackbridge.targeting.cli import targeting_command
 from tackbridge.users.cli import users_app
-
-if TYPE_CHECKING:  # for start-up time, the runtime (every feature) is imported when a command runs
-    from sqlalchemy import Connection
-
-    from tackbridge.runtime import Runtime
 
 __all__ = ["RuntimeSession", "app", "main", "open_session"]
 
@@ -101,9 +107,6 @@ class RuntimeSession(BackfillSession):
 async def open_session() -> AsyncIterator[RuntimeSession]:
     """Open this process's runtime (settings from the environment, migrations applied, the
     writer started) for one command, and close it after."""
-    from tackbridge import flows
-    from tackbridge.runtime import Runtime
-
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format, secrets=settings.secret_values())
     runtime = Runtime.open(settings)
@@ -136,10 +139,6 @@ def serve(
     dev: Annotated[bool, typer.Option("--dev", help="Dev mode: dev credentials allowed.")] = False,
 ) -> None:
     """Run the web server: partner endpoints, operator API, probes."""
-    import uvicorn
-
-    from tackbridge.app import create_app, server_options
-
     settings = _settings()
     if dev:
         settings = settings.model_copy(update={"mode": Mode.DEV})
@@ -195,19 +194,12 @@ def dev(
     The sandbox stands in for Thumbtack and Coperniq; a demo business is connected through the
     real OAuth flow and leads start arriving within seconds. Ctrl-C stops both.
     """
-    import asyncio
-
-    from tackbridge.devstack import Ports, run
-
     asyncio.run(run(Ports(tackbridge=port, sandbox=sandbox_port), lead_rate=lead_rate, seed=seed))
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations."""
-    from tackbridge.store import migrate
-    from tackbridge.store.database import open_database
-
     settings = _settings()
     db = open_database(
         settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
@@ -227,9 +219,6 @@ def leads_list(
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
 ) -> None:
     """List the newest leads."""
-    from tackbridge.leads.service import list_leads
-    from tackbridge.store.database import open_database
-
     settings = _settings()
     db = open_database(
         settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
@@ -275,11 +264,6 @@ def inbound_list(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
     """List the newest deliveries, refused ones included."""
-    from sqlalchemy import select
-
-    from tackbridge.store.database import open_database
-    from tackbridge.store.schema import inbound_log
-
     settings = _settings()
     db = open_database(
         settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous

@@ -20,8 +20,30 @@ from urllib.parse import urljoin
 import httpx2
 import uvicorn
 from pydantic import SecretStr
+from rich.console import Console
 
+from tackbridge.app import create_app, server_options
+from tackbridge.core import logs
+from tackbridge.core.clock import now
+from tackbridge.sandbox import SandboxConfig
+from tackbridge.sandbox import create_app as create_sandbox
 from tackbridge.settings import Mode, Settings
+from tackbridge.store import migrate
+from tackbridge.store.database import open_database
+from tackbridge.store.schema import users
+from tackbridge.users.passwords import verify
+from tackbridge.users.service import ensure_user
+
+__all__ = [
+    "DEV_OWNER_EMAIL",
+    "DEV_OWNER_PASSWORD",
+    "Ports",
+    "connect_demo_business",
+    "ensure_dev_owner",
+    "product_settings",
+    "run",
+    "sandbox_config",
+]
 
 SANDBOX_CLIENT_ID = "tackbridge-dev"
 SANDBOX_CLIENT_SECRET = "dev-client-secret"  # noqa: S105 - the sandbox's documented dev value
@@ -66,10 +88,10 @@ def product_settings(ports: Ports, base: Settings | None = None) -> Settings:
     return settings.checked()
 
 
-def sandbox_config(ports: Ports, settings: Settings, *, lead_rate: float, seed: int) -> Any:
+def sandbox_config(
+    ports: Ports, settings: Settings, *, lead_rate: float, seed: int
+) -> SandboxConfig:
     """The sandbox's config: deliveries to tackbridge's partner endpoints with its credentials."""
-    from tackbridge.sandbox import SandboxConfig
-
     password = settings.webhook_password.get_secret_value() if settings.webhook_password else None
     return SandboxConfig(
         partner_url=ports.tackbridge_url,
@@ -164,13 +186,6 @@ async def connect_demo_business(
 def ensure_dev_owner(settings: Settings) -> str:
     """The dashboard's dev owner (added once, with the documented password); a line for the
     banner."""
-    from tackbridge.core.clock import now
-    from tackbridge.store import migrate
-    from tackbridge.store.database import open_database
-    from tackbridge.store.schema import users
-    from tackbridge.users.passwords import verify
-    from tackbridge.users.service import ensure_user
-
     db = open_database(
         settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
     )
@@ -197,12 +212,6 @@ class _Server(uvicorn.Server):
 
 async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
     """Runs both servers until Ctrl-C (or SIGTERM), connecting the demo business first."""
-    from rich.console import Console
-
-    from tackbridge.app import create_app, server_options
-    from tackbridge.core import logs
-    from tackbridge.sandbox import create_app as create_sandbox
-
     console = Console()
     settings = product_settings(ports)
     logs.configure(settings.log_level, settings.log_format, secrets=settings.secret_values())
@@ -260,7 +269,7 @@ async def run(ports: Ports, *, lead_rate: float = 12.0, seed: int = 1) -> None:
 
 
 def _banner(
-    console: Any, ports: Ports, settings: Settings, connected: str, rate: float, owner: str
+    console: Console, ports: Ports, settings: Settings, connected: str, rate: float, owner: str
 ) -> None:
     password = settings.webhook_password.get_secret_value() if settings.webhook_password else ""
     token = settings.api_token.get_secret_value() if settings.api_token else ""

@@ -279,8 +279,13 @@ def test_an_account_of_three_businesses_one_disabled(
 
     wait_until(noted, timeout=20)
     assert stack.inspect("messages", leadID=leads["b-3"], **{"from": "Business"}) == []
-    mine = [j for j in stack.jobs("crm.message") if leads["b-3"] in json.dumps(j)]
-    assert [j["state"] for j in mine] == ["done"]
+
+    def message_states() -> list[str]:
+        return [j["state"] for j in stack.jobs("crm.message") if leads["b-3"] in json.dumps(j)]
+
+    # The note is in the CRM before its job settles: wait for the settle, not just the note.
+    wait_until(lambda: message_states() != ["running"], timeout=10)
+    assert message_states() == ["done"]
 
 
 async def test_one_grant_one_refresh_for_every_business_of_the_account(

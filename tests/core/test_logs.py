@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 
 from tackbridge.core import logs
 from tests.fixtures import doc_payload
+from tests.support.processes import stderr_of, wait_serving
 from tests.support.servers import free_port
 
 API_TOKEN = "operator-token-7f3a9c"
@@ -52,16 +52,7 @@ def test_a_request_s_log_line_carries_its_trace_id_and_no_secret(tmp_path: Path)
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx2.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            time.sleep(0.05)
+        wait_serving(url, process, lambda: stderr_of(process))
         with httpx2.Client(base_url=url, timeout=10) as client:
             # The password is sent where a careless log line would quote it: as the scheme.
             refused = client.post(

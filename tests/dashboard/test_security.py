@@ -53,32 +53,14 @@ def test_sign_in_comes_back_to_the_page_asked_for(dash: RunningServer) -> None:
     with dash.client(follow_redirects=False) as client:
         first = client.get("/leads/abc?x=1")
         assert first.headers["location"] == "/login?next=/leads/abc%3Fx%3D1"
-        form = client.get(first.headers["location"])
-        answer = client.post(
-            "/login",
-            data={
-                "csrf": csrf_of(form.text),
-                "email": OWNER[0],
-                "password": OWNER[1],
-                "next": "/leads/abc?x=1",
-            },
-        )
+        answer = sign_in(client, *OWNER, page=first.headers["location"], next_url="/leads/abc?x=1")
         assert answer.status_code == 303
         assert answer.headers["location"] == "/leads/abc?x=1"
 
 
 def test_sign_in_never_sends_the_browser_elsewhere(dash: RunningServer) -> None:
     with dash.client(follow_redirects=False) as client:
-        form = client.get("/login")
-        answer = client.post(
-            "/login",
-            data={
-                "csrf": csrf_of(form.text),
-                "email": OWNER[0],
-                "password": OWNER[1],
-                "next": "//evil.example/steal",
-            },
-        )
+        answer = sign_in(client, *OWNER, next_url="//evil.example/steal")
     assert answer.headers["location"] == "/"
 
 

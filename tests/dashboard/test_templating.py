@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tackbridge.dashboard.templating import TEMPLATES, duration, label, money
+from tackbridge.dashboard.templating import TEMPLATES, duration, label, labelled, money
 
 
 def test_money() -> None:
@@ -29,3 +29,33 @@ def test_label() -> None:
 def test_everything_is_escaped() -> None:
     rendered = TEMPLATES.from_string("{{ x }}").render(x="<script>&")
     assert rendered == "&lt;script&gt;&amp;"
+
+
+def test_select_field_shows_each_choice_and_selects_the_chosen_one() -> None:
+    assert labelled(["job_complete"]) == [("job_complete", "Job complete")]
+    page = TEMPLATES.from_string(
+        '{% import "_macros.html" as ui %}'
+        '{{ ui.select_field("f-s", "status", "Status", "Any", choices, "b") }}'
+    ).render(choices=[("a", None), ("b", "Bee <b>"), "c"])
+    assert '<label for="f-s">Status</label>' in page
+    assert '<select id="f-s" name="status">' in page
+    assert '<option value="">Any</option>' in page
+    assert '<option value="a">a</option>' in page  # no text: the value shows
+    assert '<option value="b" selected>Bee &lt;b&gt;</option>' in page
+    assert '<option value="c">c</option>' in page
+
+
+def test_table_heads_its_columns() -> None:
+    page = TEMPLATES.from_string(
+        '{% import "_macros.html" as ui %}'
+        '{% call ui.table("Cap", ["Day", ("Sum", "num"), ("Do", "hidden"), "All"], id="t",'
+        " numbers_from=3) %}<tr><td>row</td></tr>{% endcall %}"
+    ).render()
+    assert '<table id="t">' in page
+    assert "<caption>Cap</caption>" in page
+    assert (
+        '<thead><tr><th scope="col">Day</th><th scope="col" class="num">Sum</th>'
+        '<th scope="col"><span class="sr-only">Do</span></th><th scope="col" class="num">All</th>'
+        "</tr></thead>"
+    ) in page
+    assert "<tr><td>row</td></tr>" in page

@@ -148,3 +148,12 @@ def test_notices_never_show_text_from_the_address(server: RunningServer) -> None
         "/connections", params={"notice": "disabled", "business": "Call 555-0100 now"}
     ).text
     assert "Call 555-0100" not in page
+
+
+def test_changing_or_removing_a_user_who_is_not_there_is_a_404(server: RunningServer) -> None:
+    owner = signed_in_as(server, "owner@example.com", role="owner")
+    for path in ("/users/99999", "/users/99999/remove"):
+        answer = owner.post(path, {"role": "member"})
+        assert answer.status_code == 404, path
+        assert "there is no user 99999" in answer.text, path
+    assert _user(server, "owner@example.com") is not None

@@ -17,7 +17,7 @@ from tackbridge.sandbox import create_app as create_sandbox
 from tackbridge.settings import Settings
 from tests.support.sandbox import wait_until
 from tests.support.servers import free_port, serve
-from tests.support.tackbridge import API_TOKEN, make_settings
+from tests.support.tackbridge import API_TOKEN, dev_clients, make_settings
 
 
 @dataclass
@@ -84,14 +84,7 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
 
             start_product()
             stack.callback(lambda: [p.close() for p in product])
-            operator = stack.enter_context(
-                httpx2.Client(
-                    base_url=ports.tackbridge_url,
-                    headers={"Authorization": f"Bearer {API_TOKEN}"},
-                    timeout=10,
-                )
-            )
-            sandbox = stack.enter_context(httpx2.Client(base_url=ports.sandbox_url, timeout=10))
+            operator, sandbox = dev_clients(stack, ports)
             return Stack(ports, settings, operator, sandbox, stop_product, start_product)
 
         yield start

@@ -27,7 +27,7 @@ from tackbridge.devstack import Ports, product_settings, sandbox_config
 from tackbridge.sandbox import create_app as create_sandbox
 from tests.e2e.conftest import Stack
 from tests.support.servers import free_port, serve
-from tests.support.tackbridge import API_TOKEN, make_settings
+from tests.support.tackbridge import dev_clients, make_settings
 
 LEADS = 4
 FAST = {
@@ -105,14 +105,7 @@ def outage(tmp_path: Path) -> Iterator[tuple[Stack, Proxy, int]]:
         config = sandbox_config(ports, settings, lead_rate=0, seed=11)
         stack.enter_context(serve(create_sandbox(config), port=ports.sandbox))
         stack.enter_context(serve(create_app(settings), port=ports.tackbridge))
-        operator = stack.enter_context(
-            httpx2.Client(
-                base_url=ports.tackbridge_url,
-                headers={"Authorization": f"Bearer {API_TOKEN}"},
-                timeout=10,
-            )
-        )
-        sandbox = stack.enter_context(httpx2.Client(base_url=ports.sandbox_url, timeout=10))
+        operator, sandbox = dev_clients(stack, ports)
         yield (
             Stack(ports, settings, operator, sandbox, lambda: None, lambda: None),
             proxy,

@@ -9,20 +9,25 @@ URL runs the same test."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
-from tackbridge.sandbox import create_app as create_sandbox
 from tests.faults.processes import Processes, processes
-from tests.support.connections import Stack, expire_access_token, refreshes, stack_settings
+from tests.support.connections import (
+    Stack,
+    expire_access_token,
+    refreshes,
+    stack_clients,
+    stack_sandbox,
+    stack_settings,
+)
 from tests.support.outbound import sandbox_messages
-from tests.support.sandbox import FAST, Sandbox, wait_until
-from tests.support.servers import free_port, serve
-from tests.support.tackbridge import API_TOKEN, WEBHOOK_AUTH
+from tests.support.sandbox import wait_until
+from tests.support.servers import free_port
+from tests.support.tackbridge import API_TOKEN
 
 ROUNDS = 2
 LEADS = 3
@@ -40,18 +45,8 @@ def database_url(tmp_path: Path) -> str:
 def four(tmp_path: Path, database_url: str) -> Iterator[tuple[Stack, list[str], Processes]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    config = replace(
-        FAST,
-        partner_url=url,
-        delivery_style="v4",
-        partner_username=WEBHOOK_AUTH[0],
-        partner_password=WEBHOOK_AUTH[1],
-        allow_http_webhooks=True,
-    )
-    with (
-        httpx2.Client(timeout=10.0) as http,
-        serve(create_sandbox(config)) as sandbox_url,
-    ):
+    with stack_sandbox(url) as sandbox:
+        sandbox_url = sandbox.url
         settings = stack_settings(tmp_path, sandbox_url, url, database_url=database_url)
         key = settings.secret_key
         assert key is not None
@@ -74,20 +69,8 @@ def four(tmp_path: Path, database_url: str) -> Iterator[tuple[Stack, list[str], 
             _, second = procs.serve()
             procs.worker()
             procs.worker()
-            with (
-                httpx2.Client(
-                    base_url=first, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30
-                ) as operator,
-                httpx2.Client(base_url=first, timeout=30) as browser,
-            ):
-                yield (
-                    Stack(Sandbox(sandbox_url, http), url, settings, operator, browser),
-                    [
-                        first,
-                        second,
-                    ],
-                    procs,
-                )
+            with stack_clients(first) as (operator, browser):
+                yield Stack(sandbox, url, settings, operator, browser), [first, second], procs
 
 
 def _jobs(operator: httpx2.Client, kind: str) -> list[dict[str, Any]]:

@@ -6,13 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx2
 
 from tackbridge.store.schema import leads, messages
 from tests.fixtures import doc_payload
+from tests.support.processes import stderr_of, wait_serving
 from tests.support.servers import free_port
 from tests.support.store import count, outbox_keys
 from tests.support.tackbridge import WEBHOOK_AUTH, WITH_FOLLOWUPS, make_settings
@@ -40,16 +40,7 @@ def test_acknowledged_deliveries_survive_sigkill(tmp_path: Path) -> None:
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx2.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            time.sleep(0.05)
+        wait_serving(url, process, lambda: stderr_of(process))
         with httpx2.Client(base_url=url, auth=WEBHOOK_AUTH) as client:
             assert client.post("/v1/message", json=doc_payload("v2_message")).status_code == 202
             response = client.post("/v1/lead", json=doc_payload("v2_lead"))

@@ -39,7 +39,7 @@ from tackbridge.store.database import open_database
 from tackbridge.users.service import add_user
 from tests.support.sandbox import wait_until
 from tests.support.servers import free_port, serve
-from tests.support.tackbridge import API_TOKEN, make_settings
+from tests.support.tackbridge import API_TOKEN, dev_clients, make_settings
 
 __all__ = [
     "CHROMIUM",
@@ -193,14 +193,7 @@ def dashboard_stack(
             config = replace(config, businesses=businesses).validated()
         stack.enter_context(serve(create_sandbox(config), port=ports.sandbox))
         stack.enter_context(serve(create_app(product), port=ports.tackbridge))
-        operator = stack.enter_context(
-            httpx2.Client(
-                base_url=ports.tackbridge_url,
-                headers={"Authorization": f"Bearer {API_TOKEN}"},
-                timeout=10,
-            )
-        )
-        sandbox = stack.enter_context(httpx2.Client(base_url=ports.sandbox_url, timeout=10))
+        operator, sandbox = dev_clients(stack, ports)
         found = Dashboard(ports, product, operator, sandbox)
         found.add_user(*OWNER, role="owner")
         yield found

@@ -6,6 +6,7 @@ and nudging that file. The ``stack`` and ``local`` fixtures are imported where t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,35 +134,46 @@ def _use_clock(app: FastAPI, clock: Clock) -> None:
     runtime.services.grants = timed.tokens
 
 
-@pytest.fixture
-def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    clock = _clock(request)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    sandbox_config = replace(
+@contextmanager
+def stack_sandbox(partner_url: str) -> Iterator[Sandbox]:
+    """A served sandbox delivering v4 webhooks to ``partner_url`` with the tests' partner
+    credentials (a stack's, whatever serves tackbridge)."""
+    config = replace(
         FAST,
-        partner_url=url,
+        partner_url=partner_url,
         delivery_style="v4",
         partner_username=WEBHOOK_AUTH[0],
         partner_password=WEBHOOK_AUTH[1],
         allow_http_webhooks=True,
     )
+    with httpx2.Client(timeout=10.0) as http, serve(create_sandbox(config)) as sandbox_url:
+        yield Sandbox(sandbox_url, http)
+
+
+@contextmanager
+def stack_clients(url: str) -> Iterator[tuple[httpx2.Client, httpx2.Client]]:
+    """A stack's two clients of the tackbridge at ``url``: the operator's and the browser's."""
     with (
-        httpx2.Client(timeout=10.0) as http,
-        serve(create_sandbox(sandbox_config)) as sandbox_url,
+        httpx2.Client(
+            base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30
+        ) as operator,
+        httpx2.Client(base_url=url, timeout=30) as browser,
     ):
-        settings = stack_settings(tmp_path, sandbox_url, url)
+        yield operator, browser
+
+
+@pytest.fixture
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    clock = _clock(request)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with stack_sandbox(url) as sandbox:
+        settings = stack_settings(tmp_path, sandbox.url, url)
         app = create_app(settings)
-        with (
-            serve(app, port=port),
-            httpx2.Client(
-                base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30
-            ) as operator,
-            httpx2.Client(base_url=url, timeout=30) as browser,
-        ):
+        with serve(app, port=port), stack_clients(url) as (operator, browser):
             if clock is not None:  # before the first request
                 _use_clock(app, clock)
-            yield Stack(Sandbox(sandbox_url, http), url, settings, operator, browser)
+            yield Stack(sandbox, url, settings, operator, browser)
 
 
 @pytest.fixture

@@ -49,11 +49,20 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: httpx2.Client, email: str, password: str) -> httpx2.Response:
-    form = client.get("/login")
-    return client.post(
-        "/login", data={"csrf": csrf_of(form.text), "email": email, "password": password}
-    )
+def sign_in(
+    client: httpx2.Client,
+    email: str,
+    password: str,
+    *,
+    page: str = "/login",
+    next_url: str | None = None,
+) -> httpx2.Response:
+    """Posts the sign-in form read from ``page`` (its CSRF token), with ``next_url`` if given."""
+    form = client.get(page)
+    data = {"csrf": csrf_of(form.text), "email": email, "password": password}
+    if next_url is not None:
+        data["next"] = next_url
+    return client.post("/login", data=data)
 
 
 @contextmanager

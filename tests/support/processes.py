@@ -8,7 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -73,16 +73,36 @@ def tackbridge_process(
                 process.wait(timeout=10)
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_serving(
+    url: str,
+    process: subprocess.Popen[Any],
+    output: Callable[[], str] = lambda: "",
+    timeout: float = 60.0,
+) -> None:
+    """Until the ``serve`` process at ``url`` answers ``/healthz`` (polled: a process announces
+    its start on no event we can wait on); its ``output`` is told if it ends first."""
+
     def up() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"{url} exited {process.returncode}:\n{log.read_text()[-3000:]}")
+            raise AssertionError(f"{url} exited {process.returncode}:\n{output()[-3000:]}")
         try:
             return httpx2.get(f"{url}/healthz", timeout=2).status_code == 200
         except httpx2.TransportError:
             return False
 
-    wait_until(up, timeout=60)
+    wait_until(up, timeout=timeout)
+
+
+def stderr_of(process: subprocess.Popen[Any]) -> str:
+    """What an ended process wrote to its piped stderr."""
+    if process.stderr is None:
+        return ""
+    text = process.stderr.read()
+    return text if isinstance(text, str) else text.decode(errors="replace")
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    wait_serving(url, process, log.read_text)
 
 
 class FanOut:

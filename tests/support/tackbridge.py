@@ -16,6 +16,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from fastapi import FastAPI
 
 from tackbridge.app import create_app, server_options
+from tackbridge.devstack import Ports
 from tackbridge.settings import Settings
 from tests.support import stores
 from tests.support.servers import serve
@@ -32,6 +33,20 @@ WITH_FOLLOWUPS: dict[str, Any] = {
     "webhook_destination_url": "http://127.0.0.1:9/crm",
     "webhook_destination_secret": "s" * 32,
 }
+
+
+def dev_clients(stack: ExitStack, ports: Ports) -> tuple[httpx2.Client, httpx2.Client]:
+    """Clients of a tackbridge and its sandbox served on ``ports`` (as ``tackbridge dev`` does),
+    closed with ``stack``: the operator's (with the API token) and the sandbox's."""
+    operator = stack.enter_context(
+        httpx2.Client(
+            base_url=ports.tackbridge_url,
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+            timeout=10,
+        )
+    )
+    sandbox = stack.enter_context(httpx2.Client(base_url=ports.sandbox_url, timeout=10))
+    return operator, sandbox
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:

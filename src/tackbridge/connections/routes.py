@@ -4,11 +4,13 @@ Thumbtack) and the operator API over connections. Tokens never appear in any ans
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
@@ -25,6 +27,7 @@ __all__ = ["ConnectionPage", "ConnectionView", "router"]
 router = APIRouter(tags=["connections"])
 
 _AUTH: dict[int | str, dict[str, Any]] = {401: {"description": "Missing or wrong operator token"}}
+BusinessID = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 
 
 class ConnectionView(BaseModel):
@@ -104,6 +107,19 @@ def _problem(exc: flow.ConnectError) -> Response:
 
 def _not_configured(exc: Exception) -> Response:
     return problem(503, str(exc), slug="not-configured")
+
+
+def _business_action(
+    action: str, result: type[BaseModel], summary: str
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The route of an operator's POST on one business's connection (404: none)."""
+    return router.post(
+        f"/api/connections/{{business_id}}/{action}",
+        dependencies=[Depends(require_operator)],
+        response_model=result,
+        summary=summary,
+        responses={**_AUTH, 404: {"description": "No connection for this business"}},
+    )
 
 
 @router.get(
@@ -203,15 +219,11 @@ def connections_index(request: Request) -> ConnectionPage:
     return ConnectionPage(items=[ConnectionView.of(row) for row in _connections(request).list()])
 
 
-@router.post(
-    "/api/connections/{business_id}/disconnect",
-    dependencies=[Depends(require_operator)],
-    response_model=DisconnectResult,
-    summary="Disconnect a business and schedule the purge of its data",
-    responses={**_AUTH, 404: {"description": "No connection for this business"}},
+@_business_action(
+    "disconnect", DisconnectResult, "Disconnect a business and schedule the purge of its data"
 )
 async def connections_disconnect(
-    request: Request, business_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
+    request: Request, business_id: BusinessID
 ) -> Response | DisconnectResult:
     service = _connections(request)
     try:
@@ -237,27 +249,21 @@ async def _toggle(request: Request, business_id: str, enabled: bool) -> Response
     return EnabledResult(businessID=business_id, enabled=outcome.enabled, changed=outcome.changed)
 
 
-@router.post(
-    "/api/connections/{business_id}/enable",
-    dependencies=[Depends(require_operator)],
-    response_model=EnabledResult,
-    summary="Enable a business: its webhook is registered and its leads are acted on",
-    responses={**_AUTH, 404: {"description": "No connection for this business"}},
+@_business_action(
+    "enable",
+    EnabledResult,
+    "Enable a business: its webhook is registered and its leads are acted on",
 )
-async def connections_enable(
-    request: Request, business_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
-) -> Response | EnabledResult:
+async def connections_enable(request: Request, business_id: BusinessID) -> Response | EnabledResult:
     return await _toggle(request, business_id, True)
 
 
-@router.post(
-    "/api/connections/{business_id}/disable",
-    dependencies=[Depends(require_operator)],
-    response_model=EnabledResult,
-    summary="Disable a business: its webhook is removed; its deliveries are stored, not acted on",
-    responses={**_AUTH, 404: {"description": "No connection for this business"}},
+@_business_action(
+    "disable",
+    EnabledResult,
+    "Disable a business: its webhook is removed; its deliveries are stored, not acted on",
 )
 async def connections_disable(
-    request: Request, business_id: Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
+    request: Request, business_id: BusinessID
 ) -> Response | EnabledResult:
     return await _toggle(request, business_id, False)

@@ -4,7 +4,7 @@ gets (the signed-in user, the CSRF token, the navigation), the headers every pag
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -103,7 +103,14 @@ def label(value: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
-TEMPLATES.filters.update(money=money, duration=duration, when=when, iso=iso, label=label)
+def labelled(values: Iterable[str]) -> list[tuple[str, str]]:
+    """Each value with its ``label``: the choices of a select (``_macros.html``)."""
+    return [(value, label(value)) for value in values]
+
+
+TEMPLATES.filters.update(
+    money=money, duration=duration, when=when, iso=iso, label=label, labelled=labelled
+)
 
 
 def render(

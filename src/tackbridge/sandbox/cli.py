@@ -9,7 +9,9 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+import uvicorn
 
+from tackbridge.sandbox.app import create_app
 from tackbridge.sandbox.config import (
     DEV_API_PASSWORD,
     DEV_API_USERNAME,
@@ -19,6 +21,8 @@ from tackbridge.sandbox.config import (
     Faults,
     SandboxConfig,
 )
+
+__all__ = ["build_config", "sandbox_command"]
 
 DEFAULT_PORT = 8700
 ENV = "TACKBRIDGE_SANDBOX_"
@@ -181,10 +185,6 @@ def sandbox_command(
     there too); every endpoint, including the /_sandbox control API (create
     leads, faults, clock), is listed at B/docs.
     """
-    import uvicorn
-
-    from tackbridge.sandbox.app import create_app
-
     config = build_config(
         partner_url=partner_url,
         delivery_style=delivery_style,

@@ -1,6 +1,7 @@
 """Wire shapes of the sandbox's records, built with the shared models in
 ``tackbridge.payloads.thumbtack``: legacy partner-endpoint bodies (``/v1/lead``, ``/v1/message``,
-``/v1/lead/update``, ``/v1/review``) and v4 data objects (negotiations, messages, reviews).
+``/v1/lead/update``, ``/v1/review``), v4 data objects (negotiations, messages, reviews) and
+the businesses of the v4 API.
 
 Legacy shapes follow the v2 reference's field tables. v4 records come in two shapes
 (``SandboxConfig.delivery_shapes``): ``real``, the default, as real Thumbtack sends them (the
@@ -36,6 +37,19 @@ from tackbridge.sandbox import state as st
 from tackbridge.sandbox.config import DeliveryShapes
 from tackbridge.sandbox.httputil import iso
 
+__all__ = [
+    "TEST_BUSINESS_NAME",
+    "business",
+    "legacy_lead",
+    "legacy_lead_update",
+    "legacy_message",
+    "legacy_review",
+    "money",
+    "v4_lead",
+    "v4_message",
+    "v4_review",
+]
+
 TEST_BUSINESS_NAME = "Test Business for Webhooks"
 
 # The customer's travel preference as text (the documents) and as the code real Thumbtack sends.
@@ -68,13 +82,26 @@ def _attachments(items: list[dict[str, Any]]) -> list[Attachment]:
     return [Attachment.model_validate(item) for item in items]
 
 
+def _location(lead: st.Lead, address1: str | None) -> Location:
+    return Location(
+        address1=address1,
+        address2=lead.address2,
+        city=lead.city,
+        state=lead.state,
+        zipCode=lead.zip_code,
+    )
+
+
+def _details(lead: st.Lead) -> list[Detail]:
+    return [Detail(question=q, answer=a) for q, a in lead.details]
+
+
 def _dump(model: Any) -> dict[str, Any]:
     data: dict[str, Any] = model.model_dump(by_alias=True, exclude_none=True)
     return data
 
 
 def legacy_lead(lead: st.Lead, business: st.Business | None) -> dict[str, Any]:
-    with_address = bool(lead.address1)
     model = LegacyLead(
         leadID=lead.lead_id,
         createTimestamp=_epoch(lead.created_at),
@@ -86,15 +113,9 @@ def legacy_lead(lead: st.Lead, business: st.Business | None) -> dict[str, Any]:
             title=lead.title,
             description=lead.description,
             schedule=lead.schedule,
-            location=Location(
-                address1=lead.address1 if with_address else "",
-                address2=lead.address2,
-                city=lead.city,
-                state=lead.state,
-                zipCode=lead.zip_code,
-            ),
+            location=_location(lead, lead.address1 or ""),
             travelPreferences=lead.travel_preferences,
-            details=[Detail(question=q, answer=a) for q, a in lead.details],
+            details=_details(lead),
             attachments=_attachments(lead.attachments),
         ),
         customer=Customer(
@@ -198,9 +219,8 @@ def v4_lead(
 ) -> dict[str, Any]:
     if shapes == "real":
         return _real_v4_lead(lead, business)
-    category = Category(categoryID=lead.category_id, name=lead.category_name)
-    details = [Detail(question=q, answer=a) for q, a in lead.details]
     price = money(lead.lead_price_cents)
+    request = _v4_request(lead, lead.travel_preferences)
     model = V4Lead(
         negotiationID=lead.lead_id,
         status=lead.status,
@@ -208,34 +228,12 @@ def v4_lead(
         leadPrice=price,
         leadPriceBreakdown={"basePrice": price, "discount": "$0.00"} if price else None,
         leadType=lead.lead_type,
-        customer=Customer(
-            customerID=lead.customer.customer_id,
-            firstName=lead.customer.first_name,
-            lastName=lead.customer.last_name,
-            displayName=lead.customer.display_name,
-            phone=lead.customer.phone,
-        ),
+        customer=_v4_customer(lead, lead.customer.display_name),
         business=Business(businessID=lead.business_id, name=_business_name(lead, business)),
-        request=LeadRequest(
-            requestID=lead.request_id,
-            category=category,
-            title=lead.title,
-            description=lead.description,
-            schedule=lead.schedule,
-            location=Location(
-                address1=lead.address1,
-                address2=lead.address2,
-                city=lead.city,
-                state=lead.state,
-                zipCode=lead.zip_code,
-            ),
-            details=details,
-            attachments=_attachments(lead.attachments),
-            proposedTimes=[ProposedTime.model_validate(t) for t in lead.proposed_times],
-            travelPreferences=lead.travel_preferences,
-        ),
-        category=category,
-        details=details,
+        request=request,
+        # The documents repeat the request's category and details at the top.
+        category=request.category,
+        details=request.details,
         estimate=lead.estimate,
         requestReviewLink=f"https://www.thumbtack.com/pro-inbox/review/{lead.lead_id}",
         refundRequestLink=f"https://www.thumbtack.com/pro-inbox/refund/{lead.lead_id}",
@@ -259,33 +257,37 @@ def _real_v4_lead(lead: st.Lead, business: st.Business | None) -> dict[str, Any]
         ),
         leadType=lead.lead_type,
         business=Business(businessID=lead.business_id, name=_business_name(lead, business)),
-        customer=Customer(
-            customerID=lead.customer.customer_id,
-            firstName=lead.customer.first_name,
-            lastName=lead.customer.last_name,
-            phone=lead.customer.phone,
-        ),
+        customer=_v4_customer(lead, None),
         estimate=real_estimate(lead.estimate),
-        request=LeadRequest(
-            requestID=lead.request_id,
-            category=Category(categoryID=lead.category_id, name=lead.category_name),
-            title=lead.title,
-            description=lead.description,
-            schedule=lead.schedule,
-            location=Location(
-                address1=lead.address1,
-                address2=lead.address2,
-                city=lead.city,
-                state=lead.state,
-                zipCode=lead.zip_code,
-            ),
-            details=[Detail(question=q, answer=a) for q, a in lead.details],
-            proposedTimes=[ProposedTime.model_validate(t) for t in lead.proposed_times],
-            attachments=_attachments(lead.attachments),
-            travelPreferences=travel_codes(lead.travel_preferences),
-        ),
+        request=_v4_request(lead, travel_codes(lead.travel_preferences)),
     )
     return _dump(model)
+
+
+def _v4_customer(lead: st.Lead, display_name: str | None) -> Customer:
+    return Customer(
+        customerID=lead.customer.customer_id,
+        firstName=lead.customer.first_name,
+        lastName=lead.customer.last_name,
+        displayName=display_name,
+        phone=lead.customer.phone,
+    )
+
+
+def _v4_request(lead: st.Lead, travel_preferences: str | list[str]) -> LeadRequest:
+    """The lead's request in both v4 shapes; they differ in how travel preferences are told."""
+    return LeadRequest(
+        requestID=lead.request_id,
+        category=Category(categoryID=lead.category_id, name=lead.category_name),
+        title=lead.title,
+        description=lead.description,
+        schedule=lead.schedule,
+        location=_location(lead, lead.address1),
+        details=_details(lead),
+        attachments=_attachments(lead.attachments),
+        proposedTimes=[ProposedTime.model_validate(t) for t in lead.proposed_times],
+        travelPreferences=travel_preferences,
+    )
 
 
 def v4_message(

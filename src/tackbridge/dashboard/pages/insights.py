@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from tackbridge.core.clock import now
-from tackbridge.dashboard.access import Access, access_of
+from tackbridge.dashboard.access import access_of
 from tackbridge.dashboard.auth import SignedIn, page_user
 from tackbridge.dashboard.charts import Charts
 from tackbridge.dashboard.templating import render
@@ -66,12 +66,31 @@ Day = Annotated[date | None, Query()]
 Business = Annotated[str | None, Query(max_length=64)]
 
 
-def _scope(access: Access, business: str | None, period: Period) -> tuple[Scope, str | None]:
-    chosen = business or None
-    if chosen is not None and not access.allows(chosen):
-        chosen = None  # not theirs: as if unfiltered (no hint that it exists)
-    businesses = access.businesses if chosen is None else frozenset({chosen})
-    return Scope(businesses=businesses, since=period.since, until=period.until), chosen
+@dataclass(frozen=True)
+class Chosen:
+    """What the page and its CSV show: the period, the business picked (None: all the user may
+    see) and the insights' scope of both."""
+
+    period: Period
+    business: str | None
+    scope: Scope
+
+
+def _chosen(
+    user: Annotated[SignedIn, Depends(page_user)],
+    business: Business = None,
+    since: Day = None,
+    until: Day = None,
+) -> Chosen:
+    """The query's period and business, as far as the user may see (the routes' dependency)."""
+    period = Period.of(since, until, now().date())
+    access = access_of(user)
+    picked = business or None
+    if picked is not None and not access.allows(picked):
+        picked = None  # not theirs: as if unfiltered (no hint that it exists)
+    businesses = access.businesses if picked is None else frozenset({picked})
+    scope = Scope(businesses=businesses, since=period.since, until=period.until)
+    return Chosen(period, picked, scope)
 
 
 def _query(business: str | None, period: Period) -> str:
@@ -85,18 +104,13 @@ def _query(business: str | None, period: Period) -> str:
 def insights_page(
     request: Request,
     user: Annotated[SignedIn, Depends(page_user)],
-    business: Business = None,
-    since: Day = None,
-    until: Day = None,
+    shown: Annotated[Chosen, Depends(_chosen)],
 ) -> Response:
     svc = services(request)
-    access = access_of(user)
-    period = Period.of(since, until, now().date())
-    scope, chosen = _scope(access, business, period)
-    figures = compute(svc, scope)
+    figures = compute(svc, shown.scope)
     with svc.db.reader.connect() as conn:
-        facets = lead_facets(conn, businesses_in=access.businesses)
-    query = _query(chosen, period)
+        facets = lead_facets(conn, businesses_in=access_of(user).businesses)
+    query = _query(shown.business, shown.period)
     return render(
         request,
         "insights.html",
@@ -106,8 +120,8 @@ def insights_page(
             "active": "insights",
             "figures": figures,
             "charts": Charts(figures),
-            "period": period,
-            "business": chosen or "",
+            "period": shown.period,
+            "business": shown.business or "",
             "businesses": facets.businesses,
             "csv_url": f"/insights/leads.csv?{query}",
             "api_query": query,
@@ -116,13 +130,5 @@ def insights_page(
 
 
 @router.get("/insights/leads.csv")
-def insights_csv(
-    request: Request,
-    user: Annotated[SignedIn, Depends(page_user)],
-    business: Business = None,
-    since: Day = None,
-    until: Day = None,
-) -> Response:
-    period = Period.of(since, until, now().date())
-    scope, _ = _scope(access_of(user), business, period)
-    return csv_answer(services(request), scope)
+def insights_csv(request: Request, shown: Annotated[Chosen, Depends(_chosen)]) -> Response:
+    return csv_answer(services(request), shown.scope)

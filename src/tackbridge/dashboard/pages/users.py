@@ -25,6 +25,7 @@ from tackbridge.users.service import (
     ROLES,
     InvalidUserError,
     UnknownUserError,
+    User,
     add_user,
     get_user,
     list_users,
@@ -131,6 +132,11 @@ async def add(
     return _redirect("added", added.id)
 
 
+def _stored_user(request: Request, user_id: int) -> User | None:
+    with services(request).db.reader.connect() as conn:
+        return get_user(conn, user_id)
+
+
 @router.post("/users/{user_id}")
 async def change(
     request: Request,
@@ -141,8 +147,7 @@ async def change(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     svc = services(request)
-    with svc.db.reader.connect() as conn:
-        found = get_user(conn, user_id)
+    found = _stored_user(request, user_id)
     if found is None:
         return _page(request, user, error=f"there is no user {user_id}", status_code=404)
     chosen = business or []
@@ -166,8 +171,7 @@ async def remove(
     request: Request, user_id: UserID, user: Annotated[SignedIn, Depends(owner_form)]
 ) -> Response:
     svc = services(request)
-    with svc.db.reader.connect() as conn:
-        found = get_user(conn, user_id)
+    found = _stored_user(request, user_id)
     if found is None:
         return _page(request, user, error=f"there is no user {user_id}", status_code=404)
     try:
