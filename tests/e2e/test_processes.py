@@ -141,10 +141,16 @@ def test_two_serve_and_two_worker_processes_share_the_work(tmp_path: Path) -> No
 
         wait_until(settled, timeout=120)
 
-        # Every delivery reached both serve processes, and both acknowledged it.
+        # Every delivery reached both serve processes, and both acknowledged it, or one
+        # answered 503 (store busy, Retry-After) and the sandbox delivered it again, as
+        # Thumbtack does: the two record the same deliveries at once, each in its own order,
+        # and their transactions can deadlock on those rows (PostgreSQL detects it after its
+        # deadlock_timeout, 1 s, and the writer retries), a wait longer than a request's.
         assert deliveries()["failed"] == 0
         assert len(proxy.statuses) >= 2 * LEADS
-        assert all(200 <= s < 300 for s in proxy.statuses), proxy.refused
+        busy = [r for r in proxy.refused if r[2] == 503 and "store is busy" in r[3]]
+        assert len(busy) == len(proxy.refused), proxy.refused
+        assert len(busy) <= LEADS, busy  # the exception, not the rule
         with engine.connect() as conn:
             stored = conn.execute(
                 select(leads.c.lead_id, func.count()).group_by(leads.c.lead_id)
