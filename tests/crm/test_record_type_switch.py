@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.e2e.conftest import Stack, make_stack
 from tests.e2e.test_lead_to_crm import FAST, LEAD_KEY
 
@@ -31,13 +29,18 @@ def notes(stack: Stack, collection: str, record_id: int) -> list[str]:
     return [n["note"] for n in answer.json()["notes"]]
 
 
+def all_done(stack: Stack, kind: str) -> bool:
+    items = stack.operator.get("/api/jobs", params={"kind": kind}).json()["items"]
+    states = [j["state"] for j in items]
+    assert "dead" not in states, items
+    return bool(states) and all(state == "done" for state in states)
+
+
 def jobs_of(stack: Stack, kind: str, lead_id: str) -> list[dict[str, Any]]:
     items = stack.operator.get("/api/jobs", params={"kind": kind}).json()["items"]
     return [j for j in items if lead_id in j["idempotencyKey"]]
 
 
-# Failed once under load in this session's runs, then passed: under diagnosis.
-@pytest.mark.flaky(reruns=2)
 def test_earlier_leads_keep_their_record_type_after_a_switch(
     make_stack: Callable[..., Stack],
 ) -> None:
@@ -65,10 +68,10 @@ def test_earlier_leads_keep_their_record_type_after_a_switch(
     on_opportunity = lambda: notes(stack, "opportunities", opportunity["id"])  # noqa: E731
     stack.wait(lambda: [n for n in on_opportunity() if text in n])
     stack.wait(lambda: [n for n in on_opportunity() if "Thumbtack review from" in n and "4/5" in n])
+    # A note is at the destination a moment before its job's settle is committed: waited for,
+    # not read at once (a job still ``running`` here is not a failure).
     for kind in ("crm.message", "crm.review"):
-        settled = stack.operator.get("/api/jobs", params={"kind": kind}).json()["items"]
-        assert settled, kind
-        assert all(j["state"] == "done" for j in settled), settled
+        stack.wait(lambda kind=kind: all_done(stack, kind))
     # Nothing of the earlier lead went to (or looked for) a project.
     assert records(stack, "projects", earlier) == []
 

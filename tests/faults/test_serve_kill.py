@@ -12,6 +12,7 @@ import pytest
 
 from tests.faults.processes import kill, processes
 from tests.fixtures import doc_payload
+from tests.support import stores
 from tests.support.tackbridge import API_TOKEN, WEBHOOK_AUTH
 
 SENDERS = 6
@@ -64,7 +65,7 @@ class Load:
 
 
 def test_every_acknowledged_lead_survives_kill_9_under_load(tmp_path: Path) -> None:
-    database_url = f"sqlite:///{tmp_path / 'tackbridge.db'}"
+    database_url = stores.url(tmp_path / "tackbridge.db")
     ids = count(910_000_000_000_000_000)
     acknowledged: list[str] = []
     with processes(database_url, tmp_path) as procs:

@@ -16,6 +16,7 @@ import httpx2
 import pytest
 
 from tests.faults.processes import Processes, processes
+from tests.support import stores
 from tests.support.connections import (
     Stack,
     expire_access_token,
@@ -37,8 +38,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    """The store the four processes share (a PostgreSQL variant parametrizes this)."""
-    return f"sqlite:///{tmp_path / 'tackbridge.db'}"
+    """The store the four processes share: the run's store (SQLite's file, or PostgreSQL)."""
+    return stores.url(tmp_path / "tackbridge.db")
 
 
 @pytest.fixture

@@ -11,12 +11,52 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from tackbridge.app import create_app, server_options
+from tackbridge.core.throttle import FailureThrottle
+from tackbridge.settings import Settings
 from tests.fixtures import doc_payload
-from tests.support.tackbridge import API_TOKEN, WEBHOOK_AUTH, RunningServer, make_settings, running
+from tests.support.servers import serve
+from tests.support.tackbridge import (
+    API_TOKEN,
+    WEBHOOK_AUTH,
+    RunningServer,
+    make_settings,
+    running,
+)
 
 ALLOWED = 3
 HEADER = ("X-Tackbridge-Secret", "s3cret-value")
 COPERNIQ = "copern1q-path-secret"
+
+
+# Every surface whose throttle these tests reach.
+SURFACES = ("partner", "operator", "coperniq")
+
+
+@contextmanager
+def running_still(settings: Settings) -> Iterator[RunningServer]:
+    """The server, its throttles' clock stopped: the first lock lasts 1 s, and a refusal that
+    is logged before it is answered (a commit, an fsync) can take longer than that on a loaded
+    machine, so that the guess after it would find the lock already over. How long locks last
+    is ``tests/core/test_throttle.py``'s; these tests are about which requests count."""
+    app = create_app(settings)
+    with serve(app, **server_options(settings)) as url:
+        svc = app.state.services
+        for surface in SURFACES:
+            still = FailureThrottle(
+                allowed=settings.auth_failures_allowed,
+                window=settings.auth_failure_window_seconds,
+                max_wait=settings.auth_lockout_max_seconds,
+                clock=lambda: 1_000.0,
+            )
+            assert svc.shared(f"throttle.{surface}", lambda still=still: still) is still
+        with (
+            httpx2.Client(base_url=url, auth=WEBHOOK_AUTH, timeout=30) as partner,
+            httpx2.Client(
+                base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30
+            ) as operator,
+        ):
+            yield RunningServer(url, settings, partner, operator)
 
 
 @pytest.fixture
@@ -28,7 +68,7 @@ def srv(tmp_path: Path) -> Iterator[RunningServer]:
         webhook_header_value=HEADER[1],
         coperniq_webhook_secret=COPERNIQ,
     )
-    with running(settings) as server:
+    with running_still(settings) as server:
         yield server
 
 
@@ -131,8 +171,6 @@ def test_wrong_operator_tokens_are_slowed(srv: RunningServer) -> None:
         assert operator.get("/api/leads").status_code == 200
 
 
-# Failed once under load in this session's runs, then passed: under diagnosis.
-@pytest.mark.flaky(reruns=2)
 def test_guessed_coperniq_webhook_paths_are_slowed(srv: RunningServer) -> None:
     event = {
         "event": {"eventId": "e-1", "recordId": 1, "triggerKey": "DEAL_STATUS_MOVEMENT"},
@@ -149,6 +187,7 @@ def test_guessed_coperniq_webhook_paths_are_slowed(srv: RunningServer) -> None:
 def test_the_limits_come_from_the_settings(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, auth_failures_allowed=1, auth_lockout_max_seconds=7)
     assert settings.auth_failures_allowed == 1
+    # The product's own throttle (not a stopped one): its limits are what is tested here.
     with running(settings) as server, client_at(server, "127.0.0.80", auth=("x", "y")) as guess:
         assert guess.post("/v1/lead", json=lead()).status_code == 401
         assert_slowed(guess.post("/v1/lead", json=lead()))

@@ -158,18 +158,21 @@ async def test_a_full_store_is_waited_out(
 
 @dataclass
 class BadSettle:
-    """A handler whose ``settle`` (run in the settling transaction) fails the first time."""
+    """A handler whose ``settle`` (run in the settling transaction) fails for the job's first
+    attempt, however often the writer runs it: a unit that shares a failed batch (with a claim
+    that came at the same moment) is run again on its own, and a failure counted per call
+    would then pass on that second run, and the attempt be recorded after all."""
 
     calls: int = 0
-    settles: int = 0
+    settled: list[int] = field(default_factory=list)  # the attempts whose settle went through
 
     async def __call__(self, job: Job) -> None:
         self.calls += 1
 
     def settle(self, conn: Connection, job: Job, outcome: str, at: datetime) -> None:
-        self.settles += 1
-        if self.settles == 1:
+        if job.attempt == 1:
             raise RuntimeError("a bug in settle")
+        self.settled.append(job.attempt)
 
 
 async def test_an_attempt_that_cannot_be_recorded_is_released_at_once(
@@ -205,14 +208,12 @@ async def test_a_released_attempt_runs_again_without_waiting_for_its_lease(
     await worker.stop()
     await task
     assert [a.outcome for a in store.history("k")] == ["retry", "done"]
-    assert (handler.calls, handler.settles) == (2, 2)
+    assert (handler.calls, handler.settled) == (2, [2])
     assert worker.health().failures == 0  # reset by the settle that worked
     loop_errors.assert_none()
     assert no_unretrieved(caplog.messages)
 
 
-# Seen once in three loaded runs (the wait for the release's error timed out): under diagnosis.
-@pytest.mark.flaky(reruns=2)
 async def test_a_failure_escaping_an_attempt_is_retrieved_and_logged(
     store: FaultyStore,
     loop_errors: LoopErrors,

@@ -108,11 +108,14 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 class FanOut:
     """A reverse proxy that sends every partner delivery (``/v1/*``, ``/v4/*``) to every
     upstream at once and answers with the first upstream's answer; anything else goes to the
-    first upstream. Every upstream's status is kept (``statuses``)."""
+    first upstream. Every upstream's status is kept (``statuses``), and each refusal
+    (``refused``)."""
 
     def __init__(self, upstreams: Sequence[str]) -> None:
         self.upstreams = list(upstreams)
         self.statuses: list[int] = []
+        # Each answer that was not a 2xx: (upstream, path, status, body), for the failure message.
+        self.refused: list[tuple[str, str, int, str]] = []
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         self.app = Starlette(routes=[Route("/{path:path}", self._forward, methods=methods)])
 
@@ -136,6 +139,11 @@ class FanOut:
                 )
             )
         self.statuses += [a.status_code for a in answers]
+        self.refused += [
+            (upstream, path, a.status_code, a.text[:500])
+            for upstream, a in zip(targets, answers, strict=True)
+            if not 200 <= a.status_code < 300
+        ]
         first = answers[0]
         drop = ("content-length", "transfer-encoding", "content-encoding", "connection")
         return Response(

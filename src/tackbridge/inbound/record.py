@@ -26,6 +26,7 @@ from tackbridge.leads.models import (
 )
 from tackbridge.leads.refs import LeadRef, LeadUpdateRef, MessageRef, ReviewRef
 from tackbridge.store.schema import (
+    MESSAGE_WITHOUT_LEAD,
     attachments,
     businesses,
     crm_events,
@@ -56,7 +57,8 @@ _HISTORY_INSERT = lead_status_history.insert()
 _DETAILS_INSERT = lead_details.insert()
 _ATTACHMENTS_INSERT = attachments.insert()
 # A message without its lead has no (lead, ID) key the unique constraint can hold to (NULLs
-# differ): the writer looks for it first.
+# differ): the writer looks for it first, and a partial unique index on its ID holds two
+# processes' concurrent inserts to one (``MESSAGE_WITHOUT_LEAD``).
 _LEADLESS_MESSAGE = (
     select(messages.c.id)
     .where(messages.c.lead_id.is_(None), messages.c.message_id == bindparam("message_id"))
@@ -576,7 +578,8 @@ def _message(
             "sent_at": message.sent_at,
             "received_at": now,
         },
-        ("lead_id", "message_id"),
+        ("lead_id", "message_id") if message.lead_id is not None else ("message_id",),
+        None if message.lead_id is not None else MESSAGE_WITHOUT_LEAD,
     )
     if not inserted:
         return DUPLICATE

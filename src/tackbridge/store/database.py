@@ -5,8 +5,9 @@ it runs in WAL mode so readers never block the writer, and every write transacti
 ``BEGIN IMMEDIATE``: a deferred transaction that later upgrades to a write fails at once with
 SQLITE_BUSY under concurrency, busy timeout or not.
 
-On PostgreSQL (``postgresql+psycopg://``) one pooled engine serves both: the server runs
-transactions side by side, and each process's writer thread holds one connection at a time.
+On PostgreSQL (``postgresql+psycopg://``) one pool serves both: the server runs transactions
+side by side, and each process's writer thread holds one connection at a time; reads run in
+autocommit (no BEGIN/ROLLBACK round trips), and only a connection idle for a while is pinged.
 A process uses at most ``pool_size + max_overflow`` connections, plus one of its own for each
 worker's LISTEN (``store.wakeups``): size the server's ``max_connections`` for every process.
 """
@@ -15,14 +16,19 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 _SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
+#: A pooled PostgreSQL connection unused for longer than this is pinged before it is handed out.
+IDLE_PING_SECONDS = 10.0
+_RETURNED_AT = "tackbridge.returned_at"
 
 
 @dataclass(frozen=True)
@@ -59,14 +65,12 @@ def open_database(
     ``pool_size``/``max_overflow``: PostgreSQL's connection pool."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(
-            url,
-            # A server restart or a proxy's idle timeout leaves dead connections in the pool.
-            pool_pre_ping=True,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-        )
-        return Database(url=url, writer=engine, reader=engine)
+        engine = _server_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        # Reads in autocommit: each statement sees what is committed (READ COMMITTED gives no
+        # more to a read transaction), and a read costs no BEGIN and no ROLLBACK round trip.
+        # The same pool: the setting is the checkout's, undone when the connection returns.
+        autocommit: Engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return Database(url=url, writer=engine, reader=autocommit)
 
     if (
         parsed.database
@@ -82,6 +86,31 @@ def open_database(
     read_ms = busy_ms if read_busy_seconds is None else max(1, int(read_busy_seconds * 1000))
     reader = _sqlite_engine(url, synchronous=synchronous, begin="BEGIN", busy_ms=read_ms)
     return Database(url=url, writer=writer, reader=reader)
+
+
+def _server_engine(url: str, *, pool_size: int, max_overflow: int) -> Engine:
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+
+    # A server restart or a proxy's idle timeout leaves dead connections in the pool. Only a
+    # connection that sat unused for a while is pinged on checkout (``pool_pre_ping`` would
+    # ping every one: a round trip more for each batch of the writer and each read); one that
+    # dies in use fails its statement, and the pool then drops every connection it held.
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out another (a fresh one if need be).
+            raise DisconnectionError(f"an idle connection is gone: {exc}") from exc
+
+    return engine
 
 
 def private_file(path: Path) -> None:

@@ -181,7 +181,8 @@ messages = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     # Thumbtack's message IDs are unique within a lead only (partners' fixtures reuse "m1"):
-    # a message is its lead and its ID. One without a lead is deduplicated by the writer.
+    # a message is its lead and its ID. One without a lead is its ID alone (the partial index
+    # below: NULLs differ, so the (lead, ID) constraint does not hold them to one).
     Column("message_id", String(64), nullable=False),
     Column("lead_id", String(64), nullable=True, index=True),
     Column("business_id", String(64), nullable=True),
@@ -200,6 +201,17 @@ messages = Table(
     _ts("received_at", nullable=False),
     UniqueConstraint("lead_id", "message_id"),
     Index(None, "message_id"),
+)
+# The same message without a lead arriving at two processes at once (PostgreSQL) is stored once:
+# a look before the insert cannot see the other's uncommitted row; this index makes the second
+# insert wait for the first and find it (``MESSAGE_WITHOUT_LEAD``, ON CONFLICT ... WHERE).
+MESSAGE_WITHOUT_LEAD = messages.c.lead_id.is_(None)
+Index(
+    "ux_messages_message_id_without_lead",
+    messages.c.message_id,
+    unique=True,
+    sqlite_where=MESSAGE_WITHOUT_LEAD,
+    postgresql_where=MESSAGE_WITHOUT_LEAD,
 )
 
 reviews = Table(

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, func, literal_column
+from sqlalchemy import ColumnElement, Connection, Executable, Table, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -28,12 +28,16 @@ def _insert(dialect: str, table: Table) -> Any:
 
 
 @cache
-def insert_ignore_statement(dialect: str, table: Table, conflict: tuple[str, ...]) -> Executable:
-    """``INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING 1``; the row comes as execute
-    parameters, and a row comes back only if it went in."""
+def insert_ignore_statement(
+    dialect: str, table: Table, conflict: tuple[str, ...], where: ColumnElement[bool] | None = None
+) -> Executable:
+    """``INSERT ... ON CONFLICT (conflict) [WHERE where] DO NOTHING RETURNING 1``; the row comes
+    as execute parameters, and a row comes back only if it went in. ``where``: the predicate of
+    a partial unique index on ``conflict`` (a module-level constant: it is part of the cache
+    key)."""
     stmt: Executable = (
         _insert(dialect, table)
-        .on_conflict_do_nothing(index_elements=conflict)
+        .on_conflict_do_nothing(index_elements=conflict, index_where=where)
         .returning(literal_column("1"))
     )
     return stmt
@@ -65,10 +69,15 @@ def upsert_statement(
 
 
 def insert_ignore(
-    conn: Connection, table: Table, values: Mapping[str, Any], conflict: Sequence[str]
+    conn: Connection,
+    table: Table,
+    values: Mapping[str, Any],
+    conflict: Sequence[str],
+    where: ColumnElement[bool] | None = None,
 ) -> bool:
-    """Insert unless a row with the same ``conflict`` columns exists; True if inserted."""
-    stmt = insert_ignore_statement(conn.dialect.name, table, tuple(conflict))
+    """Insert unless a row with the same ``conflict`` columns exists (among the rows ``where``
+    holds for: a partial unique index); True if inserted."""
+    stmt = insert_ignore_statement(conn.dialect.name, table, tuple(conflict), where)
     return conn.execute(stmt, dict(values)).first() is not None
 
 
