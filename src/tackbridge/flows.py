@@ -158,8 +158,11 @@ class NewLeadReactions(QueueOwnJobs):
     def lead_stored(self, conn: Connection, lead: LeadRef, now: datetime) -> None:
         lead_followups(conn, lead.leadID, now, self.policy)
 
-    def leads_stored(self, conn: Connection, stored: Sequence[tuple[LeadRef, datetime]]) -> None:
-        """``lead_followups`` for a batch of new leads: each look-up and the enqueue once."""
+    def leads_stored(
+        self, conn: Connection, stored: Sequence[tuple[LeadRef, datetime]]
+    ) -> int | None:
+        """``lead_followups`` for a batch of new leads: each look-up and the enqueue once; how
+        many jobs it queued (none: nothing for the worker to claim)."""
         business = businesses_of(conn, [lead.leadID for lead, _ in stored])
         ids = {b for b in business.values() if b is not None}
         disabled = disabled_among(conn, ids)
@@ -179,6 +182,7 @@ class NewLeadReactions(QueueOwnJobs):
             if crm:
                 jobs.append((CRM_LEAD_KIND, LeadRef(leadID=lead.leadID), now))
         enqueue_many(conn, jobs)
+        return len(jobs)
 
 
 REACTIONS: Reactions = NewLeadReactions()

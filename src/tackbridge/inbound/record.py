@@ -166,6 +166,8 @@ class Outcome:
     record_kind: str | None
     record_id: str | None
     inbound_id: int
+    #: Whether storing it may have queued jobs: only then is the worker woken for it.
+    queued: bool = True
 
 
 def record_delivery(
@@ -209,7 +211,7 @@ def record_delivery(
         lead_id=lead_id,
         business_id=business_id,
     )
-    return Outcome(outcome, status, kind, record_id, inbound_id)
+    return Outcome(outcome, status, kind, record_id, inbound_id, outcome in (ACCEPTED, PENDING))
 
 
 def _owner_of(record: object) -> tuple[str | None, str | None]:
@@ -438,6 +440,7 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
         if lead.lead_id not in known and lead.lead_id not in new:
             new[lead.lead_id] = (lead, request.received_at)
     inserted: set[str] = set()
+    queued: int | None = 0
     if new:
         stored = [*new.values()]
         bodies = [_business_row(lead, now) for lead, now in stored if lead.business is not None]
@@ -471,7 +474,7 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
             if lead.lead_id in waiting:
                 _apply_pending_updates(conn, lead.lead_id, now)
         if stored:
-            reactions.leads_stored(
+            queued = reactions.leads_stored(
                 conn, [(LeadRef(leadID=lead.lead_id), now) for lead, now in stored]
             )
     outcomes: list[str] = []
@@ -495,8 +498,17 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
         for (request, delivery, _), lead, outcome in zip(items, received, outcomes, strict=True)
     ]
     log_ids = conn.execute(_LOG_INSERT_MANY, logged).scalars().all()
+    # None: the reactions cannot tell, so every new lead may have queued some.
+    woken = queued is None or queued > 0
     return [
-        Outcome(outcome, _STATUS[outcome], "lead", lead.lead_id, int(inbound_id))
+        Outcome(
+            outcome,
+            _STATUS[outcome],
+            "lead",
+            lead.lead_id,
+            int(inbound_id),
+            woken and outcome == ACCEPTED,
+        )
         for lead, outcome, inbound_id in zip(received, outcomes, log_ids, strict=True)
     ]
 
