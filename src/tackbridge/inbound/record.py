@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Executable, bindparam, exists, select, update
 
+from tackbridge.inbound.batch_insert import insert_numbered, prepared
 from tackbridge.inbound.reactions import QUEUE_ONLY, Reactions
 from tackbridge.leads.models import (
     AttachmentInfo,
@@ -135,6 +136,45 @@ def _leads_insert_for(dialect: str) -> Executable:
 def _leads_insert(conn: Connection) -> Executable:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING lead_id: the leads it inserted."""
     return _leads_insert_for(conn.dialect.name)
+
+
+@cache
+def _leads_insert_plain(dialect: str) -> Executable:
+    return insert_ignore_many_statement(dialect, leads, ("lead_id",))
+
+
+def _on_sqlite(conn: Connection) -> bool:
+    """Whether a batch's rows go to the driver's cursor (``inbound.batch_insert``)."""
+    return conn.dialect.name == "sqlite"
+
+
+def _insert_many(conn: Connection, statement: Executable, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if _on_sqlite(conn):
+        prepared(statement, conn, list(rows[0])).executemany(conn, rows)
+    else:
+        conn.execute(statement, rows)
+
+
+def _insert_new_leads(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """The leads of ``rows`` that went in (another process may have stored one first)."""
+    if not _on_sqlite(conn):
+        return set(conn.execute(_leads_insert(conn), rows).scalars())
+    # The writer's transaction holds the file's write lock and the rows are new in it: every
+    # one goes in. Should one not, the batch fails and the writer records item by item.
+    statement = _leads_insert_plain(conn.dialect.name)
+    changed = prepared(statement, conn, list(rows[0])).executemany(conn, rows)
+    if changed != len(rows):
+        raise RuntimeError(f"{changed} of {len(rows)} new leads inserted")
+    return {row["lead_id"] for row in rows}
+
+
+def _insert_log_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """The inbound log's rows, their IDs in the order of the rows."""
+    if not _on_sqlite(conn):
+        return [int(i) for i in conn.execute(_LOG_INSERT_MANY, rows).scalars().all()]
+    return insert_numbered(conn, inbound_log, _LOG_INSERT, rows)
 
 
 # UPDATE without values takes its SET columns from the parameters; a bind named like a column
@@ -444,32 +484,25 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
     if new:
         stored = [*new.values()]
         bodies = [_business_row(lead, now) for lead, now in stored if lead.business is not None]
-        if bodies:
-            conn.execute(_business_upsert(conn), bodies)
+        _insert_many(conn, _business_upsert(conn), bodies)
         people = [_customer_row(lead, now) for lead, now in stored if lead.customer is not None]
-        if people:
-            conn.execute(_customer_upsert(conn), people)
-        rows = [_lead_row(lead, now) for lead, now in stored]
-        # A concurrent writer (another process) may have stored one first: RETURNING names
-        # the leads this statement inserted.
-        inserted = set(conn.execute(_leads_insert(conn), rows).scalars())
+        _insert_many(conn, _customer_upsert(conn), people)
+        # A concurrent writer (another process) may have stored one first.
+        inserted = _insert_new_leads(conn, [_lead_row(lead, now) for lead, now in stored])
         stored = [(lead, now) for lead, now in stored if lead.lead_id in inserted]
         details = [
             {"lead_id": lead.lead_id, "position": i, "question": q, "answer": a}
             for lead, _ in stored
             for i, (q, a) in enumerate(lead.details)
         ]
-        if details:
-            conn.execute(_DETAILS_INSERT, details)
+        _insert_many(conn, _DETAILS_INSERT, details)
         files = [
             _attachment_row("lead", lead.lead_id, "", i, item)
             for lead, _ in stored
             for i, item in enumerate(lead.attachments)
         ]
-        if files:
-            conn.execute(_ATTACHMENTS_INSERT, files)
-        if stored:
-            conn.execute(_HISTORY_INSERT, [_received_row(lead, now) for lead, now in stored])
+        _insert_many(conn, _ATTACHMENTS_INSERT, files)
+        _insert_many(conn, _HISTORY_INSERT, [_received_row(lead, now) for lead, now in stored])
         for lead, now in stored:
             if lead.lead_id in waiting:
                 _apply_pending_updates(conn, lead.lead_id, now)
@@ -497,7 +530,7 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
         )
         for (request, delivery, _), lead, outcome in zip(items, received, outcomes, strict=True)
     ]
-    log_ids = conn.execute(_LOG_INSERT_MANY, logged).scalars().all()
+    log_ids = _insert_log_rows(conn, logged)
     # None: the reactions cannot tell, so every new lead may have queued some.
     woken = queued is None or queued > 0
     return [
