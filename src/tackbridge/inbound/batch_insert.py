@@ -21,11 +21,11 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, Table, func, select
+from sqlalchemy import JSON, Connection, DateTime, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["Prepared", "insert_numbered", "prepared"]
+__all__ = ["Prepared", "insert_numbered", "prepared", "query"]
 
 Converter = Callable[[Any], Any]
 
@@ -98,6 +98,13 @@ def _json(dialect: Dialect) -> Converter:
     return convert
 
 
+def query(conn: Connection, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+    """The rows of a read in ``conn``'s transaction, on the driver's cursor."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    return list(raw.execute(sql, tuple(parameters)).fetchall())
+
+
 _PREPARED: dict[tuple[int, str, tuple[str, ...]], Prepared] = {}
 
 
@@ -125,7 +132,8 @@ def insert_numbered(
     (the table has no AUTOINCREMENT)."""
     if not rows:
         return []
-    top = conn.execute(select(func.max(table.c.id))).scalar()
+    name = conn.dialect.identifier_preparer.format_table(table)
+    ((top,),) = query(conn, f"SELECT max(id) FROM {name}")  # noqa: S608 - a schema name
     first = int(top or 0) + 1
     ids = list(range(first, first + len(rows)))
     numbered = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Executable, bindparam, exists, select, update
 
-from tackbridge.inbound.batch_insert import insert_numbered, prepared
+from tackbridge.inbound.batch_insert import insert_numbered, prepared, query
 from tackbridge.inbound.reactions import QUEUE_ONLY, Reactions
 from tackbridge.leads.models import (
     AttachmentInfo,
@@ -168,6 +168,24 @@ def _insert_new_leads(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     if changed != len(rows):
         raise RuntimeError(f"{changed} of {len(rows)} new leads inserted")
     return {row["lead_id"] for row in rows}
+
+
+def _lead_states(conn: Connection, ids: list[str]) -> tuple[set[str], set[str]]:
+    """Which of ``ids`` are stored leads, and which have updates waiting for them."""
+    if not _on_sqlite(conn):
+        params = {"ids": ids}
+        known = set(conn.execute(_KNOWN_AMONG, params).scalars())
+        return known, set(conn.execute(_WAITING_AMONG, params).scalars())
+    marks = ", ".join("?" * len(ids))
+    # One read for both (the same as _KNOWN_AMONG and _WAITING_AMONG), on the driver's cursor.
+    rows = query(
+        conn,
+        f"SELECT lead_id, 0 FROM leads WHERE lead_id IN ({marks}) "  # noqa: S608 - marks only
+        f"UNION ALL SELECT DISTINCT lead_id, 1 FROM lead_status_history "
+        f"WHERE applied = 0 AND lead_id IN ({marks})",
+        [*ids, *ids],
+    )
+    return {r[0] for r in rows if not r[1]}, {r[0] for r in rows if r[1]}
 
 
 def _insert_log_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -472,9 +490,7 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
     lead, executed once per statement for all of them (the same rows, the same outcomes)."""
     received = [cast(LeadReceived, delivery.record) for _, delivery, _ in items]
     ids = [lead.lead_id for lead in received]
-    params = {"ids": ids}
-    known = set(conn.execute(_KNOWN_AMONG, params).scalars())
-    waiting = set(conn.execute(_WAITING_AMONG, params).scalars())
+    known, waiting = _lead_states(conn, ids)
     new: dict[str, tuple[LeadReceived, datetime]] = {}
     for (request, _, _), lead in zip(items, received, strict=True):
         if lead.lead_id not in known and lead.lead_id not in new:
