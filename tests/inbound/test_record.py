@@ -178,7 +178,14 @@ def test_a_batch_of_new_and_known_leads_stores_what_one_by_one_stores(
     other = open_database(stores.url(tmp_path / "other.db"))  # the same kind of store
     migrate.upgrade(other.writer)
     first = [_lead("K1"), Delivery(parse_legacy_lead_update({"leadID": "W1", "status": "Won"}))]
-    batch = [_lead("N1"), _lead("K1"), _lead("W1", status="Lead"), _lead("N1"), _lead("N2")]
+    batch = [
+        _lead("N1"),
+        _lead("K1"),
+        _lead("W1", status="Lead"),
+        _lead("N1"),
+        _lead("N2"),
+        _lead("N3", business=None),  # no business: followed up all the same
+    ]
     answers = []
     for store, recorder in ((db, _one_by_one), (other, _batched)):
         recorder(store, *first)
@@ -189,6 +196,7 @@ def test_a_batch_of_new_and_known_leads_stores_what_one_by_one_stores(
         "duplicate",
         "accepted",
         "duplicate",
+        "accepted",
         "accepted",
     ]
     tables = (leads, lead_details, attachments, lead_status_history, outbox, inbound_log)

@@ -291,8 +291,8 @@ DeliveryItem = tuple[InboundRequest, Delivery, Reactions]
 
 def record_deliveries(conn: Connection, items: Sequence[DeliveryItem]) -> list[Outcome]:
     """``record_delivery`` for each item, in order, as one batched unit of the group-commit
-    writer (``Writer.run_many``): each run of consecutive new leads executes each of its
-    statements once for the whole run; other records go one by one."""
+    writer (``Writer.run_many``): each run of consecutive new leads (of one or more) executes
+    each of its statements once for the whole run; other records go one by one."""
     outcomes: list[Outcome] = []
     i = 0
     while i < len(items):
@@ -304,7 +304,7 @@ def record_deliveries(conn: Connection, items: Sequence[DeliveryItem]) -> list[O
             and items[j][2] is reactions
         ):
             j += 1
-        if j - i > 1:
+        if j > i:  # one new lead too: its statements are the batch's, cheaper than _lead's
             outcomes.extend(_leads(conn, items[i:j], reactions))
             i = j
         else:
@@ -448,10 +448,14 @@ def _received_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
     }
 
 
+def _business_id(lead: LeadReceived) -> str | None:
+    return lead.business.business_id if lead.business else None
+
+
 def _lead_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
     return {
         "lead_id": lead.lead_id,
-        "business_id": lead.business.business_id if lead.business else None,
+        "business_id": _business_id(lead),
         "customer_id": lead.customer.customer_id if lead.customer else None,
         "source": lead.source,
         "is_test": lead.is_test,
@@ -524,7 +528,10 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
                 _apply_pending_updates(conn, lead.lead_id, now)
         if stored:
             queued = reactions.leads_stored(
-                conn, [(LeadRef(leadID=lead.lead_id), now) for lead, now in stored]
+                conn,
+                [(LeadRef(leadID=lead.lead_id), now) for lead, now in stored],
+                # As _lead_row stored them: no look-up of what was just written.
+                {lead.lead_id: _business_id(lead) for lead, _ in stored},
             )
     outcomes: list[str] = []
     seen: set[str] = set()
