@@ -64,6 +64,8 @@ def main() -> None:
         "--as-shipped", action="store_true", help="the reactions of a server as it ships"
     )
     args = parser.parse_args()
+    if args.writer and args.one_by_one:
+        parser.error("--writer hands batches to record_deliveries; --one-by-one is without it")
 
     template = lead_template()
     with tempfile.TemporaryDirectory() as scratch:
