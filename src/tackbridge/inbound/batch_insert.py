@@ -28,11 +28,14 @@ from sqlalchemy.sql.compiler import SQLCompiler
 __all__ = ["Prepared", "insert_numbered", "prepared", "query"]
 
 Converter = Callable[[Any], Any]
+# How a parameter's value is converted: as it is, by its SQLAlchemy processor, as a datetime
+# (its processor, once per distinct value of a batch), as JSON (None too).
+_AS_IS, _PROCESSED, _DATETIME, _JSON = range(4)
 
 
 class Prepared:
     """One statement compiled for a dialect and a fixed set of parameter keys, with the
-    converter of each positional parameter."""
+    conversion of each positional parameter."""
 
     def __init__(self, statement: Any, dialect: Dialect, keys: Sequence[str]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
@@ -42,41 +45,45 @@ class Prepared:
             raise ValueError(f"{statement} cannot be executed on the driver's cursor")
         self.sql = compiled.string
         self.names = tuple(compiled.positiontup)
-        self._dates: dict[int, Any] = {}
-        converters: list[Converter | None] = []
+        columns: list[tuple[str, int, Converter | None]] = []
         for name in self.names:
             bind_type = compiled.binds[name].type
-            if isinstance(bind_type, DateTime):
-                converters.append(self._datetime(bind_type.dialect_impl(dialect), dialect))
-            elif isinstance(bind_type, JSON):
-                converters.append(_json(dialect))
+            process = bind_type.dialect_impl(dialect).bind_processor(dialect)
+            if isinstance(bind_type, JSON):
+                columns.append((name, _JSON, _json(dialect)))
+            elif process is None:
+                columns.append((name, _AS_IS, None))
+            elif isinstance(bind_type, DateTime):
+                columns.append((name, _DATETIME, process))
             else:
-                converters.append(bind_type.dialect_impl(dialect).bind_processor(dialect))
-        self.converters = tuple(converters)
-
-    def _datetime(self, impl: Any, dialect: Dialect) -> Converter:
-        process = impl.bind_processor(dialect)
-        dates = self._dates
-
-        def convert(value: Any) -> Any:
-            if value is None or process is None:
-                return value
-            # By identity: the rows hold their values until the batch's conversion ends, and
-            # equal datetimes in other time zones have other fields (another text).
-            found = dates.get(id(value))
-            if found is None:
-                found = dates[id(value)] = process(value)
-            return found
-
-        return convert
+                columns.append((name, _PROCESSED, process))
+        self._columns = tuple(columns)
 
     def rows(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         """The rows as the driver's parameter tuples."""
-        named = tuple(zip(self.names, self.converters, strict=True))
-        try:
-            return [tuple(row[n] if c is None else c(row[n]) for n, c in named) for row in rows]
-        finally:
-            self._dates.clear()  # converted once per batch, not kept
+        # Datetimes by identity, for this call only: the rows hold their values until it
+        # returns, and equal datetimes in other time zones have other fields (another text).
+        dates: dict[int, Any] = {}
+        found: list[tuple[Any, ...]] = []
+        for row in rows:
+            values: list[Any] = []
+            for name, kind, process in self._columns:
+                value = row[name]
+                if kind == _JSON:
+                    assert process is not None
+                    value = process(value)
+                elif kind != _AS_IS and value is not None:
+                    assert process is not None
+                    if kind == _DATETIME:
+                        text = dates.get(id(value))
+                        if text is None:
+                            text = dates[id(value)] = process(value)
+                        value = text
+                    else:
+                        value = process(value)
+                values.append(value)
+            found.append(tuple(values))
+        return found
 
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Execute for each row in ``conn``'s transaction; how many rows it changed."""
