@@ -24,6 +24,7 @@ import argparse
 import base64
 import contextlib
 import json
+import math
 import os
 import platform
 import secrets
@@ -554,6 +555,11 @@ def _cpu_cols(r: dict[str, Any], own: float) -> str:
     )
 
 
+def _cpu_ms(pct_of_a_core: float, per_second: float) -> float:
+    """CPU ms per request from a CPU % of one core and requests per second."""
+    return 10.0 * pct_of_a_core / per_second if per_second else math.nan
+
+
 def render(report: dict[str, Any]) -> str:
     """The human-readable report."""
     env = report["environment"]
@@ -644,6 +650,24 @@ def render(report: dict[str, Any]) -> str:
         f"  {'lead/starlette':<14} {r['throughput']:>12.3f} {r['p50']:>13.2f} {r['p99']:>13.2f}"
     )
     lines.append(f"  {'lead/' + BARE_PATH:<14} {r['throughput_own_bare']:>12.3f}")
+    # CPU per answered request: what a busy machine disturbs least (the others' load slows
+    # every endpoint's wall clock, not the work each request costs).
+    lines += ["", "Server CPU per answered request, ms (event loop + other threads)"]
+    for phase, runs, rate_key in (("wrk", tput, "ok_per_s"), ("at rate", lat, "achieved_rate")):
+        cells = []
+        for key in LABELS:
+            done, cpu = runs[key][rate_key], runs[key]["server_cpu_pct"]
+            total, loop, other = (
+                _cpu_ms(cpu[k], done) for k in ("total", "event_loop_thread", "other_threads")
+            )
+            cells.append(f"{LABELS[key]} {total:.3f} ({loop:.3f} + {other:.3f})")
+        lines.append(f"  {phase:<8} " + "; ".join(cells))
+    star = _cpu_ms(tput["starlette"]["server_cpu_pct"]["total"], tput["starlette"]["ok_per_s"])
+    lead = _cpu_ms(tput["lead"]["server_cpu_pct"]["total"], tput["lead"]["ok_per_s"])
+    lines.append(
+        f"  starlette/lead CPU per request under wrk: {star / lead:.3f} (what lead/starlette "
+        "would be were both bound by one core's CPU alone)"
+    )
     t = report["targets"]
     busy = [
         f"{phase} {LABELS[key]} {r['others_cpu_pct']:.0f}%"

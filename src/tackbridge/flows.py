@@ -19,7 +19,7 @@ here; the runtime passes ``REACTIONS`` to the front door.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -158,9 +158,20 @@ class NewLeadReactions(QueueOwnJobs):
     def lead_stored(self, conn: Connection, lead: LeadRef, now: datetime) -> None:
         lead_followups(conn, lead.leadID, now, self.policy)
 
-    def leads_stored(self, conn: Connection, stored: Sequence[tuple[LeadRef, datetime]]) -> None:
-        """``lead_followups`` for a batch of new leads: each look-up and the enqueue once."""
-        business = businesses_of(conn, [lead.leadID for lead, _ in stored])
+    def leads_stored(
+        self,
+        conn: Connection,
+        stored: Sequence[tuple[LeadRef, datetime]],
+        businesses: Mapping[str, str | None] | None = None,
+    ) -> int | None:
+        """``lead_followups`` for a batch of new leads: each look-up and the enqueue once; how
+        many jobs it queued (none: nothing for the worker to claim). ``businesses``: each
+        lead's business as just stored, when the caller has it (else it is looked up)."""
+        business = (
+            businesses
+            if businesses is not None
+            else businesses_of(conn, [lead.leadID for lead, _ in stored])
+        )
         ids = {b for b in business.values() if b is not None}
         disabled = disabled_among(conn, ids)
         rows = business_settings.get_many(conn, ids) if self.policy is not None else {}
@@ -179,6 +190,7 @@ class NewLeadReactions(QueueOwnJobs):
             if crm:
                 jobs.append((CRM_LEAD_KIND, LeadRef(leadID=lead.leadID), now))
         enqueue_many(conn, jobs)
+        return len(jobs)
 
 
 REACTIONS: Reactions = NewLeadReactions()

@@ -150,3 +150,24 @@ def test_malformed_trace_headers_are_not_taken() -> None:
     assert logs._incoming(scope) is None
     scope = {"headers": [(b"x-request-id", b"ok-id-12345")]}
     assert logs._incoming(scope) == "ok-id-12345"
+
+
+def test_made_up_trace_ids_are_random_hex_and_draw_on_the_os_in_bulk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each made-up ID is 32 hex digits from the OS's random source, none repeated; the OS is
+    asked once per several hundred IDs, not once per request (each ask releases the GIL on
+    the event loop)."""
+    asked: list[int] = []
+    real = os.urandom
+
+    def counted(n: int) -> bytes:
+        asked.append(n)
+        return real(n)
+
+    monkeypatch.setattr(logs.os, "urandom", counted)
+    made = [logs.new_trace_id() for _ in range(2000)]
+    assert all(len(t) == 32 and int(t, 16) >= 0 for t in made)
+    assert len(set(made)) == len(made)
+    assert 1 <= len(asked) <= 2000 // 200 + 1
+    assert sum(asked) >= 16 * (2000 - 256)  # every ID's bytes came from the OS

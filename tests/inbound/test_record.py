@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tackbridge.flows import REACTIONS
+from tackbridge.crm.destinations import DESTINATION_TYPES
+from tackbridge.flows import REACTIONS, FollowupPolicy, NewLeadReactions
 from tackbridge.inbound.parse import (
     parse_legacy_lead,
     parse_legacy_lead_update,
@@ -35,6 +36,7 @@ from tackbridge.store.schema import (
     outbox,
 )
 from tests.support import stores
+from tests.support.tackbridge import make_settings
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -176,7 +178,14 @@ def test_a_batch_of_new_and_known_leads_stores_what_one_by_one_stores(
     other = open_database(stores.url(tmp_path / "other.db"))  # the same kind of store
     migrate.upgrade(other.writer)
     first = [_lead("K1"), Delivery(parse_legacy_lead_update({"leadID": "W1", "status": "Won"}))]
-    batch = [_lead("N1"), _lead("K1"), _lead("W1", status="Lead"), _lead("N1"), _lead("N2")]
+    batch = [
+        _lead("N1"),
+        _lead("K1"),
+        _lead("W1", status="Lead"),
+        _lead("N1"),
+        _lead("N2"),
+        _lead("N3", business=None),  # no business: followed up all the same
+    ]
     answers = []
     for store, recorder in ((db, _one_by_one), (other, _batched)):
         recorder(store, *first)
@@ -188,6 +197,7 @@ def test_a_batch_of_new_and_known_leads_stores_what_one_by_one_stores(
         "accepted",
         "duplicate",
         "accepted",
+        "accepted",
     ]
     tables = (leads, lead_details, attachments, lead_status_history, outbox, inbound_log)
     for table in tables:
@@ -198,3 +208,27 @@ def test_a_batch_of_new_and_known_leads_stores_what_one_by_one_stores(
                 b.execute(stmt).all(), key=repr
             ), table.name
     other.dispose()
+
+
+def test_only_a_lead_that_queued_jobs_asks_for_the_worker(db: Database, tmp_path: Path) -> None:
+    """The front door wakes the worker for an outcome that says it queued jobs: a new lead
+    whose business's configuration gives its follow-ups nothing to do queues none, and its
+    worker is spared a claim that could find nothing; a duplicate queues nothing either."""
+    request = InboundRequest("/v1/lead", "POST", {}, b"{}", 2, NOW)
+    idle = NewLeadReactions(
+        FollowupPolicy(make_settings(tmp_path, mode="production"), DESTINATION_TYPES)
+    )
+    with db.writer.begin() as conn:
+        quiet = record_deliveries(conn, [(request, _lead(f"Q{i}"), idle) for i in range(3)])
+    assert [(o.outcome, o.queued) for o in quiet] == [("accepted", False)] * 3
+    assert _scalars(db, select(outbox.c.id)) == []
+    with db.writer.begin() as conn:
+        busy = record_deliveries(
+            conn, [(request, d, REACTIONS) for d in (_lead("B1"), _lead("Q0"), _lead("B2"))]
+        )
+    assert [(o.outcome, o.queued) for o in busy] == [
+        ("accepted", True),
+        ("duplicate", False),
+        ("accepted", True),
+    ]
+    assert len(_scalars(db, select(outbox.c.id))) == 4

@@ -8,7 +8,7 @@ know which features react.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -23,8 +23,15 @@ __all__ = ["QUEUE_ONLY", "QueueOwnJobs", "Reactions"]
 
 class Reactions(Protocol):
     def lead_stored(self, conn: Connection, lead: LeadRef, now: datetime) -> None: ...
-    def leads_stored(self, conn: Connection, stored: Sequence[tuple[LeadRef, datetime]]) -> None:
-        """``lead_stored`` for each (lead, now) of a batch, in as few statements as it can."""
+    def leads_stored(
+        self,
+        conn: Connection,
+        stored: Sequence[tuple[LeadRef, datetime]],
+        businesses: Mapping[str, str | None] | None = None,
+    ) -> int | None:
+        """``lead_stored`` for each (lead, now) of a batch, in as few statements as it can; how
+        many jobs that queued (0: the worker need not be woken), None if it cannot tell.
+        ``businesses``: the business each lead was stored with, by lead ID, when known."""
         ...
 
     def message_stored(self, conn: Connection, message: MessageRef, now: datetime) -> None: ...
@@ -38,9 +45,15 @@ class QueueOwnJobs:
     def lead_stored(self, conn: Connection, lead: LeadRef, now: datetime) -> None:
         enqueue(conn, LEAD_RECEIVED, lead, now=now)
 
-    def leads_stored(self, conn: Connection, stored: Sequence[tuple[LeadRef, datetime]]) -> None:
+    def leads_stored(
+        self,
+        conn: Connection,
+        stored: Sequence[tuple[LeadRef, datetime]],
+        businesses: Mapping[str, str | None] | None = None,
+    ) -> int | None:
         for lead, now in stored:
             self.lead_stored(conn, lead, now)
+        return len(stored)
 
     def message_stored(self, conn: Connection, message: MessageRef, now: datetime) -> None:
         enqueue(conn, MESSAGE_RECEIVED, message, now=now)

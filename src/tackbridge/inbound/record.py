@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Executable, bindparam, exists, select, update
 
+from tackbridge.inbound.batch_insert import insert_numbered, prepared, query
 from tackbridge.inbound.reactions import QUEUE_ONLY, Reactions
 from tackbridge.leads.models import (
     AttachmentInfo,
@@ -139,6 +140,63 @@ def _leads_insert(conn: Connection) -> Executable:
     return _leads_insert_for(conn.dialect.name)
 
 
+@cache
+def _leads_insert_plain(dialect: str) -> Executable:
+    return insert_ignore_many_statement(dialect, leads, ("lead_id",))
+
+
+def _on_sqlite(conn: Connection) -> bool:
+    """Whether a batch's rows go to the driver's cursor (``inbound.batch_insert``)."""
+    return conn.dialect.name == "sqlite"
+
+
+def _insert_many(conn: Connection, statement: Executable, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if _on_sqlite(conn):
+        prepared(statement, conn, list(rows[0])).executemany(conn, rows)
+    else:
+        conn.execute(statement, rows)
+
+
+def _insert_new_leads(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """The leads of ``rows`` that went in (another process may have stored one first)."""
+    if not _on_sqlite(conn):
+        return set(conn.execute(_leads_insert(conn), rows).scalars())
+    # The writer's transaction holds the file's write lock and the rows are new in it: every
+    # one goes in. Should one not, the batch fails and the writer records item by item.
+    statement = _leads_insert_plain(conn.dialect.name)
+    changed = prepared(statement, conn, list(rows[0])).executemany(conn, rows)
+    if changed != len(rows):
+        raise RuntimeError(f"{changed} of {len(rows)} new leads inserted")
+    return {row["lead_id"] for row in rows}
+
+
+def _lead_states(conn: Connection, ids: list[str]) -> tuple[set[str], set[str]]:
+    """Which of ``ids`` are stored leads, and which have updates waiting for them."""
+    if not _on_sqlite(conn):
+        params = {"ids": ids}
+        known = set(conn.execute(_KNOWN_AMONG, params).scalars())
+        return known, set(conn.execute(_WAITING_AMONG, params).scalars())
+    marks = ", ".join("?" * len(ids))
+    # One read for both (the same as _KNOWN_AMONG and _WAITING_AMONG), on the driver's cursor.
+    rows = query(
+        conn,
+        f"SELECT lead_id, 0 FROM leads WHERE lead_id IN ({marks}) "  # noqa: S608 - marks only
+        f"UNION ALL SELECT DISTINCT lead_id, 1 FROM lead_status_history "
+        f"WHERE applied = 0 AND lead_id IN ({marks})",
+        [*ids, *ids],
+    )
+    return {r[0] for r in rows if not r[1]}, {r[0] for r in rows if r[1]}
+
+
+def _insert_log_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """The inbound log's rows, their IDs in the order of the rows."""
+    if not _on_sqlite(conn):
+        return [int(i) for i in conn.execute(_LOG_INSERT_MANY, rows).scalars().all()]
+    return insert_numbered(conn, inbound_log, _LOG_INSERT, rows)
+
+
 # UPDATE without values takes its SET columns from the parameters; a bind named like a column
 # is reserved for SET, hence ``key_lead_id``.
 _UPDATE_LEAD = update(leads).where(leads.c.lead_id == bindparam("key_lead_id"))
@@ -168,6 +226,8 @@ class Outcome:
     record_kind: str | None
     record_id: str | None
     inbound_id: int
+    #: Whether storing it may have queued jobs: only then is the worker woken for it.
+    queued: bool = True
 
 
 def record_delivery(
@@ -211,7 +271,7 @@ def record_delivery(
         lead_id=lead_id,
         business_id=business_id,
     )
-    return Outcome(outcome, status, kind, record_id, inbound_id)
+    return Outcome(outcome, status, kind, record_id, inbound_id, outcome in (ACCEPTED, PENDING))
 
 
 def _owner_of(record: object) -> tuple[str | None, str | None]:
@@ -233,8 +293,8 @@ DeliveryItem = tuple[InboundRequest, Delivery, Reactions]
 
 def record_deliveries(conn: Connection, items: Sequence[DeliveryItem]) -> list[Outcome]:
     """``record_delivery`` for each item, in order, as one batched unit of the group-commit
-    writer (``Writer.run_many``): each run of consecutive new leads executes each of its
-    statements once for the whole run; other records go one by one."""
+    writer (``Writer.run_many``): each run of consecutive new leads (of one or more) executes
+    each of its statements once for the whole run; other records go one by one."""
     outcomes: list[Outcome] = []
     i = 0
     while i < len(items):
@@ -246,7 +306,7 @@ def record_deliveries(conn: Connection, items: Sequence[DeliveryItem]) -> list[O
             and items[j][2] is reactions
         ):
             j += 1
-        if j - i > 1:
+        if j > i:  # one new lead too: its statements are the batch's, cheaper than _lead's
             outcomes.extend(_leads(conn, items[i:j], reactions))
             i = j
         else:
@@ -390,10 +450,14 @@ def _received_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
     }
 
 
+def _business_id(lead: LeadReceived) -> str | None:
+    return lead.business.business_id if lead.business else None
+
+
 def _lead_row(lead: LeadReceived, now: datetime) -> dict[str, Any]:
     return {
         "lead_id": lead.lead_id,
-        "business_id": lead.business.business_id if lead.business else None,
+        "business_id": _business_id(lead),
         "customer_id": lead.customer.customer_id if lead.customer else None,
         "source": lead.source,
         "is_test": lead.is_test,
@@ -432,49 +496,44 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
     lead, executed once per statement for all of them (the same rows, the same outcomes)."""
     received = [cast(LeadReceived, delivery.record) for _, delivery, _ in items]
     ids = [lead.lead_id for lead in received]
-    params = {"ids": ids}
-    known = set(conn.execute(_KNOWN_AMONG, params).scalars())
-    waiting = set(conn.execute(_WAITING_AMONG, params).scalars())
+    known, waiting = _lead_states(conn, ids)
     new: dict[str, tuple[LeadReceived, datetime]] = {}
     for (request, _, _), lead in zip(items, received, strict=True):
         if lead.lead_id not in known and lead.lead_id not in new:
             new[lead.lead_id] = (lead, request.received_at)
     inserted: set[str] = set()
+    queued: int | None = 0
     if new:
         stored = [*new.values()]
         bodies = [_business_row(lead, now) for lead, now in stored if lead.business is not None]
-        if bodies:
-            conn.execute(_business_upsert(conn), bodies)
+        _insert_many(conn, _business_upsert(conn), bodies)
         people = [_customer_row(lead, now) for lead, now in stored if lead.customer is not None]
-        if people:
-            conn.execute(_customer_upsert(conn), people)
-        rows = [_lead_row(lead, now) for lead, now in stored]
-        # A concurrent writer (another process) may have stored one first: RETURNING names
-        # the leads this statement inserted.
-        inserted = set(conn.execute(_leads_insert(conn), rows).scalars())
+        _insert_many(conn, _customer_upsert(conn), people)
+        # A concurrent writer (another process) may have stored one first.
+        inserted = _insert_new_leads(conn, [_lead_row(lead, now) for lead, now in stored])
         stored = [(lead, now) for lead, now in stored if lead.lead_id in inserted]
         details = [
             {"lead_id": lead.lead_id, "position": i, "question": q, "answer": a}
             for lead, _ in stored
             for i, (q, a) in enumerate(lead.details)
         ]
-        if details:
-            conn.execute(_DETAILS_INSERT, details)
+        _insert_many(conn, _DETAILS_INSERT, details)
         files = [
             _attachment_row("lead", lead.lead_id, "", i, item)
             for lead, _ in stored
             for i, item in enumerate(lead.attachments)
         ]
-        if files:
-            conn.execute(_ATTACHMENTS_INSERT, files)
-        if stored:
-            conn.execute(_HISTORY_INSERT, [_received_row(lead, now) for lead, now in stored])
+        _insert_many(conn, _ATTACHMENTS_INSERT, files)
+        _insert_many(conn, _HISTORY_INSERT, [_received_row(lead, now) for lead, now in stored])
         for lead, now in stored:
             if lead.lead_id in waiting:
                 _apply_pending_updates(conn, lead.lead_id, now)
         if stored:
-            reactions.leads_stored(
-                conn, [(LeadRef(leadID=lead.lead_id), now) for lead, now in stored]
+            queued = reactions.leads_stored(
+                conn,
+                [(LeadRef(leadID=lead.lead_id), now) for lead, now in stored],
+                # As _lead_row stored them: no look-up of what was just written.
+                {lead.lead_id: _business_id(lead) for lead, _ in stored},
             )
     outcomes: list[str] = []
     seen: set[str] = set()
@@ -496,9 +555,18 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
         )
         for (request, delivery, _), lead, outcome in zip(items, received, outcomes, strict=True)
     ]
-    log_ids = conn.execute(_LOG_INSERT_MANY, logged).scalars().all()
+    log_ids = _insert_log_rows(conn, logged)
+    # None: the reactions cannot tell, so every new lead may have queued some.
+    woken = queued is None or queued > 0
     return [
-        Outcome(outcome, _STATUS[outcome], "lead", lead.lead_id, int(inbound_id))
+        Outcome(
+            outcome,
+            _STATUS[outcome],
+            "lead",
+            lead.lead_id,
+            int(inbound_id),
+            woken and outcome == ACCEPTED,
+        )
         for lead, outcome, inbound_id in zip(received, outcomes, log_ids, strict=True)
     ]
 

@@ -32,9 +32,7 @@ from tackbridge.inbound.http import (
 )
 from tackbridge.inbound.reactions import Reactions
 from tackbridge.inbound.record import (
-    ACCEPTED,
     FAILED,
-    PENDING,
     REJECTED,
     UNAUTHORIZED,
     InboundRequest,
@@ -191,8 +189,8 @@ async def handle(request: Request, route: str, reactions_of: ReactionsOf) -> Res
             503, "could not store the delivery; deliver again", headers={"Retry-After": "5"}
         )
     DELIVERIES.labels(route, outcome.outcome).inc()
-    if outcome.outcome in (ACCEPTED, PENDING):
-        svc.wake_worker()  # its follow-up jobs are due now
+    if outcome.queued:
+        svc.wake_worker()  # its follow-up jobs are due now (a lead that queued none: no claim)
     payload: dict[str, Any] = {"status": outcome.outcome, "inboundID": outcome.inbound_id}
     if outcome.record_kind:
         payload[outcome.record_kind + "ID"] = outcome.record_id
