@@ -132,7 +132,7 @@ def test_updates_and_a_message_before_the_lead_apply_when_it_arrives(
         Delivery(parse_legacy_lead_update({"leadID": "L1", "status": "Won"})),
         Delivery(parse_legacy_message({"leadID": "L1", "message": {"messageID": "M1"}})),
     ]
-    outcomes = record(db, *early, _lead("L1", status="Lead", leadPrice="$5.00"))
+    outcomes = [*record(db, *early), *record(db, _lead("L1", status="Lead", leadPrice="$5.00"))]
     assert [o.outcome for o in outcomes] == ["pending", "pending", "pending", "accepted"]
     assert [o.status_code for o in outcomes] == [202, 202, 202, 200]
     with db.reader.connect() as conn:
@@ -155,6 +155,25 @@ def test_updates_and_a_message_before_the_lead_apply_when_it_arrives(
         db, Delivery(parse_legacy_message({"leadID": "L1", "message": {"messageID": "M2"}}))
     )
     assert (late.outcome, late.status_code) == ("accepted", 200)
+
+
+def test_a_batch_records_in_one_order_and_answers_in_its_own(db: Database) -> None:
+    """Concurrent requests in one group commit are recorded leads first, then by kind and ID
+    (the same lock order in every process), and each request gets its own outcome back."""
+    message = Delivery(parse_legacy_message({"leadID": "L2", "message": {"messageID": "M1"}}))
+    update = Delivery(parse_legacy_lead_update({"leadID": "L1", "status": "Won"}))
+    outcomes = _batched(db, message, update, _lead("L2"), _lead("L1"))
+    assert [(o.record_kind, o.record_id, o.outcome) for o in outcomes] == [
+        ("message", "M1", "accepted"),  # its lead, later in the batch, was recorded first
+        ("lead_update", "L1", "accepted"),
+        ("lead", "L2", "accepted"),
+        ("lead", "L1", "accepted"),
+    ]
+    with db.reader.connect() as conn:
+        logged = conn.execute(select(inbound_log.c.record_id).order_by(inbound_log.c.id)).scalars()
+        assert list(logged) == ["L1", "L2", "L1", "M1"]
+        status = conn.execute(select(leads.c.status).where(leads.c.lead_id == "L1")).scalar()
+    assert status == "Won"
 
 
 def test_a_lead_without_waiting_updates_keeps_its_own_state(db: Database, record: Recorder) -> None:

@@ -292,27 +292,55 @@ DeliveryItem = tuple[InboundRequest, Delivery, Reactions]
 
 
 def record_deliveries(conn: Connection, items: Sequence[DeliveryItem]) -> list[Outcome]:
-    """``record_delivery`` for each item, in order, as one batched unit of the group-commit
-    writer (``Writer.run_many``): each run of consecutive new leads (of one or more) executes
-    each of its statements once for the whole run; other records go one by one."""
-    outcomes: list[Outcome] = []
+    """``record_delivery`` for each item as one batched unit of the group-commit writer
+    (``Writer.run_many``), the outcomes in the items' order: each run of new leads (of one or
+    more) executes each of its statements once for the whole run; other records go one by one.
+
+    The items are recorded in ``_lock_order``, not as they came: they are concurrent requests,
+    so any order is one they could have had, and one order for every process means two
+    processes' batches take their rows' locks in the same order (on PostgreSQL, the same
+    deliveries recorded in opposite orders by two ``serve`` processes deadlock until the server
+    breaks the tie, ``deadlock_timeout``, 1 s by default)."""
+    order = sorted(range(len(items)), key=lambda k: _lock_order(items[k][1]))
+    outcomes: list[Outcome | None] = [None] * len(items)
     i = 0
-    while i < len(items):
-        request, delivery, reactions = items[i]
+    while i < len(order):
+        request, delivery, reactions = items[order[i]]
         j = i
         while (
-            j < len(items)
-            and isinstance(items[j][1].record, LeadReceived)
-            and items[j][2] is reactions
+            j < len(order)
+            and isinstance(items[order[j]][1].record, LeadReceived)
+            and items[order[j]][2] is reactions
         ):
             j += 1
         if j > i:  # one new lead too: its statements are the batch's, cheaper than _lead's
-            outcomes.extend(_leads(conn, items[i:j], reactions))
+            run = order[i:j]
+            for k, outcome in zip(
+                run, _leads(conn, [items[k] for k in run], reactions), strict=True
+            ):
+                outcomes[k] = outcome
             i = j
         else:
-            outcomes.append(record_delivery(conn, request, delivery, reactions))
+            outcomes[order[i]] = record_delivery(conn, request, delivery, reactions)
             i += 1
-    return outcomes
+    recorded = [outcome for outcome in outcomes if outcome is not None]
+    assert len(recorded) == len(items)
+    return recorded
+
+
+def _lock_order(delivery: Delivery) -> tuple[int, str]:
+    """Where a delivery goes in a batch: leads first (a later record of the batch finds its
+    lead stored), then lead updates, messages, reviews and the rest, each by its record's ID."""
+    record = delivery.record
+    if isinstance(record, LeadReceived):
+        return 0, record.lead_id
+    if isinstance(record, LeadUpdated):
+        return 1, record.lead_id
+    if isinstance(record, MessageReceived):
+        return 2, record.message_id
+    if isinstance(record, ReviewReceived):
+        return 3, record.review_id
+    return 4, ""
 
 
 def log_request(
@@ -505,9 +533,16 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
     queued: int | None = 0
     if new:
         stored = [*new.values()]
-        bodies = [_business_row(lead, now) for lead, now in stored if lead.business is not None]
+        # In key order, as every process does (record_deliveries: the locks' order).
+        bodies = sorted(
+            (_business_row(lead, now) for lead, now in stored if lead.business is not None),
+            key=lambda row: str(row["business_id"]),
+        )
         _insert_many(conn, _business_upsert(conn), bodies)
-        people = [_customer_row(lead, now) for lead, now in stored if lead.customer is not None]
+        people = sorted(
+            (_customer_row(lead, now) for lead, now in stored if lead.customer is not None),
+            key=lambda row: str(row["customer_id"]),
+        )
         _insert_many(conn, _customer_upsert(conn), people)
         # A concurrent writer (another process) may have stored one first.
         inserted = _insert_new_leads(conn, [_lead_row(lead, now) for lead, now in stored])
