@@ -199,7 +199,7 @@ async def _store_busy(_request: Request, exc: Exception) -> Response:
     retry_after = exc.retry_after if isinstance(exc, StoreBusyError) else 1
     return problem(
         503,
-        "the store is busy (locked by another process); nothing was written, try again",
+        "the store is busy (another writer holds it); nothing was written, try again",
         slug="store-busy",
         headers={"Retry-After": str(retry_after)},
     )
