@@ -21,6 +21,7 @@ checkpoint, RSS < 200 MB. On a shared machine run it when quiet: ``--wait-quiet`
 
     .venv/bin/python bench/growth.py                                  # 10k, 100k, 1M leads
     .venv/bin/python bench/growth.py --checkpoints 10000,200000 --requests 300
+    .venv/bin/python bench/growth.py --postgres --checkpoints 10000,100000  # a throwaway cluster
     .venv/bin/python bench/growth.py --database-url postgresql+psycopg://... # another store
 """
 
@@ -49,9 +50,11 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(ROOT))  # tests.support.postgres: the throwaway cluster
 
 from ingest import PLACEHOLDER, lead_template  # noqa: E402
 from sqlalchemy import update  # noqa: E402
+from tests.support.postgres import Cluster  # noqa: E402
 
 from tackbridge.flows import NewLeadReactions  # noqa: E402
 from tackbridge.inbound.http import decode_json  # noqa: E402
@@ -311,10 +314,26 @@ def main() -> int:
     parser.add_argument(
         "--database-url", default=None, help="another store (default: SQLite in a scratch dir)"
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="a throwaway PostgreSQL cluster (Debian's postgresql, the server's durable defaults)",
+    )
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--keep", action="store_true", help="keep the scratch dir (under var/)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if not args.postgres:
+        return run(args)
+    cluster = Cluster(fast=False).start()
+    try:
+        args.database_url = cluster.database(prefix="growth")
+        return run(args)
+    finally:
+        cluster.stop()
+
+
+def run(args: argparse.Namespace) -> int:
     totals = sorted(int(x) for x in args.checkpoints.split(","))
     rng = random.Random(args.seed)
     if args.keep:
