@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tackbridge.crm.destinations import DESTINATION_TYPES
 from tackbridge.flows import REACTIONS, FollowupPolicy, NewLeadReactions
@@ -29,6 +29,7 @@ from tackbridge.store import migrate
 from tackbridge.store.database import Database, open_database
 from tackbridge.store.schema import (
     attachments,
+    businesses,
     inbound_log,
     lead_details,
     lead_status_history,
@@ -251,3 +252,24 @@ def test_only_a_lead_that_queued_jobs_asks_for_the_worker(db: Database, tmp_path
         ("accepted", True),
     ]
     assert len(_scalars(db, select(outbox.c.id))) == 4
+
+
+@pytest.mark.postgres_only
+def test_leads_of_a_known_business_do_not_lock_its_row(db: Database) -> None:
+    """Two serve processes' batches of one busy business's leads would otherwise take turns on
+    its row (an upsert locks it until commit, changed or not). Held by another transaction, the
+    row does not stop a batch of leads that leaves it as it is; a rename still lands."""
+    _batched(db, _lead("L0"))
+    with db.writer.connect() as holder, holder.begin():
+        # The lock another process's upsert of the row holds until its commit.
+        holder.execute(text("SELECT 1 FROM businesses WHERE business_id = 'b1' FOR NO KEY UPDATE"))
+        with db.writer.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            request = InboundRequest("/v1/lead", "POST", {}, b"{}", 2, NOW)
+            outcomes = record_deliveries(
+                conn, [(request, _lead(f"L{i}"), REACTIONS) for i in (1, 2)]
+            )
+        assert [o.outcome for o in outcomes] == ["accepted", "accepted"]
+    renamed = _lead("L3", business={"businessID": "b1", "name": "Painting & Drywall"})
+    _batched(db, renamed)
+    assert _scalars(db, select(businesses.c.name)) == ["Painting & Drywall"]

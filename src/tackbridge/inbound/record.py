@@ -159,6 +159,37 @@ def _insert_many(conn: Connection, statement: Executable, rows: list[dict[str, A
         conn.execute(statement, rows)
 
 
+_BUSINESSES_KNOWN = select(
+    businesses.c.business_id, businesses.c.name, businesses.c.access_code
+).where(businesses.c.business_id.in_(bindparam("ids", expanding=True)))
+
+
+def _changed_businesses(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The business rows that would change what is stored: on PostgreSQL an upsert locks its
+    row until the transaction commits, even when it changes nothing, and every lead of a busy
+    business names it, so two ``serve`` processes' batches would take turns on that one row.
+    Read first, without a lock; upsert only what is new or differs (a business renamed, or
+    given an access code). SQLite's write lock is the whole file's anyway: it upserts them all."""
+    if _on_sqlite(conn) or not rows:
+        return rows
+    known = {
+        row.business_id: (row.name, row.access_code)
+        for row in conn.execute(
+            _BUSINESSES_KNOWN, {"ids": sorted({r["business_id"] for r in rows})}
+        )
+    }
+    changed = []
+    for row in rows:
+        stored = known.get(row["business_id"])
+        # The upsert keeps a stored value where the new one is null (upsert_statement).
+        if stored is None or any(
+            new is not None and new != old
+            for new, old in zip((row["name"], row["access_code"]), stored, strict=True)
+        ):
+            changed.append(row)
+    return changed
+
+
 def _insert_new_leads(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     """The leads of ``rows`` that went in (another process may have stored one first)."""
     if not _on_sqlite(conn):
@@ -538,7 +569,7 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
             (_business_row(lead, now) for lead, now in stored if lead.business is not None),
             key=lambda row: str(row["business_id"]),
         )
-        _insert_many(conn, _business_upsert(conn), bodies)
+        _insert_many(conn, _business_upsert(conn), _changed_businesses(conn, bodies))
         people = sorted(
             (_customer_row(lead, now) for lead, now in stored if lead.customer is not None),
             key=lambda row: str(row["customer_id"]),
