@@ -9,7 +9,8 @@ bench/openloop.py (open loop, latency from each request's scheduled time):
 2. **flood**: the same leads again while a second generator process sends ``--flood-rate``
    unauthenticated ``POST /v1/lead`` a second (wrong Basic credentials, a realistic lead body,
    a ``--pad-bytes`` X-Pad header: 14 KB as in the finding), starting a second earlier and
-   ending a second later.
+   ending a second later. The flood comes from another client address (127.0.0.2) than the
+   leads (127.0.0.1), as an attacker's does: a client's credential failures lock that client.
 
 Then it checks that every acknowledged lead is in the database, and reports the store's growth
 during the flood and the inbound log's rows by outcome. With ``--compare-unlimited`` it runs
@@ -19,7 +20,8 @@ row by row, as before the limit), to show what the limit buys.
     .venv/bin/python bench/flood.py                       # about a minute
     .venv/bin/python bench/flood.py --compare-unlimited --json
 
-Exits 1 if an acknowledged lead is missing; the latency ratio is reported, never enforced.
+Exits 1 if an acknowledged lead is missing or a lead was answered other than 2xx (each phase's
+lead statuses are printed); the latency ratio is reported, never enforced.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,10 @@ def outcomes(database: Path) -> dict[str, int]:
     return {outcome: n for outcome, n in rows}
 
 
+#: The flood's client address (loopback too); the leads come from 127.0.0.1.
+FLOOD_SOURCE = "127.0.0.2"
+
+
 def generator(
     server: ingest.Server,
     *,
@@ -68,6 +75,7 @@ def generator(
     connections: int,
     ack_file: Path,
     pad: int = 0,
+    source: str | None = None,
 ) -> subprocess.Popen[str]:
     samples = ack_file.with_suffix(".samples.json")
     command = [
@@ -97,6 +105,7 @@ def generator(
         str(pad),
         "--samples-file",
         str(samples),
+        *(["--source", source] if source else []),
     ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -181,6 +190,10 @@ def run_server(
                 connections=args.flood_connections,
                 ack_file=here / f"flood{round_}.ack",
                 pad=args.pad_bytes,
+                # Another client than the leads' sender, as an attacker is: a client's
+                # credential failures lock that client (core/throttle), and Thumbtack's
+                # deliveries never come from the attacker's address.
+                source=FLOOD_SOURCE,
             )
             time.sleep(1.0)  # the flood is under way before the first lead of the phase
             run_id = f"{name}-flooded{round_}"
@@ -196,6 +209,9 @@ def run_server(
         report[phase] = {
             "completed": sum(r["completed"] for r in runs[phase]),
             "unanswered": sum(r["unanswered"] for r in runs[phase]),
+            "statuses": _summed(r["statuses"] for r in runs[phase]),
+            "errors": sum(r["errors"] for r in runs[phase]),
+            "error_examples": [e for r in runs[phase] for e in r["error_examples"]][:5],
             "latency_ms": ingest_summary(pooled[phase]),
             "generator_cpu_pct": max(r["generator_cpu_pct"] for r in runs[phase]),
         }
@@ -240,9 +256,9 @@ def render(reports: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"X-Pad {meta['pad_bytes']} bytes; {meta['rounds']} rounds of {meta['duration']:g} s "
         "quiet then flooded, latencies pooled per phase.",
         "",
-        "| refusal budget | phase | leads | p50 ms | p90 ms | p99 ms | max ms "
+        "| refusal budget | phase | leads | lead statuses | p50 ms | p90 ms | p99 ms | max ms "
         "| flood answered/s | flood statuses | server CPU % | machine CPU % |",
-        "|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|",
+        "|---|---|--:|---|--:|--:|--:|--:|--:|--:|---|--:|--:|",
     ]
     for r in reports:
         for phase, cpu_phase in (("quiet", "quiet"), ("flooded", "flood")):
@@ -253,7 +269,8 @@ def render(reports: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 else "- | -"
             )
             lines.append(
-                f"| {r['refusal_budget']} | {phase} | {r[phase]['completed']} | {lat['p50']:.1f} "
+                f"| {r['refusal_budget']} | {phase} | {r[phase]['completed']} "
+                f"| {r[phase]['statuses']} | {lat['p50']:.1f} "
                 f"| {lat['p90']:.1f} | {lat['p99']:.1f} | {lat['max']:.1f} | {flood} "
                 f"| {r['server_cpu_pct'][cpu_phase]:.0f} | {r['machine_cpu_pct'][cpu_phase]:.0f} |"
             )
@@ -275,6 +292,14 @@ def render(reports: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             f"| {r['inbound_log_after']} | {r['acknowledged_missing']} of {r['acknowledged']} |"
         )
     return "\n".join(lines)
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for one in counts:
+        for code, n in one.items():
+            total[code] = total.get(code, 0) + n
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,7 +337,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write("\n")
     else:
         print(render(reports, meta))
-    return 1 if any(r["acknowledged_missing"] for r in reports) else 0
+    refused = [
+        r[phase]["completed"]
+        - r[phase]["statuses"].get("200", 0)
+        - r[phase]["statuses"].get("202", 0)
+        for r in reports
+        for phase in ("quiet", "flooded")
+    ]
+    return 1 if any(r["acknowledged_missing"] for r in reports) or any(refused) else 0
 
 
 if __name__ == "__main__":

@@ -127,6 +127,11 @@ class Seeder:
             self.count += n
             if self.count % 100_000 == 0:
                 log(f"seeded {self.count:,} leads ({time.monotonic() - began:.0f}s)")
+        if self.db.is_postgresql:
+            # The planner's statistics as autovacuum keeps them on a store that grew over
+            # months; right after a bulk load they describe the store before it.
+            with self.db.writer.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
         return time.monotonic() - began
 
     def close(self) -> None:

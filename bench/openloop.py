@@ -117,12 +117,14 @@ async def read_response(reader: asyncio.StreamReader) -> int:
 async def _worker(
     host: str,
     port: int,
+    source: str | None,
     jobs: asyncio.Queue[tuple[int, float] | None],
     requests: list[bytes],
     samples: Samples,
     ready: asyncio.Event,
 ) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+    local = (source, 0) if source else None
+    reader, writer = await asyncio.open_connection(host, port, local_addr=local)
     ready.set()
     try:
         while True:
@@ -138,7 +140,7 @@ async def _worker(
                 samples.errors.append(f"{type(exc).__name__}: {exc}")
                 samples.finished.add(index)
                 writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
+                reader, writer = await asyncio.open_connection(host, port, local_addr=local)
                 continue
             done = time.perf_counter()
             samples.finished.add(index)
@@ -161,6 +163,7 @@ async def run(
     rate: float,
     connections: int,
     grace: float,
+    source: str | None = None,
 ) -> tuple[dict[str, Any], list[int], list[float]]:
     """Offer ``requests`` at ``rate`` per second; return the measurements, the 2xx indices and
     every latency (seconds, the abandoned ones with the time they had waited).
@@ -173,7 +176,8 @@ async def run(
     jobs: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
     ready = [asyncio.Event() for _ in range(connections)]
     workers = [
-        asyncio.create_task(_worker(host, port, jobs, requests, samples, event)) for event in ready
+        asyncio.create_task(_worker(host, port, source, jobs, requests, samples, event))
+        for event in ready
     ]
     await asyncio.gather(*(event.wait() for event in ready))
 
@@ -230,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--source",
+        default=None,
+        help="the local address to send from (another client: 127.0.0.2 is loopback too)",
+    )
     parser.add_argument("--path", required=True)
     parser.add_argument("--authorization", required=True, help="Authorization header value")
     parser.add_argument("--template", type=Path, required=True, help=f"body with {PLACEHOLDER}")
@@ -276,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             rate=args.rate,
             connections=args.connections,
             grace=args.grace,
+            source=args.source,
         )
     )
     if args.samples_file is not None:
