@@ -163,7 +163,7 @@ class NewLeadReactions(QueueOwnJobs):
         conn: Connection,
         stored: Sequence[tuple[LeadRef, datetime]],
         businesses: Mapping[str, str | None] | None = None,
-    ) -> int | None:
+    ) -> int:
         """``lead_followups`` for a batch of new leads: each look-up and the enqueue once; how
         many jobs it queued (none: nothing for the worker to claim). ``businesses``: each
         lead's business as just stored, when the caller has it (else it is looked up)."""

@@ -28,9 +28,9 @@ class Reactions(Protocol):
         conn: Connection,
         stored: Sequence[tuple[LeadRef, datetime]],
         businesses: Mapping[str, str | None] | None = None,
-    ) -> int | None:
+    ) -> int:
         """``lead_stored`` for each (lead, now) of a batch, in as few statements as it can; how
-        many jobs that queued (0: the worker need not be woken), None if it cannot tell.
+        many jobs that queued (0: the worker need not be woken).
         ``businesses``: the business each lead was stored with, by lead ID, when known."""
         ...
 
@@ -50,7 +50,7 @@ class QueueOwnJobs:
         conn: Connection,
         stored: Sequence[tuple[LeadRef, datetime]],
         businesses: Mapping[str, str | None] | None = None,
-    ) -> int | None:
+    ) -> int:
         for lead, now in stored:
             self.lead_stored(conn, lead, now)
         return len(stored)

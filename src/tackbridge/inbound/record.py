@@ -333,7 +333,7 @@ def record_deliveries(conn: Connection, items: Sequence[DeliveryItem]) -> list[O
     deliveries recorded in opposite orders by two ``serve`` processes deadlock until the server
     breaks the tie, ``deadlock_timeout``, 1 s by default)."""
     order = sorted(range(len(items)), key=lambda k: _lock_order(items[k][1]))
-    outcomes: list[Outcome | None] = [None] * len(items)
+    outcomes: dict[int, Outcome] = {}
     i = 0
     while i < len(order):
         request, delivery, reactions = items[order[i]]
@@ -346,17 +346,12 @@ def record_deliveries(conn: Connection, items: Sequence[DeliveryItem]) -> list[O
             j += 1
         if j > i:  # one new lead too: its statements are the batch's, cheaper than _lead's
             run = order[i:j]
-            for k, outcome in zip(
-                run, _leads(conn, [items[k] for k in run], reactions), strict=True
-            ):
-                outcomes[k] = outcome
+            outcomes.update(zip(run, _leads(conn, [items[k] for k in run], reactions), strict=True))
             i = j
         else:
             outcomes[order[i]] = record_delivery(conn, request, delivery, reactions)
             i += 1
-    recorded = [outcome for outcome in outcomes if outcome is not None]
-    assert len(recorded) == len(items)
-    return recorded
+    return [outcomes[k] for k in range(len(items))]
 
 
 def _lock_order(delivery: Delivery) -> tuple[int, str]:
@@ -561,7 +556,7 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
         if lead.lead_id not in known and lead.lead_id not in new:
             new[lead.lead_id] = (lead, request.received_at)
     inserted: set[str] = set()
-    queued: int | None = 0
+    queued = 0
     if new:
         stored = [*new.values()]
         # In key order, as every process does (record_deliveries: the locks' order).
@@ -622,8 +617,6 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
         for (request, delivery, _), lead, outcome in zip(items, received, outcomes, strict=True)
     ]
     log_ids = _insert_log_rows(conn, logged)
-    # None: the reactions cannot tell, so every new lead may have queued some.
-    woken = queued is None or queued > 0
     return [
         Outcome(
             outcome,
@@ -631,7 +624,7 @@ def _leads(conn: Connection, items: Sequence[DeliveryItem], reactions: Reactions
             "lead",
             lead.lead_id,
             int(inbound_id),
-            woken and outcome == ACCEPTED,
+            queued > 0 and outcome == ACCEPTED,
         )
         for lead, outcome, inbound_id in zip(received, outcomes, log_ids, strict=True)
     ]

@@ -386,19 +386,19 @@ class Worker:
         while True:
             now = self.clock()
             try:
-                await self.writer.run(
-                    partial(
-                        _finish,
-                        job=job,
-                        worker=self.name,
-                        outcome="retry",
-                        status=None,
-                        error=error,
-                        started=started,
-                        finished=now,
-                        next_at=now,
-                    )
+                attempt = _Settle(
+                    job=job,
+                    worker=self.name,
+                    outcome="retry",
+                    status=None,
+                    error=error,
+                    started=started,
+                    finished=now,
+                    next_at=now,
+                    settle=None,
+                    attempt_outcome="retry",
                 )
+                await self.writer.run(partial(_finish_many, items=[attempt]))
             except WriterClosedError:
                 return
             except Exception as exc:
@@ -555,7 +555,7 @@ _HELD = (
 
 
 def _finish_many(conn: Connection, items: Sequence[_Settle]) -> list[None]:
-    """``_finish`` for attempts that finished together: their attempts in one statement, the
+    """Record attempts that finished together: their attempts in one statement, the
     jobs their workers still hold settled in one statement per shape of the values, then the
     settle reactions in the order the attempts came. A reaction sees every job of the batch
     settled, which is what it would see had those jobs settled just before it."""
@@ -602,38 +602,3 @@ def _settle_values(item: _Settle) -> dict[str, Any]:
     if item.error is not None:
         values["last_error"] = item.error
     return values
-
-
-def _finish(
-    conn: Connection,
-    job: Job[Any],
-    worker: str,
-    outcome: str,
-    status: int | None,
-    error: dict[str, Any] | None,
-    started: datetime,
-    finished: datetime,
-    next_at: datetime | None,
-    settle: Callable[[Connection, Job[Any], str, datetime], None] | None = None,
-    *,
-    attempt_outcome: str | None = None,
-) -> None:
-    item = _Settle(
-        job,
-        worker,
-        outcome,
-        status,
-        error,
-        started,
-        finished,
-        next_at,
-        settle,
-        attempt_outcome or outcome,
-    )
-    conn.execute(_ATTEMPT_INSERT, _attempt_row(item))
-    values = _settle_values(item)
-    # Only the lease holder may settle the job: a worker whose lease expired mid-attempt
-    # must not overwrite the state a newer attempt has written.
-    settled = conn.execute(_SETTLE, values).rowcount
-    if settled and settle is not None and outcome in ("done", "dead"):
-        settle(conn, job, outcome, finished)
