@@ -78,35 +78,25 @@ def generator(
     source: str | None = None,
 ) -> subprocess.Popen[str]:
     samples = ack_file.with_suffix(".samples.json")
-    command = [
-        sys.executable,
-        str(ingest.OPENLOOP),
-        "--port",
-        str(server.port),
-        "--path",
-        "/v1/lead",
-        "--authorization",
-        authorization,
-        "--template",
-        str(template),
-        "--run-id",
-        run_id,
-        "--rate",
-        f"{rate:g}",
-        "--duration",
-        f"{duration:g}",
-        "--connections",
-        str(connections),
-        "--grace",
-        "5",
-        "--ack-file",
-        str(ack_file),
-        "--pad-header-bytes",
-        str(pad),
-        "--samples-file",
-        str(samples),
-        *(["--source", source] if source else []),
-    ]
+    command = ingest.openloop_command(
+        port=server.port,
+        path="/v1/lead",
+        authorization=authorization,
+        template=template,
+        run_id=run_id,
+        rate=rate,
+        duration=duration,
+        connections=connections,
+        grace=5,
+        ack_file=ack_file,
+        extra=[
+            "--pad-header-bytes",
+            str(pad),
+            "--samples-file",
+            str(samples),
+            *(["--source", source] if source else []),
+        ],
+    )
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -38,7 +38,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -451,6 +451,48 @@ def run_wrk(
     return result
 
 
+def openloop_command(
+    *,
+    port: int,
+    path: str,
+    authorization: str,
+    template: Path,
+    run_id: str,
+    rate: float,
+    duration: float,
+    connections: int,
+    grace: float,
+    ack_file: Path,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The command line of one bench/openloop.py run; ``extra``: more of its options."""
+    return [
+        sys.executable,
+        str(OPENLOOP),
+        "--port",
+        str(port),
+        "--path",
+        path,
+        "--authorization",
+        authorization,
+        "--template",
+        str(template),
+        "--run-id",
+        run_id,
+        "--rate",
+        f"{rate:g}",
+        "--duration",
+        f"{duration:g}",
+        "--connections",
+        str(connections),
+        "--grace",
+        f"{grace:g}",
+        "--ack-file",
+        str(ack_file),
+        *extra,
+    ]
+
+
 def run_openloop(
     load: Load,
     server: Server,
@@ -464,30 +506,18 @@ def run_openloop(
     ack_file: Path,
 ) -> dict[str, Any]:
     """One open-loop run at a fixed offered rate, in a separate process (bench/openloop.py)."""
-    command = [
-        sys.executable,
-        str(OPENLOOP),
-        "--port",
-        str(server.port),
-        "--path",
-        path,
-        "--authorization",
-        load.authorization,
-        "--template",
-        str(load.template_file),
-        "--run-id",
-        run_id,
-        "--rate",
-        f"{rate:g}",
-        "--duration",
-        f"{duration:g}",
-        "--connections",
-        str(connections),
-        "--grace",
-        f"{grace:g}",
-        "--ack-file",
-        str(ack_file),
-    ]
+    command = openloop_command(
+        port=server.port,
+        path=path,
+        authorization=load.authorization,
+        template=load.template_file,
+        run_id=run_id,
+        rate=rate,
+        duration=duration,
+        connections=connections,
+        grace=grace,
+        ack_file=ack_file,
+    )
     before = server.cpu()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     after = server.cpu()
